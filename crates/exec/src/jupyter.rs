@@ -1,0 +1,1 @@
+//! The Jupyter backend (REST + WebSocket).

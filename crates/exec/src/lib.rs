@@ -1,0 +1,21 @@
+//! The code-execution engine: persistent Python sessions behind one interface.
+//!
+//! A [`SessionManager`] owns live sessions by id, applies the cell timeout (interrupt, then kill
+//! and restart), caps output, reaps idle sessions and enforces the session cap. Sessions come
+//! from a [`Backend`]: the sandboxed [`local`] backend (a pre-warmed Python zygote that forks
+//! each session into its own namespaces) or the [`jupyter`] backend (a Jupyter Server or Kernel
+//! Gateway over REST + WebSocket).
+
+mod backend;
+mod config;
+mod error;
+pub mod jupyter;
+pub mod local;
+mod manager;
+mod output;
+
+pub use backend::{Backend, CellEnd, Kernel};
+pub use config::{ExecConfig, NetworkMode, SandboxMode, SandboxPolicy};
+pub use error::ExecError;
+pub use manager::SessionManager;
+pub use output::OutputSink;

@@ -1,0 +1,9 @@
+//! LLM backends behind one streaming trait.
+//!
+//! [`LlmBackend::stream`] returns the reply as a stream of [`Chunk`]s. Dropping the stream
+//! stops generation: the agent does this when a fenced code block closes, so the model never
+//! gets to invent the block's output.
+
+mod backend;
+
+pub use backend::{BoxChunkStream, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError, Usage};

@@ -1,0 +1,14 @@
+//! Plain data types that cross crate boundaries: what a code cell produced, what a session is,
+//! what the agent says and does. No runtime, no I/O: the CLI, the server, the web UI and the
+//! benchmarks all speak these types.
+
+mod agent;
+mod exec;
+mod message;
+
+pub use agent::{ActionOrigin, AgentEvent, EndReason};
+pub use exec::{
+    ErrorCode, ExecResult, ExecStatus, MimeBundle, Output, SandboxReport, SessionInfo,
+    SessionState, StreamName,
+};
+pub use message::{ImagePart, Message, Role};
