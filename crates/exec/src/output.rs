@@ -14,6 +14,7 @@ pub struct OutputSink {
     tail: Vec<(StreamName, String)>,
     tail_bytes: usize,
     dropped_bytes: u64,
+    cut_upstream: bool,
     live: Option<mpsc::UnboundedSender<Output>>,
 }
 
@@ -27,6 +28,7 @@ impl OutputSink {
             tail: Vec::new(),
             tail_bytes: 0,
             dropped_bytes: 0,
+            cut_upstream: false,
             live: None,
         }
     }
@@ -107,9 +109,14 @@ impl OutputSink {
         self.head_bytes = self.limit;
     }
 
+    /// Records that the producer already cut output before it reached the sink.
+    pub fn mark_truncated(&mut self) {
+        self.cut_upstream = true;
+    }
+
     /// Whether any output was cut.
     pub fn truncated(&self) -> bool {
-        self.head_bytes >= self.limit || self.dropped_bytes > 0
+        self.cut_upstream || self.head_bytes >= self.limit || self.dropped_bytes > 0
     }
 
     /// The collected outputs.

@@ -1,1 +1,362 @@
-//! The local sandboxed backend.
+//! The local backend: sessions forked from a warm Python zygote into their own sandbox.
+//!
+//! With [`SandboxMode::Local`] every session gets new user, pid, mount, network, ipc and uts
+//! namespaces; a read-only root made of the host paths Python needs; private tmpfs `/workspace`
+//! and `/tmp`; cgroup limits (as root) and rlimits; dropped capabilities and a seccomp filter;
+//! a scrubbed environment. With [`SandboxMode::None`] code runs unconfined, as the server's user.
+
+mod cgroup;
+mod channel;
+mod kernel;
+mod seccomp;
+mod zygote;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, AtomicU64};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use codeact_protocol::SandboxReport;
+
+use self::cgroup::Cgroups;
+use self::channel::Control;
+use self::kernel::{Holder, LocalKernel};
+use self::zygote::{Limits, Zygote, ZygoteConfig};
+use crate::{Backend, ExecConfig, ExecError, Kernel, NetworkMode, SandboxMode};
+
+/// First host uid of the range sessions run as when the server is root.
+const UID_BASE: u32 = 0x30000;
+
+/// The local backend.
+pub struct LocalBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    zygote: Arc<Zygote>,
+    config: ExecConfig,
+    cgroups: Option<Arc<Cgroups>>,
+    cgroup_error: Option<String>,
+    uids: Arc<Mutex<Vec<bool>>>,
+    next_name: AtomicU64,
+    data_dir: PathBuf,
+    _stage: Option<tempfile_dir::StageDir>,
+}
+
+mod tempfile_dir {
+    //! The empty host directory each holder mounts its private staging tmpfs on.
+    use std::path::PathBuf;
+
+    pub struct StageDir(pub PathBuf);
+
+    impl Drop for StageDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+}
+
+impl LocalBackend {
+    /// Starts the zygote. With the sandbox on, also proves that a sandboxed session can be
+    /// created on this machine, and refuses (an error) when it cannot.
+    pub async fn new(config: &ExecConfig) -> Result<Self, ExecError> {
+        let config = config.clone();
+        let inner = tokio::task::spawn_blocking(move || Inner::new_blocking(config))
+            .await
+            .map_err(|e| ExecError::BackendUnavailable(e.to_string()))??;
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+}
+
+impl Inner {
+    fn new_blocking(config: ExecConfig) -> Result<Self, ExecError> {
+        let sandboxed = config.sandbox.mode == SandboxMode::Local;
+        if !sandboxed {
+            tracing::warn!("sandbox disabled (--sandbox none): session code runs on the host with the server's rights");
+        }
+        if config.sandbox.network == NetworkMode::Egress {
+            return Err(ExecError::SandboxUnavailable(
+                "network egress mode is not available in this build; sessions have no network"
+                    .into(),
+            ));
+        }
+        let cache = dirs::cache_dir()
+            .unwrap_or_else(|| PathBuf::from("/tmp"))
+            .join("codeact");
+        static BACKENDS: AtomicU64 = AtomicU64::new(0);
+        let n = BACKENDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let data_dir = cache.join(format!("run-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&data_dir)?;
+        // Under the system temp dir, which every uid may search; the holder mounts a private
+        // tmpfs over it, so it stays empty on the host.
+        let stage = std::env::temp_dir().join(format!("codeact-stage-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&stage)?;
+        let (cgroups, cgroup_error) = if sandboxed {
+            match Cgroups::detect(n) {
+                Ok(c) => (Some(Arc::new(c)), None),
+                Err(e) => (None, Some(e)),
+            }
+        } else {
+            (None, Some("sandbox disabled".into()))
+        };
+        let seccomp_b64 = if sandboxed {
+            seccomp::programs()?
+                .iter()
+                .map(|p| base64::engine::general_purpose::STANDARD.encode(p))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let unique_uids = sandboxed && nix::unistd::geteuid().is_root();
+        let zcfg = ZygoteConfig {
+            op: "config",
+            sandboxed,
+            stage: stage.clone(),
+            extra_ro_paths: config.sandbox.extra_ro_paths.clone(),
+            disk_bytes: config.sandbox.disk_bytes,
+            output_limit: config.output_limit,
+            limits: Limits {
+                file_size_bytes: config.sandbox.file_size_bytes,
+                memory_bytes: config.sandbox.memory_bytes,
+                cpu_seconds: 6 * 3600,
+                nproc: unique_uids.then_some(config.sandbox.max_processes),
+            },
+            seccomp_b64,
+            preload: config.preload.clone(),
+        };
+        let zygote = Zygote::start(&config.python, &zcfg, &session_env(sandboxed, &cache))?;
+        Ok(Self {
+            zygote: Arc::new(zygote),
+            uids: Arc::new(Mutex::new(vec![
+                false;
+                if unique_uids {
+                    config.max_sessions.max(1)
+                } else {
+                    0
+                }
+            ])),
+            config,
+            cgroups,
+            cgroup_error,
+            next_name: AtomicU64::new(0),
+            data_dir,
+            _stage: Some(tempfile_dir::StageDir(stage)),
+        })
+    }
+
+    fn sandboxed(&self) -> bool {
+        self.config.sandbox.mode == SandboxMode::Local
+    }
+
+    fn take_uid(&self) -> Result<Option<(usize, u32)>, ExecError> {
+        let mut u = self
+            .uids
+            .lock()
+            .map_err(|_| ExecError::Protocol("uid pool poisoned".into()))?;
+        if u.is_empty() {
+            return Ok(None);
+        }
+        let slot = u
+            .iter()
+            .position(|used| !used)
+            .ok_or(ExecError::TooManySessions(u.len()))?;
+        u[slot] = true;
+        Ok(Some((slot, UID_BASE + slot as u32)))
+    }
+
+    fn start_blocking(&self, id: &str) -> Result<LocalKernel, ExecError> {
+        let uid = self.take_uid()?;
+        let uids = self.uids.clone();
+        let release = move || {
+            if let Some((slot, _)) = uid {
+                if let Ok(mut u) = uids.lock() {
+                    u[slot] = false;
+                }
+            }
+        };
+        let result = self.start_holder(id, uid.map(|(_, u)| u));
+        match result {
+            Ok((holder, cgroup)) => Ok(LocalKernel {
+                holder: Arc::new(Mutex::new(holder)),
+                conn: Mutex::new(None),
+                init_pid: AtomicI32::new(0),
+                cgroup,
+                oom_seen: AtomicU64::new(0),
+                max_file_bytes: self.config.max_file_bytes,
+                on_drop: Mutex::new(Some(Box::new(release))),
+            }),
+            Err(e) => {
+                release();
+                Err(e)
+            }
+        }
+    }
+
+    fn start_holder(
+        &self,
+        id: &str,
+        uid: Option<u32>,
+    ) -> Result<(Holder, Option<cgroup::Cgroup>), ExecError> {
+        let (ctl, theirs) = Control::pair()?;
+        let workdir = (!self.sandboxed()).then(|| self.data_dir.join("sessions").join(id));
+        let pid = self.zygote.spawn(id, uid, workdir.as_deref(), theirs)?;
+        let holder = Holder { ctl, pid };
+        let ready: serde_json::Value = holder.ctl.recv()?.ok_or_else(|| {
+            ExecError::SandboxUnavailable(
+                "the session holder died while building the sandbox".into(),
+            )
+        })?;
+        if ready.get("ok").and_then(|v| v.as_bool()) != Some(true) {
+            let why = ready
+                .get("error")
+                .and_then(|v| v.as_str())
+                .unwrap_or("unknown error")
+                .to_string();
+            return Err(ExecError::SandboxUnavailable(why));
+        }
+        let cgroup = match &self.cgroups {
+            Some(cg) => {
+                let n = self
+                    .next_name
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let c = cg.create(&format!("s{n}"), &self.config.sandbox)?;
+                c.add(pid)?;
+                Some(c)
+            }
+            None => None,
+        };
+        Ok((holder, cgroup))
+    }
+}
+
+/// The environment of every session: nothing of the server's, only what Python needs.
+fn session_env(sandboxed: bool, cache: &std::path::Path) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+        ("LANG".into(), "C.UTF-8".into()),
+        ("LC_ALL".into(), "C.UTF-8".into()),
+        ("TERM".into(), "dumb".into()),
+        ("MPLBACKEND".into(), "Agg".into()),
+        ("PYTHONDONTWRITEBYTECODE".into(), "1".into()),
+        ("PYTHONIOENCODING".into(), "utf-8".into()),
+        ("IPYTHONDIR".into(), "/tmp/.ipython".into()),
+        (
+            "MPLCONFIGDIR".into(),
+            cache.join("matplotlib").to_string_lossy().into_owned(),
+        ),
+        // Forked sessions must not inherit a BLAS thread pool; one thread each also keeps
+        // many sessions from oversubscribing the CPUs.
+        ("OPENBLAS_NUM_THREADS".into(), "1".into()),
+        ("OMP_NUM_THREADS".into(), "1".into()),
+        ("MKL_NUM_THREADS".into(), "1".into()),
+        (
+            "HOME".into(),
+            if sandboxed {
+                "/workspace".into()
+            } else {
+                "/tmp".into()
+            },
+        ),
+    ];
+    // Hardware workarounds some machines need for their BLAS to compute correctly.
+    for key in ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"] {
+        if let Ok(v) = std::env::var(key) {
+            env.push((key.into(), v));
+        }
+    }
+    env
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn name(&self) -> &'static str {
+        if self.inner.sandboxed() {
+            "local"
+        } else {
+            "none"
+        }
+    }
+
+    fn report(&self) -> SandboxReport {
+        let this = &self.inner;
+        let p = &this.config.sandbox;
+        if !this.sandboxed() {
+            return SandboxReport {
+                backend: "none".into(),
+                isolated: false,
+                enforced: vec!["environment: scrubbed".into()],
+                missing: vec!["sandbox disabled by --sandbox none: code runs on the host with the server's rights".into()],
+            };
+        }
+        let mib = |b: u64| b >> 20;
+        let mut enforced = vec![
+            "namespaces: user pid mount net ipc uts".into(),
+            format!(
+                "filesystem: read-only root of {} host paths ({})",
+                this.zygote.info.ro_paths.len(),
+                this.zygote.info.ro_paths.join(" ")
+            ),
+            format!(
+                "writable: private tmpfs /workspace and /tmp, {} MiB each",
+                mib(p.disk_bytes)
+            ),
+            "network: none (loopback only)".into(),
+            format!(
+                "rlimits: file size {} MiB, data {} MiB per process, core 0, open files 4096{}",
+                mib(p.file_size_bytes),
+                mib(p.memory_bytes),
+                if nix::unistd::geteuid().is_root() {
+                    format!(", processes {}", p.max_processes)
+                } else {
+                    String::new()
+                }
+            ),
+            "privileges: all capabilities dropped, no_new_privs".into(),
+            seccomp::summary(),
+            "environment: scrubbed".into(),
+        ];
+        let mut missing = Vec::new();
+        match &this.cgroups {
+            Some(c) => enforced.push(format!(
+                "{}: memory {} MiB, pids {}, cpu {} cores per session",
+                c.describe(),
+                mib(p.memory_bytes),
+                p.max_processes,
+                p.cpu_cores
+            )),
+            None => missing.push(format!(
+                "cgroups ({}): no per-session memory total, process count or CPU share",
+                this.cgroup_error.as_deref().unwrap_or("unavailable")
+            )),
+        }
+        SandboxReport {
+            backend: "local".into(),
+            isolated: true,
+            enforced,
+            missing,
+        }
+    }
+
+    async fn start(&self, id: &str) -> Result<Box<dyn Kernel>, ExecError> {
+        let inner = self.inner.clone();
+        let id = id.to_string();
+        // The zygote and holder channels are blocking sockets.
+        let kernel = tokio::task::spawn_blocking(move || inner.start_blocking(&id))
+            .await
+            .map_err(|e| ExecError::Protocol(e.to_string()))??;
+        if let Err(e) = kernel.start_worker().await {
+            kernel.shutdown().await;
+            return Err(e);
+        }
+        Ok(Box::new(kernel))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}

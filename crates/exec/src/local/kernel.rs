@@ -1,0 +1,350 @@
+//! One local session: its holder (namespaces and filesystem), its current init/worker, and
+//! the framed JSON connection to the worker.
+
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use codeact_protocol::Output;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, oneshot};
+
+use super::cgroup::Cgroup;
+use super::channel::Control;
+use crate::{CellEnd, ExecError, Kernel, OutputSink};
+
+/// Frames larger than this from a worker mean a corrupted channel.
+const MAX_FRAME: usize = 256 << 20;
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Frame {
+    Ready {},
+    Output {
+        outputs: Vec<Output>,
+    },
+    Done {
+        outputs: Vec<Output>,
+        error: bool,
+        #[serde(default)]
+        truncated: bool,
+    },
+    File(FileReply),
+}
+
+#[derive(Debug, Deserialize)]
+struct FileReply {
+    ok: bool,
+    #[serde(default)]
+    data: Option<String>,
+    #[serde(default)]
+    names: Option<Vec<String>>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct HolderReply {
+    ok: bool,
+    #[serde(default)]
+    pid: Option<i32>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// The connection to one worker process.
+pub(crate) struct Conn {
+    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    cells: tokio::sync::Mutex<mpsc::UnboundedReceiver<Frame>>,
+    files: Arc<Mutex<VecDeque<oneshot::Sender<FileReply>>>>,
+}
+
+impl Conn {
+    async fn send(&self, msg: &serde_json::Value) -> Result<(), ExecError> {
+        let body = serde_json::to_vec(msg).map_err(|e| ExecError::Protocol(e.to_string()))?;
+        let mut w = self.writer.lock().await;
+        let mut buf = Vec::with_capacity(body.len() + 4);
+        buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        buf.extend_from_slice(&body);
+        w.write_all(&buf)
+            .await
+            .map_err(|e| ExecError::Protocol(format!("the session is gone ({e})")))
+    }
+}
+
+async fn read_frame(r: &mut OwnedReadHalf) -> Option<Result<Frame, String>> {
+    let mut head = [0u8; 4];
+    r.read_exact(&mut head).await.ok()?;
+    let n = u32::from_be_bytes(head) as usize;
+    if n > MAX_FRAME {
+        return Some(Err(format!("frame of {n} bytes")));
+    }
+    let mut body = vec![0u8; n];
+    r.read_exact(&mut body).await.ok()?;
+    Some(serde_json::from_slice(&body).map_err(|e| e.to_string()))
+}
+
+/// Starts the reader task of a fresh worker connection and waits for the worker's hello.
+async fn connect(stream: std::os::unix::net::UnixStream) -> Result<Conn, ExecError> {
+    stream.set_nonblocking(true)?;
+    let (mut rd, wr) = UnixStream::from_std(stream)?.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let files: Arc<Mutex<VecDeque<oneshot::Sender<FileReply>>>> = Arc::default();
+    let files2 = files.clone();
+    tokio::spawn(async move {
+        while let Some(frame) = read_frame(&mut rd).await {
+            match frame {
+                Ok(Frame::File(f)) => {
+                    let waiter = files2.lock().ok().and_then(|mut q| q.pop_front());
+                    if let Some(w) = waiter {
+                        let _ = w.send(f);
+                    }
+                }
+                Ok(other) => {
+                    if tx.send(other).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!("corrupt frame from a session worker: {e}");
+                    break;
+                }
+            }
+        }
+        // Dropping tx and the file waiters tells everyone the worker is gone.
+        if let Ok(mut q) = files2.lock() {
+            q.clear();
+        }
+    });
+    match tokio::time::timeout(START_TIMEOUT, rx.recv()).await {
+        Ok(Some(Frame::Ready {})) => {}
+        Ok(_) => {
+            return Err(ExecError::SandboxUnavailable(
+                "the session worker died while starting; see the log".into(),
+            ))
+        }
+        Err(_) => {
+            return Err(ExecError::BackendUnavailable(
+                "the session worker did not start in time".into(),
+            ))
+        }
+    }
+    Ok(Conn {
+        writer: tokio::sync::Mutex::new(wr),
+        cells: tokio::sync::Mutex::new(rx),
+        files,
+    })
+}
+
+/// The holder's control channel and pid.
+pub(crate) struct Holder {
+    pub ctl: Control,
+    pub pid: i32,
+}
+
+pub(crate) struct LocalKernel {
+    pub holder: Arc<Mutex<Holder>>,
+    pub conn: Mutex<Option<Arc<Conn>>>,
+    pub init_pid: AtomicI32,
+    pub cgroup: Option<Cgroup>,
+    pub oom_seen: AtomicU64,
+    pub max_file_bytes: u64,
+    /// Returned to the backend's pool of host uids when the session ends.
+    pub on_drop: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl LocalKernel {
+    /// Asks the holder to (re)start init and the worker, and connects to the new worker.
+    pub async fn start_worker(&self) -> Result<(), ExecError> {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        let theirs: OwnedFd = theirs.into();
+        let holder = self.holder.clone();
+        let reply: HolderReply = tokio::task::spawn_blocking(move || {
+            let h = holder
+                .lock()
+                .map_err(|_| ExecError::Protocol("holder lock poisoned".into()))?;
+            h.ctl.call(&json!({"op": "start"}), &[theirs.as_raw_fd()])
+        })
+        .await
+        .map_err(|e| ExecError::Protocol(e.to_string()))??;
+        let pid = match (reply.ok, reply.pid) {
+            (true, Some(pid)) => pid,
+            _ => {
+                return Err(ExecError::SandboxUnavailable(
+                    reply
+                        .error
+                        .unwrap_or_else(|| "cannot start the session".into()),
+                ))
+            }
+        };
+        self.init_pid.store(pid, Ordering::SeqCst);
+        let conn = connect(ours).await?;
+        if let Ok(mut c) = self.conn.lock() {
+            *c = Some(Arc::new(conn));
+        }
+        if let Some(cg) = &self.cgroup {
+            self.oom_seen.store(cg.oom_kills(), Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    fn conn(&self) -> Result<Arc<Conn>, ExecError> {
+        self.conn
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .ok_or_else(|| ExecError::Protocol("the session is not running".into()))
+    }
+
+    fn death_reason(&self) -> String {
+        if let Some(cg) = &self.cgroup {
+            let now = cg.oom_kills();
+            if now > self.oom_seen.swap(now, Ordering::SeqCst) {
+                return "it ran out of memory and was killed".into();
+            }
+        }
+        "the Python process exited".into()
+    }
+
+    async fn file_call(&self, msg: serde_json::Value) -> Result<FileReply, ExecError> {
+        let conn = self.conn()?;
+        let (tx, rx) = oneshot::channel();
+        // Requests and replies are strictly ordered on the channel: queue then send, under
+        // the writer lock so that two file calls cannot cross.
+        {
+            let mut w = conn.writer.lock().await;
+            if let Ok(mut q) = conn.files.lock() {
+                q.push_back(tx);
+            }
+            let body = serde_json::to_vec(&msg).map_err(|e| ExecError::Protocol(e.to_string()))?;
+            let mut buf = Vec::with_capacity(body.len() + 4);
+            buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+            buf.extend_from_slice(&body);
+            w.write_all(&buf)
+                .await
+                .map_err(|e| ExecError::Protocol(format!("the session is gone ({e})")))?;
+        }
+        let reply = tokio::time::timeout(Duration::from_secs(60), rx)
+            .await
+            .map_err(|_| ExecError::Protocol("the session did not answer a file request".into()))?
+            .map_err(|_| ExecError::Protocol("the session ended during a file request".into()))?;
+        if reply.ok {
+            Ok(reply)
+        } else {
+            let msg = reply.error.unwrap_or_default();
+            Err(match reply.kind.as_deref() {
+                Some("not_found") => ExecError::NotFound(msg),
+                _ => ExecError::BadRequest(msg),
+            })
+        }
+    }
+}
+
+#[async_trait]
+impl Kernel for LocalKernel {
+    async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
+        let conn = self.conn()?;
+        let mut cells = conn.cells.lock().await;
+        // Leftovers of an interrupted, abandoned cell must not leak into this one.
+        while cells.try_recv().is_ok() {}
+        conn.send(&json!({"op": "execute", "code": code})).await?;
+        loop {
+            match cells.recv().await {
+                Some(Frame::Output { outputs }) => outputs.into_iter().for_each(|o| sink.push(o)),
+                Some(Frame::Done {
+                    outputs,
+                    error,
+                    truncated,
+                }) => {
+                    outputs.into_iter().for_each(|o| sink.push(o));
+                    if truncated {
+                        sink.mark_truncated();
+                    }
+                    return Ok(CellEnd::Completed { error });
+                }
+                Some(_) => continue,
+                None => {
+                    return Ok(CellEnd::Died {
+                        reason: self.death_reason(),
+                    })
+                }
+            }
+        }
+    }
+
+    async fn interrupt(&self) -> Result<(), ExecError> {
+        let pid = self.init_pid.load(Ordering::SeqCst);
+        if pid > 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGINT,
+            );
+        }
+        Ok(())
+    }
+
+    async fn restart(&self) -> Result<(), ExecError> {
+        if let Ok(mut c) = self.conn.lock() {
+            c.take();
+        }
+        self.start_worker().await
+    }
+
+    async fn shutdown(&self) {
+        if let Ok(mut c) = self.conn.lock() {
+            c.take();
+        }
+        let holder = self.holder.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Ok(h) = holder.lock() {
+                let _: Result<HolderReply, _> = h.ctl.call(&json!({"op": "kill"}), &[]);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(h.pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        })
+        .await;
+        if let Some(cg) = &self.cgroup {
+            cg.remove();
+        }
+        if let Some(f) = self.on_drop.lock().ok().and_then(|mut f| f.take()) {
+            f();
+        }
+    }
+
+    async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), ExecError> {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+        self.file_call(json!({"op": "write_file", "path": path, "data": b64}))
+            .await
+            .map(|_| ())
+    }
+
+    async fn read_file(&self, path: &str) -> Result<Vec<u8>, ExecError> {
+        let r = self
+            .file_call(json!({"op": "read_file", "path": path, "limit": self.max_file_bytes}))
+            .await?;
+        base64::engine::general_purpose::STANDARD
+            .decode(r.data.unwrap_or_default())
+            .map_err(|e| ExecError::Protocol(e.to_string()))
+    }
+
+    async fn list_files(&self) -> Result<Vec<String>, ExecError> {
+        Ok(self
+            .file_call(json!({"op": "list_files"}))
+            .await?
+            .names
+            .unwrap_or_default())
+    }
+}

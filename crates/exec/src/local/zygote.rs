@@ -1,0 +1,179 @@
+//! The zygote: one Python process that has imported and warmed everything a session needs,
+//! and forks a session holder on request. Sessions so start in milliseconds and share the
+//! zygote's memory copy-on-write.
+
+use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::channel::Control;
+use crate::ExecError;
+
+/// The worker program, shipped inside the binary.
+const WORKER: &str = include_str!("../../python/worker.py");
+
+/// Settings the zygote receives once, at start.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ZygoteConfig {
+    pub op: &'static str,
+    pub sandboxed: bool,
+    pub stage: PathBuf,
+    pub extra_ro_paths: Vec<PathBuf>,
+    pub disk_bytes: u64,
+    pub output_limit: usize,
+    pub limits: Limits,
+    pub seccomp_b64: Vec<String>,
+    pub preload: Option<String>,
+}
+
+/// Resource limits applied with setrlimit inside each session.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Limits {
+    pub file_size_bytes: u64,
+    pub memory_bytes: u64,
+    pub cpu_seconds: u64,
+    pub nproc: Option<u64>,
+}
+
+/// What the zygote says about itself once warm.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct ZygoteInfo {
+    pub ipython: bool,
+    pub python: String,
+    #[serde(default)]
+    pub ro_paths: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Reply {
+    ok: bool,
+    #[serde(default)]
+    pid: Option<i32>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Spawn<'a> {
+    op: &'static str,
+    id: &'a str,
+    uid: Option<u32>,
+    workdir: Option<&'a Path>,
+}
+
+pub(crate) struct Zygote {
+    ctl: Mutex<Control>,
+    child: Mutex<Child>,
+    pub info: ZygoteInfo,
+}
+
+impl Zygote {
+    /// Starts the zygote with a scrubbed environment and waits until it is warm.
+    pub fn start(
+        python: &Path,
+        config: &ZygoteConfig,
+        env: &[(String, String)],
+    ) -> Result<Self, ExecError> {
+        let (ctl, theirs) = Control::pair()?;
+        let mut cmd = Command::new(python);
+        cmd.arg("-I").arg("-c").arg(WORKER).arg("zygote").arg("3");
+        cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd.current_dir("/");
+        let raw = theirs.as_raw_fd();
+        // SAFETY: only async-signal-safe calls (dup2, setsid) run between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                if libc::dup2(raw, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // Its own session: a Ctrl-C at the server's terminal must not reach sessions.
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            ExecError::BackendUnavailable(format!(
+                "cannot start Python ({}): {e}",
+                python.display()
+            ))
+        })?;
+        drop(theirs);
+        if let Some(err) = child.stderr.take() {
+            std::thread::Builder::new()
+                .name("zygote-stderr".into())
+                .spawn(move || {
+                    for line in BufReader::new(err).lines().map_while(Result::ok) {
+                        tracing::warn!(target: "codeact::worker", "{line}");
+                    }
+                })
+                .map_err(ExecError::Io)?;
+        }
+        ctl.set_timeout(Duration::from_secs(120))?;
+        ctl.send(config, &[])?;
+        let info: Option<ZygoteInfo> = ctl.recv()?;
+        let info = match info {
+            Some(i) => i,
+            None => {
+                let status = child.wait().ok();
+                return Err(ExecError::BackendUnavailable(format!(
+                    "the Python zygote exited during start ({status:?}); see the log for its error"
+                )));
+            }
+        };
+        ctl.set_timeout(Duration::from_secs(30))?;
+        tracing::debug!(python = %info.python, ipython = info.ipython, "zygote warm");
+        Ok(Self {
+            ctl: Mutex::new(ctl),
+            child: Mutex::new(child),
+            info,
+        })
+    }
+
+    /// Forks a session holder that will talk on `holder_fd`; returns its pid.
+    pub fn spawn(
+        &self,
+        id: &str,
+        uid: Option<u32>,
+        workdir: Option<&Path>,
+        holder_fd: OwnedFd,
+    ) -> Result<i32, ExecError> {
+        let ctl = self
+            .ctl
+            .lock()
+            .map_err(|_| ExecError::Protocol("zygote lock poisoned".into()))?;
+        let reply: Reply = ctl.call(
+            &Spawn {
+                op: "spawn",
+                id,
+                uid,
+                workdir,
+            },
+            &[holder_fd.as_raw_fd()],
+        )?;
+        drop(holder_fd);
+        match (reply.ok, reply.pid) {
+            (true, Some(pid)) => Ok(pid),
+            _ => Err(ExecError::SandboxUnavailable(
+                reply.error.unwrap_or_else(|| "the zygote refused".into()),
+            )),
+        }
+    }
+}
+
+impl Drop for Zygote {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

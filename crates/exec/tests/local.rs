@@ -1,0 +1,114 @@
+//! The local backend with real Python sessions, sandbox on.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use codeact_exec::local::LocalBackend;
+use codeact_exec::{ExecConfig, SessionManager};
+use codeact_protocol::{ExecStatus, Output};
+
+async fn manager(cfg: ExecConfig) -> Arc<SessionManager> {
+    let backend = LocalBackend::new(&cfg).await.expect("local backend");
+    SessionManager::new(Arc::new(backend), cfg)
+}
+
+fn quick() -> ExecConfig {
+    ExecConfig {
+        cell_timeout: Duration::from_secs(3),
+        interrupt_grace: Duration::from_secs(2),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_persists_and_outputs_are_ordered() {
+    let m = manager(quick()).await;
+    let r = m.execute("a", "x = 41\nprint('hi')\nx + 1").await.unwrap();
+    assert_eq!(r.status, ExecStatus::Ok, "{r:?}");
+    assert!(r.new_session);
+    assert_eq!(r.text(), "hi\n42\n");
+    let r = m
+        .execute(
+            "a",
+            "import sys; print('o'); print('e', file=sys.stderr); x",
+        )
+        .await
+        .unwrap();
+    assert!(!r.new_session);
+    assert_eq!(r.text(), "o\ne\n41\n");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_plain_text() {
+    let m = manager(quick()).await;
+    let r = m
+        .execute("e", "def f():\n    return 1/0\nf()")
+        .await
+        .unwrap();
+    assert_eq!(r.status, ExecStatus::Error);
+    let text = r.text();
+    assert!(text.contains("ZeroDivisionError"), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    println!("{text}");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_interrupts_and_keeps_state() {
+    let m = manager(quick()).await;
+    m.execute("t", "y = 7").await.unwrap();
+    let r = m
+        .execute("t", "import time\nwhile True: time.sleep(0.01)")
+        .await
+        .unwrap();
+    assert_eq!(r.status, ExecStatus::Interrupted, "{r:?}");
+    let r = m.execute("t", "y").await.unwrap();
+    assert_eq!(r.text(), "7\n");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn os_exit_restarts_the_session() {
+    let m = manager(quick()).await;
+    m.execute("x", "open('keep.txt','w').write('k'); z = 1")
+        .await
+        .unwrap();
+    let r = m.execute("x", "import os; os._exit(3)").await.unwrap();
+    assert_eq!(r.status, ExecStatus::Restarted, "{r:?}");
+    let r = m
+        .execute("x", "print(open('keep.txt').read()); 'z' in globals()")
+        .await
+        .unwrap();
+    assert_eq!(r.text(), "k\nFalse\n");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matplotlib_figures_come_back_as_png() {
+    let m = manager(quick()).await;
+    let r = m
+        .execute(
+            "p",
+            "import matplotlib.pyplot as plt\nplt.plot([1,2,3])\nplt.show()",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, ExecStatus::Ok, "{r:?}");
+    let png = r.images().next().expect("an image");
+    assert!(png.starts_with("iVBOR"));
+    assert!(r
+        .outputs
+        .iter()
+        .any(|o| matches!(o, Output::Display { .. })));
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shell_and_magics_work() {
+    let m = manager(quick()).await;
+    let r = m.execute("s", "!echo from-shell\n%time 1+1").await.unwrap();
+    assert!(r.text().contains("from-shell"), "{r:?}");
+    m.shutdown().await;
+}
