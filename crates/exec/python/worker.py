@@ -578,6 +578,7 @@ def serve_worker(chan, limit):
     threading.Thread(target=reader, daemon=True).start()
     chan.send({"type": "ready", "pid": os.getpid(), "ipython": isinstance(CURRENT.runner, IPythonRunner)})
     running = threading.Event()
+    current_cell = [None]
 
     def streamer():
         # Long cells stream their output every 100 ms.
@@ -587,7 +588,7 @@ def serve_worker(chan, limit):
                 items = cap.take(final=False)
                 if items:
                     try:
-                        chan.send({"type": "output", "outputs": items})
+                        chan.send({"type": "output", "cell": current_cell[0], "outputs": items})
                     except OSError:
                         os._exit(0)
 
@@ -598,6 +599,7 @@ def serve_worker(chan, limit):
                 cell_ready.wait()
             msg = cells.pop(0)
         cap.reset()
+        current_cell[0] = msg.get("cell")
         running.set()
         error = True
         try:
@@ -618,7 +620,7 @@ def serve_worker(chan, limit):
         with cap.lock:
             items = cap.take(final=True)
             truncated = cap.truncated
-        chan.send({"type": "done", "outputs": items, "error": bool(error), "truncated": truncated})
+        chan.send({"type": "done", "cell": msg.get("cell"), "outputs": items, "error": bool(error), "truncated": truncated})
 
 
 def file_op(msg):

@@ -30,9 +30,13 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 enum Frame {
     Ready {},
     Output {
+        #[serde(default)]
+        cell: u64,
         outputs: Vec<Output>,
     },
     Done {
+        #[serde(default)]
+        cell: u64,
         outputs: Vec<Output>,
         error: bool,
         #[serde(default)]
@@ -159,6 +163,7 @@ pub(crate) struct LocalKernel {
     pub init_pid: AtomicI32,
     pub cgroup: Option<Cgroup>,
     pub oom_seen: AtomicU64,
+    pub cells_sent: AtomicU64,
     pub max_file_bytes: u64,
     /// Returned to the backend's pool of host uids when the session ends.
     pub on_drop: Mutex<Option<Box<dyn FnOnce() + Send>>>,
@@ -256,17 +261,15 @@ impl Kernel for LocalKernel {
     async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
         let conn = self.conn()?;
         let mut cells = conn.cells.lock().await;
-        // Leftovers of an interrupted, abandoned cell must not leak into this one.
-        while cells.try_recv().is_ok() {}
-        conn.send(&json!({"op": "execute", "code": code})).await?;
+        // Frames of an abandoned earlier cell carry its number and are skipped.
+        let cell = self.cells_sent.fetch_add(1, Ordering::SeqCst) + 1;
+        conn.send(&json!({"op": "execute", "cell": cell, "code": code})).await?;
         loop {
             match cells.recv().await {
-                Some(Frame::Output { outputs }) => outputs.into_iter().for_each(|o| sink.push(o)),
-                Some(Frame::Done {
-                    outputs,
-                    error,
-                    truncated,
-                }) => {
+                Some(Frame::Output { cell: c, outputs }) if c == cell => {
+                    outputs.into_iter().for_each(|o| sink.push(o))
+                }
+                Some(Frame::Done { cell: c, outputs, error, truncated }) if c == cell => {
                     outputs.into_iter().for_each(|o| sink.push(o));
                     if truncated {
                         sink.mark_truncated();

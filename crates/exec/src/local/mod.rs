@@ -185,6 +185,7 @@ impl Inner {
                 init_pid: AtomicI32::new(0),
                 cgroup,
                 oom_seen: AtomicU64::new(0),
+                cells_sent: AtomicU64::new(0),
                 max_file_bytes: self.config.max_file_bytes,
                 on_drop: Mutex::new(Some(Box::new(release))),
             }),
