@@ -1,1 +1,68 @@
-fn main() {}
+//! The `codeact` command.
+
+mod config;
+mod engine;
+mod exec;
+mod serve;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// CodeAct: LLM agents whose actions are Python code, run in sandboxed persistent sessions.
+#[derive(Debug, Parser)]
+#[command(name = "codeact", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the execution engine's HTTP API.
+    Serve(serve::ServeArgs),
+    /// Run one cell of Python in a session.
+    Exec(exec::ExecArgs),
+    /// Show what the sandbox enforces on this machine.
+    Sandbox(config::EngineArgs),
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CODEACT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn main() {
+    init_tracing();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(async move { dispatch(cli).await });
+    match code {
+        Ok(c) => std::process::exit(c),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Serve(a) => serve::run(a).await.map(|_| 0),
+        Command::Exec(a) => exec::run(a).await,
+        Command::Sandbox(a) => {
+            let file = config::FileConfig::load(a.config.as_deref())?;
+            let engine = a.resolve(&file)?;
+            let sessions = engine::session_manager(&engine).await?;
+            println!("{}", serde_json::to_string_pretty(&sessions.report())?);
+            sessions.shutdown().await;
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The handlers.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use codeact_protocol::{ErrorCode, ExecResult, Output};
+use futures::stream::{self, Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+
+use crate::{ApiError, AppState};
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .route("/health", get(health))
+        .route("/execute", post(seed_execute))
+        .route("/v1/sandbox", get(sandbox))
+        .route("/v1/sessions", get(list_sessions).post(create_session))
+        .route("/v1/sessions/{id}", get(get_session).delete(delete_session))
+        .route("/v1/sessions/{id}/execute", post(execute))
+        .route("/v1/sessions/{id}/interrupt", post(interrupt))
+        .route("/v1/sessions/{id}/restart", post(restart))
+        .route("/v1/sessions/{id}/files", get(list_files))
+        .route("/v1/sessions/{id}/files/{*path}", get(download).put(upload))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// `Json` whose rejections are answered in the API's own error format.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::BytesRejection(e)) => Err(body_error(e)),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
+}
+
+fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(ErrorCode::PayloadTooLarge, "request body too large")
+    } else {
+        ApiError::bad_request(e.body_text())
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn sandbox(State(s): State<AppState>) -> impl IntoResponse {
+    Json(s.sessions.report())
+}
+
+#[derive(Deserialize)]
+struct SeedRequest {
+    convid: String,
+    code: String,
+}
+
+#[derive(Serialize)]
+struct SeedReply {
+    result: String,
+    new_kernel_created: bool,
+}
+
+/// Runs a cell on a task of its own, so that a client that hangs up does not abandon the
+/// cell halfway and leave the session in an unknown state.
+async fn run_detached(
+    s: &AppState,
+    id: String,
+    code: String,
+    timeout: Option<Duration>,
+    live: Option<mpsc::UnboundedSender<Output>>,
+) -> Result<ExecResult, ApiError> {
+    let sessions = s.sessions.clone();
+    let task = tokio::spawn(async move { sessions.execute_with(&id, &code, timeout, live).await });
+    match task.await {
+        Ok(r) => r.map_err(ApiError::from),
+        Err(e) => Err(ApiError::new(ErrorCode::Internal, format!("execution task failed: {e}"))),
+    }
+}
+
+async fn seed_execute(State(s): State<AppState>, ApiJson(req): ApiJson<SeedRequest>) -> Result<Json<SeedReply>, ApiError> {
+    let r = run_detached(&s, req.convid, req.code, None, None).await?;
+    Ok(Json(SeedReply { result: r.text(), new_kernel_created: r.new_session }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateRequest {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+async fn create_session(
+    State(s): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(body_error)?;
+    let req: CreateRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+    };
+    let id = req.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let info = s.sessions.create(&id).await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+async fn list_sessions(State(s): State<AppState>) -> impl IntoResponse {
+    Json(json!({"sessions": s.sessions.list()}))
+}
+
+async fn get_session(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.sessions.info(&id)?))
+}
+
+async fn delete_session(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    s.sessions.delete(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecuteRequest {
+    code: String,
+    /// Overrides the server's cell timeout, in seconds.
+    #[serde(default)]
+    timeout_s: Option<f64>,
+    /// Answer with server-sent events: `output` for each piece, then `done`.
+    #[serde(default)]
+    stream: bool,
+}
+
+async fn execute(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ExecuteRequest>,
+) -> Result<Response, ApiError> {
+    let timeout = match req.timeout_s {
+        Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Some(Duration::from_secs_f64(t)),
+        Some(_) => return Err(ApiError::bad_request("timeout_s must be between 0 and 86400")),
+        None => None,
+    };
+    if !req.stream {
+        let r = run_detached(&s, id, req.code, timeout, None).await?;
+        return Ok(Json(r).into_response());
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let state = s.clone();
+    tokio::spawn(async move {
+        let r = run_detached(&state, id, req.code, timeout, Some(tx)).await;
+        let _ = done_tx.send(r);
+    });
+    Ok(Sse::new(event_stream(rx, done_rx)).keep_alive(KeepAlive::default()).into_response())
+}
+
+fn event_stream(
+    rx: mpsc::UnboundedReceiver<Output>,
+    done: tokio::sync::oneshot::Receiver<Result<ExecResult, ApiError>>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let outputs = UnboundedReceiverStream::new(rx)
+        .map(|o| Ok(Event::default().event("output").json_data(&o).unwrap_or_else(|_| Event::default())));
+    let last = stream::once(async move {
+        let ev = match done.await {
+            Ok(Ok(r)) => Event::default().event("done").json_data(&r),
+            Ok(Err(e)) => Event::default()
+                .event("error")
+                .json_data(json!({"error": {"code": e.code.as_str(), "message": e.message}})),
+            Err(_) => Event::default().event("error").json_data(json!({"error": {"code": "internal", "message": "execution task lost"}})),
+        };
+        Ok(ev.unwrap_or_else(|_| Event::default()))
+    });
+    outputs.chain(last)
+}
+
+async fn interrupt(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    s.sessions.interrupt(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn restart(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(s.sessions.restart(&id).await?))
+}
+
+async fn list_files(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(json!({"files": s.sessions.list_files(&id).await?})))
+}
+
+async fn upload(
+    State(s): State<AppState>,
+    Path((id, path)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<StatusCode, ApiError> {
+    let body = body.map_err(body_error)?;
+    s.sessions.write_file(&id, &path, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn download(State(s): State<AppState>, Path((id, path)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let data = s.sessions.read_file(&id, &path).await?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
+}
