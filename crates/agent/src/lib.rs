@@ -1,1 +1,31 @@
-//! placeholder
+//! The CodeAct loop: the model writes Python in `<execute>…</execute>`, a persistent session
+//! runs it, the output comes back as the next user message, and the run ends with a plain reply
+//! (chat mode) or `<solution>…</solution>` (task mode).
+//!
+//! Build an [`Agent`] from an [`LlmBackend`](codeact_llm::LlmBackend), a
+//! [`SessionManager`](codeact_exec::SessionManager) and an [`AgentConfig`]; [`Agent::send`] and
+//! [`Agent::run_task`] return a [`Run`], a stream of [`AgentEvent`](codeact_protocol::AgentEvent)s
+//! ending with `End`. Conversations are saved as JSON ([`Conversation`]) and can be resumed with
+//! [`Agent::resume`].
+
+mod agent;
+mod config;
+pub mod consistency;
+mod context;
+mod conversation;
+mod error;
+pub mod grammar;
+pub mod observe;
+pub mod parse;
+pub mod prompt;
+mod run;
+pub mod tools;
+
+pub use agent::{Agent, Outcome, Run};
+pub use config::{AgentConfig, Limits, Mode, PromptStyle, SelfConsistency, DEFAULT_PRELOAD};
+pub use consistency::normalize_answer;
+pub use conversation::Conversation;
+pub use error::AgentError;
+pub use parse::{parse_reply, Action, ParseOptions, ParsedReply};
+pub use tokio_util::sync::CancellationToken;
+pub use tools::{ToolInfo, ToolModule};

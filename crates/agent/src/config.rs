@@ -1,0 +1,156 @@
+//! Settings of the agent loop, with defaults chosen so that small local models do well.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// How a run ends: on a plain reply (chat) or on a `<solution>` (task).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A reply without code ends the turn; the user speaks next.
+    #[default]
+    Chat,
+    /// The run goes on until the model gives `<solution>…</solution>`.
+    Task,
+}
+
+/// Which system prompt the model sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptStyle {
+    /// This project's prompt: short rules, the pre-imported modules and one worked example.
+    #[default]
+    Ours,
+    /// A prompt with the content of the original CodeAct demo, no example, and strict parsing
+    /// (exact lower-case tags, no clean-up inside them). Kept for benchmark comparisons.
+    Seed,
+}
+
+/// Hard limits of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Code blocks run per user message in chat mode.
+    pub max_executions: u32,
+    /// Model replies per task in task mode.
+    pub max_turns: u32,
+    /// Tokens of one model reply.
+    pub max_tokens: u32,
+    /// Characters of the whole prompt sent to the model (about 4 characters per token).
+    /// Older observations are shortened, then older turns dropped, to stay under it.
+    pub context_chars: usize,
+    /// Characters of one cell's output the model sees (head and tail around a marker).
+    pub observation_chars: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_executions: 10,
+            max_turns: 10,
+            max_tokens: 1024,
+            context_chars: 48_000,
+            observation_chars: 4_000,
+        }
+    }
+}
+
+/// Opt-in self-consistency for tasks: several independent attempts, majority vote on the answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SelfConsistency {
+    /// Attempts per task (at most; sampling stops once one answer has a strict majority).
+    pub samples: u32,
+    /// Sampling temperature of the attempts; it must be above zero for them to differ.
+    pub temperature: f32,
+}
+
+impl Default for SelfConsistency {
+    fn default() -> Self {
+        Self {
+            samples: 5,
+            temperature: 0.7,
+        }
+    }
+}
+
+/// Everything that shapes one agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentConfig {
+    pub mode: Mode,
+    pub prompt_style: PromptStyle,
+    /// When a reply has no `<execute>` tag, run its fenced ```python block instead.
+    pub fence_fallback: bool,
+    /// Constrain replies with a GBNF grammar (task mode, where the backend supports it).
+    pub grammar: bool,
+    pub temperature: f32,
+    pub seed: Option<u64>,
+    pub limits: Limits,
+    /// Whether sessions may reach the network (the prompt then mentions `!pip install`).
+    /// `None` derives it from the execution engine's sandbox policy.
+    pub network: Option<bool>,
+    /// Modules imported into every session by one cell before the first turn.
+    pub preload_modules: Vec<String>,
+    /// A Python file whose public functions become tools: it runs in the session at start and
+    /// its functions are described in the system prompt.
+    pub tools_file: Option<PathBuf>,
+    /// Where images that cells display are saved (one folder per conversation).
+    pub output_dir: PathBuf,
+    /// Where conversations are saved as JSON after every turn; `None` keeps them in memory.
+    pub conversation_dir: Option<PathBuf>,
+    /// Question an answer once when it comes right after a failed cell.
+    pub question_answer_after_error: bool,
+    pub self_consistency: Option<SelfConsistency>,
+    /// The Python session to use; `None` uses the conversation id.
+    pub session_id: Option<String>,
+}
+
+/// The modules the prompt says are already imported.
+pub const DEFAULT_PRELOAD: [&str; 7] = [
+    "math",
+    "re",
+    "json",
+    "datetime",
+    "itertools",
+    "collections",
+    "statistics",
+];
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Chat,
+            prompt_style: PromptStyle::Ours,
+            fence_fallback: true,
+            grammar: false,
+            temperature: 0.0,
+            seed: None,
+            limits: Limits::default(),
+            network: None,
+            preload_modules: DEFAULT_PRELOAD.iter().map(|s| s.to_string()).collect(),
+            tools_file: None,
+            output_dir: std::env::temp_dir().join("codeact").join("images"),
+            conversation_dir: None,
+            question_answer_after_error: true,
+            self_consistency: None,
+            session_id: None,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The defaults for task mode.
+    pub fn task() -> Self {
+        Self {
+            mode: Mode::Task,
+            ..Self::default()
+        }
+    }
+
+    /// The defaults for chat mode.
+    pub fn chat() -> Self {
+        Self::default()
+    }
+}

@@ -1,0 +1,229 @@
+//! Every text the model reads that the loop writes itself: the system prompts, the nudges and
+//! hints, and the wrapper around execution output. Kept in one place so that the exact wording
+//! can be reviewed and snapshot-tested.
+
+use crate::config::{Mode, PromptStyle};
+use crate::tools::ToolInfo;
+
+/// What the system prompt needs to know about the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromptContext<'a> {
+    pub mode: Mode,
+    pub style: PromptStyle,
+    /// Whether the session can reach the network, so that `!pip install` is worth mentioning.
+    pub network: bool,
+    /// Modules already imported in the session.
+    pub preloaded: &'a [String],
+    /// The user's functions available in the session.
+    pub tools: &'a [ToolInfo],
+}
+
+/// The system prompt for a session.
+pub fn system_prompt(ctx: &PromptContext<'_>) -> String {
+    match ctx.style {
+        PromptStyle::Ours => ours(ctx),
+        PromptStyle::Seed => seed(ctx),
+    }
+}
+
+fn ours(ctx: &PromptContext<'_>) -> String {
+    let mut s = String::new();
+    s.push_str(
+        "You are a helpful assistant who answers by writing and running Python code.\n\
+         \n\
+         You have a Python session that works like a Jupyter notebook: variables, functions and \
+         imports stay from one run to the next. To run code, write it between <execute> and \
+         </execute> and stop there. You will then receive what the code printed, and you continue \
+         from that.\n\
+         \n\
+         Rules:\n\
+         - Do a little at a time: run a short piece of code, read its output, then take the next step.\n\
+         - Compute, do not guess: use code for arithmetic, counting, dates and text, and print() the values you need.\n\
+         - If the code fails, read the error, fix the code and run it again.\n",
+    );
+    if !ctx.preloaded.is_empty() {
+        s.push_str(&format!(
+            "- Already imported: {}.\n",
+            ctx.preloaded.join(", ")
+        ));
+    }
+    if ctx.network {
+        s.push_str("- To install a missing package, run `!pip install NAME` in <execute>.\n");
+    }
+    match ctx.mode {
+        Mode::Task => s.push_str(
+            "- You may think first, briefly, in <thought>...</thought>.\n\
+             - When the output gives you the answer, write only the final answer between <solution> and </solution>.\n",
+        ),
+        Mode::Chat => s.push_str(
+            "- When the output gives you what you need, answer the user in plain words, without tags.\n",
+        ),
+    }
+    push_tools(&mut s, ctx.tools);
+    s.push_str(
+        "\nExample:\n\nUser: What is the sum of the squares of the whole numbers from 1 to 10?\n\n",
+    );
+    s.push_str("Assistant: <execute>\nprint(sum(n * n for n in range(1, 11)))\n</execute>\n\n");
+    s.push_str(&format!("User: {OUTPUT_HEADER}385\n\n"));
+    match ctx.mode {
+        Mode::Task => s.push_str("Assistant: <solution>385</solution>\n"),
+        Mode::Chat => s.push_str("Assistant: The sum of the squares from 1 to 10 is 385.\n"),
+    }
+    s
+}
+
+/// The content of the original CodeAct demo prompt, reworded; no example on purpose.
+fn seed(ctx: &PromptContext<'_>) -> String {
+    let mut s = String::new();
+    s.push_str(
+        "This is a conversation between a curious user and an AI assistant. The assistant gives \
+         helpful, detailed and polite answers. When it helps, the assistant can use an interactive \
+         Python environment (like a Jupyter notebook) and will receive the output of the code it \
+         runs. Code to run must be placed inside an <execute> tag, for example: \
+         <execute> print(\"Hello World!\") </execute>.\n\
+         The assistant should try a few things at a time rather than put a lot of code in one \
+         <execute> block. It must import packages and define variables before using them.",
+    );
+    if ctx.network {
+        s.push_str(
+            " It can install packages with pip, as in <execute> !pip install [package] </execute>.",
+        );
+    }
+    s.push_str(
+        "\nThe assistant should stop using <execute> and answer once it has the answer from the \
+         execution results. Where possible it should run the code for the user with <execute> \
+         rather than just show it. Its replies should be concise, but it should state its reasoning.",
+    );
+    if ctx.mode == Mode::Task {
+        s.push_str(
+            "\nThe final answer to the task must be given inside a <solution> tag, for example: \
+             <solution> 42 </solution>.",
+        );
+    }
+    push_tools(&mut s, ctx.tools);
+    s.push('\n');
+    s
+}
+
+fn push_tools(s: &mut String, tools: &[ToolInfo]) {
+    if tools.is_empty() {
+        return;
+    }
+    s.push_str("\nThese functions are already defined in the session; call them in your code:\n");
+    for t in tools {
+        if t.doc.is_empty() {
+            s.push_str(&format!("- {}{}\n", t.name, t.signature));
+        } else {
+            s.push_str(&format!("- {}{}: {}\n", t.name, t.signature, t.doc));
+        }
+    }
+}
+
+/// Begins every message that carries execution output.
+pub const OUTPUT_HEADER: &str = "Execution Output:\n";
+
+/// Stands in for the output of a cell that printed nothing.
+pub const EMPTY_OUTPUT: &str = "[the code ran and printed nothing; use print() to see a value]";
+
+/// Marks a cell output or an observation shortened to fit.
+pub const TRIMMED_OUTPUT: &str = "[... output trimmed ...]";
+
+/// Replaces old observations when the conversation outgrows its budget.
+pub const EARLIER_OUTPUT_TRIMMED: &str = "[earlier output trimmed]";
+
+/// Replaces old turns dropped from the prompt when trimming outputs was not enough.
+pub const EARLIER_TURNS_DROPPED: &str = "[earlier messages dropped to fit the context]";
+
+/// Follows the output of a cell that raised.
+pub const AFTER_ERROR: &str =
+    "The code raised an error. Fix it and run it again, or try another way.";
+
+/// Sent when a reply both runs code and gives a solution.
+pub const SOLUTION_TOO_EARLY: &str =
+    "Your code was run, but your solution was ignored because you had not seen the output yet. \
+     Read the output above, then give the final answer in <solution>...</solution>.";
+
+/// Sent when the same failing code comes back.
+pub const SAME_CODE_AGAIN: &str =
+    "This is the same code that failed before, and it failed again. Do not repeat it: change the \
+     approach.";
+
+/// Sent once when an answer comes right after a failed cell (task mode).
+pub const QUESTION_SOLUTION: &str =
+    "Your last code failed, so this answer was not computed. Fix the code and run it, or, if you \
+     are sure, give the same answer again in <solution>...</solution>.";
+
+/// Sent once when an answer comes right after a failed cell (chat mode).
+pub const QUESTION_REPLY: &str =
+    "Your last code failed, so this answer may not be right. Fix the code and run it, or, if you \
+     are sure, repeat your answer.";
+
+/// Sent once in task mode when a reply neither runs code nor gives a solution.
+pub const NUDGE_PROTOCOL: &str =
+    "Please either run Python code between <execute> and </execute>, or give the final answer \
+     between <solution> and </solution>.";
+
+/// Told to the model when a conversation with history gets a fresh Python session (it was
+/// resumed from a file, or its session expired).
+pub const SESSION_RESET: &str =
+    "[Note: this conversation now runs in a new Python session. Variables, functions and files \
+     from before are gone; the standard imports and tools are loaded again.]";
+
+/// Told to the model after a task answered by several attempts in separate sessions.
+pub const SELF_CONSISTENCY_NOTE: &str =
+    "[Note: the previous answer was chosen among several attempts run in separate Python \
+     sessions, so their variables are not defined in this session.]";
+
+/// Follows the output of a failed cell when later blocks of the same reply were skipped.
+pub fn skipped_blocks(n: usize) -> String {
+    if n == 1 {
+        "[1 later code block was not run because this one failed]".to_string()
+    } else {
+        format!("[{n} later code blocks were not run because this one failed]")
+    }
+}
+
+/// The text of a message that carries execution output.
+pub fn observation_message(cells: &[String]) -> String {
+    let mut s = String::from(OUTPUT_HEADER);
+    s.push_str(&cells.join("\n"));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pip_is_mentioned_only_with_network() {
+        let pre = vec!["math".to_string()];
+        let mut ctx = PromptContext {
+            mode: Mode::Task,
+            style: PromptStyle::Ours,
+            network: false,
+            preloaded: &pre,
+            tools: &[],
+        };
+        assert!(!system_prompt(&ctx).contains("pip"));
+        ctx.network = true;
+        assert!(system_prompt(&ctx).contains("!pip install"));
+        ctx.style = PromptStyle::Seed;
+        assert!(system_prompt(&ctx).contains("!pip install"));
+        ctx.network = false;
+        assert!(!system_prompt(&ctx).contains("pip"));
+    }
+
+    #[test]
+    fn chat_mode_does_not_ask_for_solution_tags() {
+        let ctx = PromptContext {
+            mode: Mode::Chat,
+            style: PromptStyle::Ours,
+            network: false,
+            preloaded: &[],
+            tools: &[],
+        };
+        let p = system_prompt(&ctx);
+        assert!(!p.contains("<solution>"));
+        assert!(!p.contains("Already imported"));
+    }
+}

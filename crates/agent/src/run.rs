@@ -1,0 +1,473 @@
+//! The loop itself: ask the model, run its code in the session, show it the output, until it
+//! answers. Failure handling is tuned for small models, which forget tags, repeat failing code
+//! and answer without having computed anything.
+
+use std::collections::HashSet;
+
+use codeact_exec::{ExecError, NetworkMode, SandboxMode};
+use codeact_llm::{Chunk, CompletionRequest, LlmError};
+use codeact_protocol::{AgentEvent, EndReason, ExecResult, Message};
+use futures::StreamExt;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent::Inner;
+use crate::config::{Mode, PromptStyle};
+use crate::conversation::Conversation;
+use crate::parse::{
+    close_open_execute, closed_fence_end, parse_reply, ParseOptions, ParsedReply, EXECUTE_STOP,
+};
+use crate::prompt::{self, PromptContext};
+use crate::tools::{import_cell, parse_tool_listing, ToolInfo, ToolModule};
+use crate::{context, grammar, observe};
+
+/// What an agent keeps between runs.
+pub(crate) struct State {
+    pub conv: Conversation,
+    /// The session has the preloaded modules and tools.
+    pub ready: bool,
+    pub tools: Vec<ToolInfo>,
+    /// The messages came from a saved conversation and the session has not been set up yet.
+    pub resumed: bool,
+    /// Told to the model with the next user message.
+    pub pending_note: Option<String>,
+    /// Model turns over the agent's life, to name saved images uniquely.
+    pub turns_total: u32,
+}
+
+impl State {
+    pub fn new(conv: Conversation, resumed: bool) -> Self {
+        Self {
+            conv,
+            ready: false,
+            tools: Vec::new(),
+            resumed,
+            pending_note: None,
+            turns_total: 0,
+        }
+    }
+}
+
+/// Bookkeeping of one run.
+#[derive(Default)]
+struct Progress {
+    executions: u32,
+    last_failed: bool,
+    questioned: bool,
+    nudged: bool,
+    failed_codes: HashSet<String>,
+}
+
+/// A finished model reply.
+struct Reply {
+    text: String,
+}
+
+/// One run over an agent's state.
+pub(crate) struct Runner<'a> {
+    pub ctx: &'a Inner,
+    pub state: &'a mut State,
+    tx: &'a UnboundedSender<AgentEvent>,
+    pub cancel: &'a CancellationToken,
+    pub temperature: f32,
+    pub seed: Option<u64>,
+    /// Save the conversation after each turn (off for throwaway attempts).
+    pub persist: bool,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(
+        ctx: &'a Inner,
+        state: &'a mut State,
+        tx: &'a UnboundedSender<AgentEvent>,
+        cancel: &'a CancellationToken,
+    ) -> Self {
+        Self {
+            temperature: ctx.config.temperature,
+            seed: ctx.config.seed,
+            persist: true,
+            ctx,
+            state,
+            tx,
+            cancel,
+        }
+    }
+
+    pub fn emit(&self, e: AgentEvent) {
+        let _ = self.tx.send(e);
+    }
+
+    pub fn save(&self) {
+        let Some(dir) = &self.ctx.config.conversation_dir else {
+            return;
+        };
+        if !self.persist {
+            return;
+        }
+        if let Err(e) = self.state.conv.save(dir) {
+            tracing::warn!("saving the conversation failed: {e}");
+            self.emit(AgentEvent::Error {
+                message: format!("saving the conversation failed: {e}"),
+            });
+        }
+    }
+
+    fn push(&mut self, m: Message) {
+        self.state.conv.messages.push(m);
+        self.state.conv.touch();
+    }
+
+    fn feedback(&mut self, text: &str) {
+        self.emit(AgentEvent::Feedback {
+            text: text.to_string(),
+        });
+        self.push(Message::user(text));
+    }
+
+    fn parse_options(&self) -> ParseOptions {
+        ParseOptions {
+            fence_fallback: self.ctx.config.fence_fallback,
+            strict: self.ctx.config.prompt_style == PromptStyle::Seed,
+        }
+    }
+
+    /// Runs the loop for one user message or task. Emits every event except `End`, whose
+    /// reason it returns.
+    pub async fn run(&mut self, mode: Mode, user_text: String) -> EndReason {
+        if let Err(e) = self.ensure_ready(mode).await {
+            self.emit(AgentEvent::Error {
+                message: format!("setting up the Python session failed: {e}"),
+            });
+            return EndReason::Error;
+        }
+        let content = match self.state.pending_note.take() {
+            Some(note) => {
+                self.emit(AgentEvent::Feedback { text: note.clone() });
+                format!("{note}\n\n{user_text}")
+            }
+            None => user_text,
+        };
+        self.push(Message::user(content));
+        let limits = self.ctx.config.limits.clone();
+        let mut p = Progress::default();
+        let mut turn = 0u32;
+        loop {
+            if mode == Mode::Task && turn >= limits.max_turns {
+                return EndReason::MaxTurns;
+            }
+            turn += 1;
+            self.state.turns_total += 1;
+            self.emit(AgentEvent::TurnStarted { turn });
+            let reply = match self.generate(mode).await {
+                Ok(r) => r,
+                Err(end) => return end,
+            };
+            self.emit(AgentEvent::AssistantMessage {
+                text: reply.text.clone(),
+            });
+            self.push(Message::assistant(reply.text.clone()));
+            let parsed = parse_reply(&reply.text, self.parse_options());
+
+            if !parsed.actions.is_empty() {
+                if mode == Mode::Chat && p.executions >= limits.max_executions {
+                    self.save();
+                    return EndReason::MaxExecutions;
+                }
+                if let Err(end) = self.act(mode, &parsed, &mut p).await {
+                    self.save();
+                    return end;
+                }
+                self.save();
+                continue;
+            }
+
+            let question =
+                self.ctx.config.question_answer_after_error && p.last_failed && !p.questioned;
+            match (mode, &parsed.solution) {
+                (Mode::Task, Some(solution)) => {
+                    if question {
+                        p.questioned = true;
+                        self.feedback(prompt::QUESTION_SOLUTION);
+                        continue;
+                    }
+                    self.emit(AgentEvent::FinalAnswer {
+                        text: solution.clone(),
+                    });
+                    return EndReason::Solution;
+                }
+                (Mode::Task, None) => {
+                    if p.nudged {
+                        return EndReason::Reply;
+                    }
+                    p.nudged = true;
+                    self.feedback(prompt::NUDGE_PROTOCOL);
+                }
+                (Mode::Chat, _) => {
+                    if question {
+                        p.questioned = true;
+                        self.feedback(prompt::QUESTION_REPLY);
+                        continue;
+                    }
+                    return EndReason::Reply;
+                }
+            }
+        }
+    }
+
+    /// Streams one reply from the model.
+    async fn generate(&mut self, mode: Mode) -> Result<Reply, EndReason> {
+        let cfg = &self.ctx.config;
+        let use_grammar = cfg.grammar && mode == Mode::Task && self.ctx.llm.supports_grammar();
+        let request = CompletionRequest {
+            messages: context::fit(&self.state.conv.messages, cfg.limits.context_chars),
+            max_tokens: cfg.limits.max_tokens,
+            temperature: self.temperature,
+            top_p: 1.0,
+            stop: vec![EXECUTE_STOP.to_string()],
+            grammar: use_grammar.then(|| grammar::TASK_GRAMMAR.to_string()),
+            seed: self.seed,
+        };
+        let started = tokio::select! {
+            r = self.ctx.llm.stream(request) => r,
+            _ = self.cancel.cancelled() => return Err(EndReason::Cancelled),
+        };
+        let mut stream = match started {
+            Ok(s) => s,
+            Err(e) => return Err(self.llm_failed(e)),
+        };
+        let fence_stop = cfg.fence_fallback;
+        let mut text = String::new();
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => {
+                    if !text.is_empty() {
+                        self.push(Message::assistant(text));
+                    }
+                    return Err(EndReason::Cancelled);
+                }
+                n = stream.next() => n,
+            };
+            match next {
+                None | Some(Ok(Chunk::Done { .. })) => break,
+                Some(Ok(Chunk::Delta(piece))) => {
+                    let before = text.len();
+                    text.push_str(&piece);
+                    // Stop as soon as a fenced block closes: a model without the tag would
+                    // otherwise go on to invent the block's output.
+                    let cut = if fence_stop {
+                        closed_fence_end(&text)
+                    } else {
+                        None
+                    };
+                    if let Some(end) = cut.filter(|&e| e >= before) {
+                        text.truncate(end);
+                        if end > before {
+                            self.emit(AgentEvent::AssistantDelta {
+                                text: text[before..].to_string(),
+                            });
+                        }
+                        tracing::info!(conversation = %self.state.conv.id, "a fenced code block closed: generation stopped");
+                        break;
+                    }
+                    self.emit(AgentEvent::AssistantDelta { text: piece });
+                }
+                Some(Err(e)) => return Err(self.llm_failed(e)),
+            }
+        }
+        drop(stream);
+        // The stop sequence `</execute>` is eaten by the backend: put it back so the stored
+        // conversation shows well-formed turns.
+        if let Some(fixed) = close_open_execute(&text, self.parse_options().strict) {
+            tracing::debug!("restored the closing </execute> tag");
+            text = fixed;
+        }
+        Ok(Reply { text })
+    }
+
+    fn llm_failed(&self, e: LlmError) -> EndReason {
+        let reason = match e {
+            LlmError::ContextLength(_) => EndReason::ContextLength,
+            _ => EndReason::Error,
+        };
+        self.emit(AgentEvent::Error {
+            message: e.to_string(),
+        });
+        reason
+    }
+
+    /// Runs the reply's code blocks in order and sends their output back as one message.
+    async fn act(
+        &mut self,
+        mode: Mode,
+        parsed: &ParsedReply,
+        p: &mut Progress,
+    ) -> Result<(), EndReason> {
+        let image_dir = observe::image_dir(&self.ctx.config.output_dir, &self.state.conv.id);
+        let limit = self.ctx.config.limits.observation_chars;
+        let mut cells = Vec::new();
+        let mut images = Vec::new();
+        let mut notes: Vec<&str> = Vec::new();
+        let mut cancelled = false;
+        let mut last_failed = false;
+        for (k, action) in parsed.actions.iter().enumerate() {
+            if mode == Mode::Chat && p.executions >= self.ctx.config.limits.max_executions {
+                break;
+            }
+            self.emit(AgentEvent::CodeAction {
+                code: action.code.clone(),
+                origin: action.origin,
+            });
+            p.executions += 1;
+            let (result, was_cancelled) = match self.execute(&action.code).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.emit(AgentEvent::Error {
+                        message: format!("running the code failed: {e}"),
+                    });
+                    return Err(EndReason::Error);
+                }
+            };
+            let stem = format!("turn{}-cell{}", self.state.turns_total, k + 1);
+            let mut view = observe::render(&result, &image_dir, &stem, limit);
+            last_failed = observe::failed(&result);
+            if last_failed {
+                view.text.push('\n');
+                view.text.push_str(prompt::AFTER_ERROR);
+                let key = normalize_code(&action.code);
+                if !p.failed_codes.insert(key) && !notes.contains(&prompt::SAME_CODE_AGAIN) {
+                    notes.push(prompt::SAME_CODE_AGAIN);
+                }
+            }
+            let skip_rest = last_failed && k + 1 < parsed.actions.len();
+            if skip_rest {
+                // Later blocks were written without knowing this one would fail.
+                view.text.push('\n');
+                view.text
+                    .push_str(&prompt::skipped_blocks(parsed.actions.len() - k - 1));
+            }
+            let paths = view.images.iter().map(|i| i.path.clone()).collect();
+            self.emit(AgentEvent::Observation {
+                text: view.text.clone(),
+                result: result.clone(),
+                images: paths,
+            });
+            cells.push(view.text);
+            images.extend(view.images);
+            if result.status == codeact_protocol::ExecStatus::Restarted {
+                // The restart lost the preloaded modules and tools: load them again.
+                self.state.ready = false;
+                if let Err(e) = self.ensure_ready(mode).await {
+                    self.emit(AgentEvent::Error {
+                        message: format!("reloading the session failed: {e}"),
+                    });
+                }
+            }
+            if was_cancelled {
+                cancelled = true;
+                break;
+            }
+            if skip_rest {
+                break;
+            }
+        }
+        if mode == Mode::Task && parsed.premature_solution() {
+            notes.push(prompt::SOLUTION_TOO_EARLY);
+        }
+        let mut content = prompt::observation_message(&cells);
+        for n in &notes {
+            self.emit(AgentEvent::Feedback {
+                text: n.to_string(),
+            });
+            content.push_str("\n\n");
+            content.push_str(n);
+        }
+        let mut msg = Message::user(content);
+        if self.ctx.llm.accepts_images() {
+            msg.images = images;
+        }
+        self.push(msg);
+        p.last_failed = last_failed;
+        p.questioned = false;
+        if cancelled || self.cancel.is_cancelled() {
+            return Err(EndReason::Cancelled);
+        }
+        Ok(())
+    }
+
+    /// Runs one cell; on cancellation the cell is interrupted and its partial result kept.
+    async fn execute(&self, code: &str) -> Result<(ExecResult, bool), ExecError> {
+        let sid = self.state.conv.session_id.clone();
+        let fut = self.ctx.exec.execute(&sid, code);
+        tokio::pin!(fut);
+        tokio::select! {
+            r = &mut fut => Ok((r?, false)),
+            _ = self.cancel.cancelled() => {
+                let _ = self.ctx.exec.interrupt(&sid).await;
+                Ok((fut.await?, true))
+            }
+        }
+    }
+
+    /// Prepares the session (preloaded modules, tools) and the system prompt, once.
+    async fn ensure_ready(&mut self, mode: Mode) -> Result<(), crate::AgentError> {
+        let exec = &self.ctx.exec;
+        let sid = self.state.conv.session_id.clone();
+        let alive = exec.info(&sid).is_ok();
+        if self.state.ready && alive {
+            return Ok(());
+        }
+        let had_history = self.state.conv.messages.len() > 1;
+        if !alive && had_history && (self.state.resumed || self.state.ready) {
+            self.state.pending_note = Some(prompt::SESSION_RESET.to_string());
+        }
+        let cfg = &self.ctx.config;
+        if let Some(cell) = import_cell(&cfg.preload_modules) {
+            let r = exec.execute(&sid, &cell).await?;
+            if observe::failed(&r) {
+                tracing::warn!(session = %sid, "preloading modules failed: {}", r.text());
+            }
+        }
+        if let Some(path) = &cfg.tools_file {
+            let module = ToolModule::from_file(path)?;
+            let r = exec.execute(&sid, &module.load_cell()).await?;
+            self.state.tools = parse_tool_listing(&r.text())?;
+        }
+        if self.state.conv.messages.is_empty() {
+            let ctx = PromptContext {
+                mode,
+                style: cfg.prompt_style,
+                network: self.network(),
+                preloaded: &cfg.preload_modules,
+                tools: &self.state.tools,
+            };
+            self.state
+                .conv
+                .messages
+                .push(Message::system(prompt::system_prompt(&ctx)));
+        }
+        self.state.ready = true;
+        self.state.resumed = false;
+        Ok(())
+    }
+
+    fn network(&self) -> bool {
+        if let Some(n) = self.ctx.config.network {
+            return n;
+        }
+        let exec = &self.ctx.exec;
+        let policy = &exec.config().sandbox;
+        exec.report().backend == "jupyter"
+            || policy.mode == SandboxMode::None
+            || policy.network == NetworkMode::Egress
+    }
+}
+
+/// Failing code compared without regard to blank lines and trailing spaces.
+fn normalize_code(code: &str) -> String {
+    code.lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -1,0 +1,211 @@
+//! Chat mode, tools, images and saved conversations: a scripted model, real Python sessions.
+
+mod common;
+
+use std::sync::Arc;
+
+use codeact_agent::prompt::{QUESTION_REPLY, SESSION_RESET};
+use codeact_agent::{Agent, AgentConfig, Conversation, Mode};
+use codeact_protocol::{AgentEvent, EndReason, Role};
+use common::{manager, ScriptedLlm, Step};
+
+fn config(dir: &tempfile::TempDir) -> AgentConfig {
+    AgentConfig {
+        output_dir: dir.path().join("images"),
+        ..AgentConfig::chat()
+    }
+}
+
+#[tokio::test]
+async fn chat_keeps_the_session_between_messages() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&[
+        "<execute>\nx = 6 * 7\nprint(x)\n</execute>",
+        "x is 42.",
+        "<execute>print(x + 1)",
+        "Now it is 43.",
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let first = agent.send("set x").finish().await;
+    assert_eq!(first.end, EndReason::Reply);
+    assert!(first.final_answer.is_none());
+    let second = agent.send("add one").finish().await;
+    assert_eq!(second.end, EndReason::Reply);
+    assert_eq!(llm.last_message(3), "Execution Output:\n43");
+    let conv = agent.conversation().await;
+    let roles: Vec<Role> = conv.messages.iter().map(|m| m.role).collect();
+    use Role::*;
+    assert_eq!(
+        roles,
+        [System, User, Assistant, User, Assistant, User, Assistant, User, Assistant]
+    );
+    assert!(!conv.messages[0].content.contains("<solution>"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn execution_limit_per_message() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&[
+        "<execute>print(1)",
+        "<execute>print(2)",
+        "<execute>print(3)",
+        "ok",
+    ]);
+    let mut cfg = config(&dir);
+    cfg.limits.max_executions = 2;
+    let agent = Agent::new(llm.clone(), manager().await?, cfg);
+    let out = agent.send("loop").finish().await;
+    assert_eq!(out.end, EndReason::MaxExecutions);
+    let runs = out
+        .events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::CodeAction { .. }))
+        .count();
+    assert_eq!(runs, 2);
+    // The limit is per user message: the next message may run code again.
+    let again = agent.send("go on").finish().await;
+    assert_eq!(again.end, EndReason::Reply);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reply_right_after_a_failure_is_questioned_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&["<execute>int('x')", "It is 5.", "It is 5, I am sure."]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let out = agent.send("q").finish().await;
+    assert_eq!(out.end, EndReason::Reply);
+    assert!(out.events.contains(&AgentEvent::Feedback {
+        text: QUESTION_REPLY.into()
+    }));
+    assert!(llm
+        .last_message(1)
+        .contains("ValueError: invalid literal for int() with base 10: 'x'"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn tools_are_loaded_and_described() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let tools = dir.path().join("my_tools.py");
+    std::fs::write(
+        &tools,
+        "import math\nfrom math import sqrt\n\n\
+         def hypot(a: float, b: float) -> float:\n    \"\"\"Length of the hypotenuse.\n\n    More text.\"\"\"\n    return sqrt(a * a + b * b)\n\n\
+         def greet(name, punctuation='!'):\n    return 'hi ' + name + punctuation\n\n\
+         def _private():\n    pass\n",
+    )?;
+    let llm = ScriptedLlm::replies(&["<execute>print(hypot(3, 4), greet('bo'))", "5"]);
+    let cfg = AgentConfig {
+        tools_file: Some(tools),
+        ..config(&dir)
+    };
+    let agent = Agent::new(llm.clone(), manager().await?, cfg);
+    agent.send("use the tools").finish().await;
+    let system = &llm.requests()[0].messages[0].content;
+    assert!(
+        system.contains("- hypot(a: float, b: float) -> float: Length of the hypotenuse.\n"),
+        "{system}"
+    );
+    assert!(
+        system.contains("- greet(name, punctuation='!')\n"),
+        "{system}"
+    );
+    assert!(
+        !system.contains("_private") && !system.contains("sqrt("),
+        "{system}"
+    );
+    assert_eq!(llm.last_message(1), "Execution Output:\n5.0 hi bo!");
+    assert_eq!(agent.tools().await.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_broken_tools_file_is_reported() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let tools = dir.path().join("bad.py");
+    std::fs::write(&tools, "def f(:\n")?;
+    let llm = ScriptedLlm::replies(&["never used"]);
+    let cfg = AgentConfig {
+        tools_file: Some(tools),
+        ..config(&dir)
+    };
+    let agent = Agent::new(llm.clone(), manager().await?, cfg);
+    let out = agent.send("hi").finish().await;
+    assert_eq!(out.end, EndReason::Error);
+    let err = out.events.iter().find_map(|e| match e {
+        AgentEvent::Error { message } => Some(message.clone()),
+        _ => None,
+    });
+    assert!(err.is_some_and(|m| m.contains("SyntaxError")));
+    Ok(())
+}
+
+#[tokio::test]
+async fn images_are_saved_and_attached_when_the_model_accepts_them() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let code =
+        "<execute>\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n\
+        plt.plot([1, 2, 3], [1, 4, 9])\nplt.show()\n</execute>";
+    let mut llm = ScriptedLlm::build(vec![Step::Reply(code.into()), Step::Reply("a dot".into())]);
+    llm.images = true;
+    let llm = Arc::new(llm);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let out = agent.send("draw").finish().await;
+    let images = out.events.iter().find_map(|e| match e {
+        AgentEvent::Observation { images, .. } => Some(images.clone()),
+        _ => None,
+    });
+    let images = images.unwrap_or_default();
+    assert_eq!(images.len(), 1, "{:?}", out.events);
+    assert!(std::fs::read(&images[0])?.starts_with(b"\x89PNG"));
+    let msg = llm.requests()[1].messages.last().cloned();
+    let msg = msg.ok_or_else(|| anyhow::anyhow!("no message"))?;
+    assert_eq!(
+        msg.content,
+        format!("Execution Output:\n[image saved to {}]", images[0])
+    );
+    assert_eq!(msg.images.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn conversations_are_saved_and_resumed_without_python_state() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let conv_dir = dir.path().join("conv_data");
+    let cfg = AgentConfig {
+        conversation_dir: Some(conv_dir.clone()),
+        ..config(&dir)
+    };
+    let llm = ScriptedLlm::replies(&["<execute>secret = 7\nprint(secret)", "Stored."]);
+    let agent = Agent::new(llm.clone(), manager().await?, cfg.clone());
+    agent.send("remember 7").finish().await;
+    let id = agent.id().to_string();
+    let saved = Conversation::load_id(&conv_dir, &id)?;
+    assert_eq!(saved.model, "scripted");
+    assert_eq!(saved.mode, Mode::Chat);
+    assert_eq!(saved.messages.len(), 5);
+    drop(agent);
+
+    // A new process: a new session manager, the same conversation file.
+    let llm2 =
+        ScriptedLlm::replies(&["<execute>print(secret)", "It is gone.", "It is gone, sure."]);
+    let resumed = Agent::resume(llm2.clone(), manager().await?, cfg, saved);
+    let out = resumed.send("what was it?").finish().await;
+    assert_eq!(out.end, EndReason::Reply, "{:?}", out.events);
+    assert!(out.events.contains(&AgentEvent::Feedback {
+        text: SESSION_RESET.into()
+    }));
+    let first = &llm2.requests()[0];
+    assert_eq!(first.messages.len(), 6);
+    assert_eq!(
+        first.messages[5].content,
+        format!("{SESSION_RESET}\n\nwhat was it?")
+    );
+    assert!(llm2.last_message(1).contains("NameError"));
+    // user, code, output, reply, the loop's question, reply
+    assert_eq!(Conversation::load_id(&conv_dir, &id)?.messages.len(), 11);
+    assert_eq!(Conversation::list(&conv_dir)?.len(), 1);
+    Ok(())
+}
