@@ -1,1 +1,0 @@
-//! The Jupyter backend (REST + WebSocket).

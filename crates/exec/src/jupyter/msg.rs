@@ -1,0 +1,300 @@
+//! Jupyter messaging protocol v5 as JSON over the WebSocket: building requests and turning
+//! iopub messages into [`Output`]s.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use codeact_protocol::{MimeBundle, Output, StreamName};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The protocol version this client speaks.
+const PROTOCOL_VERSION: &str = "5.3";
+
+/// One message as the server sends it over the WebSocket (the JSON form carries `channel`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct WireMessage {
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub header: Header,
+    /// `{}` for messages that answer no request (e.g. the server's own status messages).
+    #[serde(default)]
+    pub parent_header: Value,
+    #[serde(default)]
+    pub content: Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Header {
+    #[serde(default)]
+    pub msg_type: String,
+}
+
+impl WireMessage {
+    pub fn msg_type(&self) -> &str {
+        &self.header.msg_type
+    }
+
+    /// The msg_id of the request this message answers, if any.
+    pub fn parent_id(&self) -> Option<&str> {
+        self.parent_header
+            .get("msg_id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// `execution_state` of a `status` message.
+    pub fn execution_state(&self) -> Option<&str> {
+        if self.msg_type() != "status" {
+            return None;
+        }
+        self.content.get("execution_state").and_then(Value::as_str)
+    }
+
+    /// `content.status` of a reply (`ok`, `error`, `aborted`).
+    pub fn reply_status(&self) -> &str {
+        self.content
+            .get("status")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+}
+
+/// Serialises a request for `channel` (`shell`, `control`).
+pub(crate) fn request(
+    session: &str,
+    channel: &str,
+    msg_type: &str,
+    msg_id: &str,
+    content: Value,
+) -> String {
+    json!({
+        "channel": channel,
+        "header": {
+            "msg_id": msg_id,
+            "username": "codeact",
+            "session": session,
+            "msg_type": msg_type,
+            "version": PROTOCOL_VERSION,
+            "date": iso_now(),
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": content,
+        "buffers": [],
+    })
+    .to_string()
+}
+
+/// The content of an `execute_request` for a user's cell.
+pub(crate) fn execute_cell(code: &str) -> Value {
+    json!({
+        "code": code,
+        "silent": false,
+        "store_history": true,
+        "user_expressions": {},
+        "allow_stdin": false,
+        "stop_on_error": true,
+    })
+}
+
+/// The content of an `execute_request` the user should not see: no history entry, no execution
+/// count, no `Out[]`, and a failure does not abort anything queued behind it.
+pub(crate) fn execute_hidden(code: &str, user_expressions: Value) -> Value {
+    json!({
+        "code": code,
+        "silent": true,
+        "store_history": false,
+        "user_expressions": user_expressions,
+        "allow_stdin": false,
+        "stop_on_error": false,
+    })
+}
+
+/// The output an iopub message carries, if it is one (`stream`, `execute_result`,
+/// `display_data`, `update_display_data`, `error`).
+pub(crate) fn output(msg: &WireMessage) -> Option<Output> {
+    let c = &msg.content;
+    let text = |k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    match msg.msg_type() {
+        "stream" => {
+            let name = match c.get("name").and_then(Value::as_str) {
+                Some("stderr") => StreamName::Stderr,
+                _ => StreamName::Stdout,
+            };
+            Some(Output::Stream {
+                name,
+                text: text("text"),
+            })
+        }
+        "execute_result" => Some(Output::Result {
+            execution_count: c
+                .get("execution_count")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok()),
+            data: bundle(c.get("data")),
+        }),
+        // An update replaces an earlier display in a notebook; a transcript can only append it.
+        "display_data" | "update_display_data" => Some(Output::Display {
+            data: bundle(c.get("data")),
+        }),
+        "error" => Some(Output::Error {
+            ename: text("ename"),
+            evalue: strip_ansi(&text("evalue")),
+            traceback: c
+                .get("traceback")
+                .and_then(Value::as_array)
+                .map(|lines| {
+                    lines
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(strip_ansi)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }),
+        _ => None,
+    }
+}
+
+fn bundle(data: Option<&Value>) -> MimeBundle {
+    let get = |mime: &str| data.and_then(|d| d.get(mime));
+    // text/plain may come as a list of lines in older kernels.
+    let text_plain = get("text/plain").and_then(|v| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(parts) => Some(parts.iter().filter_map(Value::as_str).collect()),
+        _ => None,
+    });
+    // Base64 may be wrapped over lines; the protocol type carries it without whitespace.
+    let image_png = get("image/png")
+        .and_then(Value::as_str)
+        .map(|s| s.chars().filter(|c| !c.is_ascii_whitespace()).collect());
+    MimeBundle {
+        text_plain,
+        image_png,
+    }
+}
+
+/// Removes ANSI escape sequences (IPython colours tracebacks): CSI sequences such as
+/// `ESC[0;31m`, OSC sequences ended by BEL or `ESC\`, and other two-byte escapes.
+pub(crate) fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                // Parameters and intermediates, then one final byte in @..~.
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' {
+                        break;
+                    }
+                    if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The current time as ISO 8601 UTC, as the protocol's `date` header field wants it.
+fn iso_now() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        now.subsec_micros()
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_colour_codes() {
+        let s = "\u{1b}[0;31mZeroDivisionError\u{1b}[0m: division by zero \u{1b}]8;;x\u{7}link\u{1b}]8;;\u{1b}\\";
+        assert_eq!(strip_ansi(s), "ZeroDivisionError: division by zero link");
+        assert_eq!(strip_ansi("plain é"), "plain é");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert!(iso_now().ends_with('Z'));
+    }
+
+    #[test]
+    fn maps_iopub_messages() {
+        let m: WireMessage = serde_json::from_value(json!({
+            "channel": "iopub",
+            "header": {"msg_type": "error", "msg_id": "x"},
+            "parent_header": {"msg_id": "p"},
+            "content": {"ename": "E", "evalue": "v", "traceback": ["\u{1b}[31mline\u{1b}[0m"]},
+        }))
+        .unwrap_or_default();
+        assert_eq!(m.parent_id(), Some("p"));
+        assert_eq!(
+            output(&m),
+            Some(Output::Error {
+                ename: "E".into(),
+                evalue: "v".into(),
+                traceback: vec!["line".into()]
+            })
+        );
+        let r: WireMessage = serde_json::from_value(json!({
+            "channel": "iopub",
+            "header": {"msg_type": "execute_result"},
+            "parent_header": {},
+            "content": {"execution_count": 3, "data": {"text/plain": "4", "image/png": "iVBO\nRw=="}},
+        }))
+        .unwrap_or_default();
+        assert_eq!(r.parent_id(), None);
+        assert_eq!(
+            output(&r),
+            Some(Output::Result {
+                execution_count: Some(3),
+                data: MimeBundle {
+                    text_plain: Some("4".into()),
+                    image_png: Some("iVBORw==".into())
+                }
+            })
+        );
+    }
+}

@@ -1,0 +1,525 @@
+//! End-to-end tests of the Jupyter backend against a real Jupyter Kernel Gateway, installed
+//! into a private venv by `scripts/jupyter-gateway.sh` and started on a free loopback port.
+//!
+//! When the gateway cannot be installed or started the tests fail, unless
+//! `CODEACT_SKIP_JUPYTER=1` is set.
+
+// Test helpers outside #[test] functions panic on setup failures by design.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use codeact_exec::jupyter::{JupyterBackend, JupyterConfig};
+use codeact_exec::{Backend, ExecConfig, ExecError, SessionManager};
+use codeact_protocol::{ExecResult, ExecStatus, Output, StreamName};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+const TOKEN: &str = "codeact-test-token";
+
+/// A running gateway; dropping it stops the gateway and its kernels.
+struct Gateway {
+    child: Child,
+    port: u16,
+    /// The gateway's working directory, which is also its kernels'.
+    dir: tempfile::TempDir,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/jupyter-gateway.sh")
+}
+
+/// Fails the test with `why`, or returns `None` (skip) when `CODEACT_SKIP_JUPYTER=1`.
+fn unavailable(why: String) -> Option<Gateway> {
+    if std::env::var("CODEACT_SKIP_JUPYTER").as_deref() == Ok("1") {
+        eprintln!("skipping the Jupyter tests (CODEACT_SKIP_JUPYTER=1): {why}");
+        return None;
+    }
+    panic!(
+        "Jupyter Kernel Gateway is unavailable: {why}\n\
+         Install it with `scripts/jupyter-gateway.sh install` (needs /usr/bin/python3 with venv \
+         and access to PyPI), or set CODEACT_SKIP_JUPYTER=1 to skip these tests."
+    );
+}
+
+impl Gateway {
+    async fn start() -> Option<Gateway> {
+        let install = Command::new("bash").arg(script()).arg("install").output();
+        match install {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return unavailable(format!(
+                    "`scripts/jupyter-gateway.sh install` failed ({}):\n{}{}",
+                    o.status,
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ))
+            }
+            Err(e) => return unavailable(format!("cannot run bash: {e}")),
+        }
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let log = std::fs::File::create(dir.path().join("gateway.log")).expect("log file");
+        let mut cmd = Command::new("bash");
+        cmd.arg(script())
+            .args([
+                "start",
+                &port.to_string(),
+                "--JupyterWebsocketPersonality.list_kernels=True",
+            ])
+            .env("JKG_TOKEN", TOKEN)
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        // Its own process group, so that the whole gateway can be signalled at the end.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return unavailable(format!("cannot start the gateway: {e}")),
+        };
+        let mut gw = Gateway { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let http = reqwest::Client::new();
+        loop {
+            let ok = http
+                .get(format!("{}/api", gw.url()))
+                .header("Authorization", format!("token {TOKEN}"))
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ok {
+                return Some(gw);
+            }
+            if let Ok(Some(status)) = gw.child.try_wait() {
+                return unavailable(format!("the gateway exited ({status}):\n{}", gw.log()));
+            }
+            if Instant::now() > deadline {
+                return unavailable(format!(
+                    "the gateway did not answer GET /api within 60 s:\n{}",
+                    gw.log()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()
+    }
+
+    fn backend(&self) -> JupyterBackend {
+        JupyterBackend::new(JupyterConfig {
+            url: self.url(),
+            token: Some(TOKEN.to_string()),
+            kernel_name: "python3".to_string(),
+        })
+    }
+
+    /// The ids of the kernels the gateway has now.
+    async fn kernels(&self) -> Vec<String> {
+        let list: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/api/kernels", self.url()))
+            .header("Authorization", format!("token {TOKEN}"))
+            .send()
+            .await
+            .expect("GET /api/kernels")
+            .json()
+            .await
+            .expect("kernel list");
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .filter_map(|k| k["id"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        // SIGTERM lets the gateway shut its kernels down; SIGKILL if it takes too long.
+        let group = Pid::from_raw(self.child.id() as i32);
+        let _ = killpg(group, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = killpg(group, Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+fn manager(gw: &Gateway, cell_timeout: Duration) -> Arc<SessionManager> {
+    SessionManager::new(
+        Arc::new(gw.backend()),
+        ExecConfig {
+            cell_timeout,
+            interrupt_grace: Duration::from_secs(10),
+            ..Default::default()
+        },
+    )
+}
+
+async fn run(m: &SessionManager, id: &str, code: &str) -> ExecResult {
+    m.execute(id, code)
+        .await
+        .unwrap_or_else(|e| panic!("executing {code:?}: {e}"))
+}
+
+fn result_text(r: &ExecResult) -> Option<String> {
+    r.outputs.iter().find_map(|o| match o {
+        Output::Result { data, .. } => data.text_plain.clone(),
+        _ => None,
+    })
+}
+
+/// A 1x1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cells_outputs_and_files() {
+    let Some(gw) = Gateway::start().await else {
+        return;
+    };
+    let body =
+        tokio::time::timeout(Duration::from_secs(300), cells_outputs_and_files_body(&gw)).await;
+    assert!(
+        body.is_ok(),
+        "the test timed out; gateway log:\n{}",
+        gw.log()
+    );
+}
+
+async fn cells_outputs_and_files_body(gw: &Gateway) {
+    let backend = gw.backend();
+    assert_eq!(backend.name(), "jupyter");
+    let report = backend.report();
+    assert!(!report.isolated && report.enforced.is_empty());
+    assert_eq!(
+        report.missing,
+        vec!["isolation is up to the Jupyter server".to_string()]
+    );
+    backend.ping().await.expect("ping");
+
+    // A wrong token is refused with a message that says so.
+    let wrong = JupyterBackend::new(JupyterConfig {
+        token: Some("wrong".into()),
+        url: gw.url(),
+        ..Default::default()
+    });
+    assert!(wrong.ping().await.is_err());
+    match wrong.start("w").await {
+        Err(ExecError::BackendUnavailable(msg)) => assert!(msg.contains("token"), "{msg}"),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("a wrong token was accepted"),
+    }
+
+    let m = manager(gw, Duration::from_secs(30));
+
+    // State persists between cells; the trailing expression is the result.
+    let r = run(&m, "s1", "x = 41").await;
+    assert_eq!(r.status, ExecStatus::Ok);
+    assert!(r.new_session && r.outputs.is_empty(), "{r:?}");
+    let r = run(&m, "s1", "x + 1").await;
+    assert_eq!(
+        (r.status, result_text(&r).as_deref()),
+        (ExecStatus::Ok, Some("42")),
+        "{r:?}"
+    );
+    assert!(!r.new_session);
+
+    // Sessions are separate kernels.
+    run(&m, "s2", "x = 'other'").await;
+    assert_eq!(
+        result_text(&run(&m, "s1", "x").await).as_deref(),
+        Some("41")
+    );
+    assert_eq!(
+        result_text(&run(&m, "s2", "x").await).as_deref(),
+        Some("'other'")
+    );
+    m.delete("s2").await.expect("delete s2");
+
+    // Outputs come in the order they were produced, images included.
+    let code = format!(
+        "import sys, base64\n\
+         from IPython.display import display, Image\n\
+         print('out1'); sys.stdout.flush()\n\
+         print('err1', file=sys.stderr); sys.stderr.flush()\n\
+         display('shown')\n\
+         display(Image(data=base64.b64decode('{PNG}'), format='png'))\n\
+         print('out2'); sys.stdout.flush()\n\
+         'result'"
+    );
+    let r = run(&m, "s1", &code).await;
+    assert_eq!(r.status, ExecStatus::Ok, "{r:?}");
+    let kinds: Vec<String> = r
+        .outputs
+        .iter()
+        .map(|o| match o {
+            Output::Stream {
+                name: StreamName::Stdout,
+                text,
+            } => format!("stdout:{}", text.trim()),
+            Output::Stream {
+                name: StreamName::Stderr,
+                text,
+            } => format!("stderr:{}", text.trim()),
+            Output::Display { data } if data.image_png.is_some() => "display:png".to_string(),
+            Output::Display { data } => {
+                format!("display:{}", data.text_plain.clone().unwrap_or_default())
+            }
+            Output::Result { data, .. } => {
+                format!("result:{}", data.text_plain.clone().unwrap_or_default())
+            }
+            Output::Error { ename, .. } => format!("error:{ename}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "stdout:out1",
+            "stderr:err1",
+            "display:'shown'",
+            "display:png",
+            "stdout:out2",
+            "result:'result'"
+        ],
+        "{r:?}"
+    );
+    assert_eq!(r.images().collect::<Vec<_>>(), vec![PNG]);
+
+    // An exception is an Error output, without colour codes, and status error.
+    let r = run(&m, "s1", "print('before')\n1/0").await;
+    assert_eq!(r.status, ExecStatus::Error, "{r:?}");
+    let Some(Output::Error {
+        ename,
+        evalue,
+        traceback,
+    }) = r.outputs.last()
+    else {
+        panic!("no error output: {r:?}")
+    };
+    assert_eq!(ename, "ZeroDivisionError");
+    assert!(evalue.contains("division by zero"), "{evalue}");
+    assert!(!traceback.is_empty());
+    assert!(
+        !r.text().contains('\u{1b}'),
+        "ANSI codes left in {:?}",
+        r.text()
+    );
+    assert!(r.text().starts_with("before\n"), "{}", r.text());
+    assert!(r.text().contains("ZeroDivisionError"));
+    // The session lives on after an error.
+    assert_eq!(
+        result_text(&run(&m, "s1", "x").await).as_deref(),
+        Some("41")
+    );
+
+    // A big print: all of it arrives, and the engine keeps head and tail.
+    let r = run(&m, "s1", "for i in range(100000):\n    print(i)").await;
+    assert_eq!(r.status, ExecStatus::Ok, "{:?}", r.notice);
+    let text = r.text();
+    assert!(
+        text.starts_with("0\n1\n2\n"),
+        "{}",
+        &text[..50.min(text.len())]
+    );
+    assert!(text.contains("99999\n"), "tail missing");
+    assert!(
+        r.notice.as_deref().unwrap_or("").contains("truncated"),
+        "{:?}",
+        r.notice
+    );
+
+    // Files: a round trip big enough to take several messages, and nested directories.
+    let data: Vec<u8> = (0..7_000_000u32).map(|i| (i % 251) as u8).collect();
+    m.write_file("s1", "data/blob.bin", &data)
+        .await
+        .expect("write blob");
+    assert_eq!(
+        m.read_file("s1", "data/blob.bin").await.expect("read blob"),
+        data
+    );
+    m.write_file("s1", "hello.txt", b"hi there")
+        .await
+        .expect("write hello");
+    m.write_file("s1", "empty.txt", b"")
+        .await
+        .expect("write empty");
+    assert_eq!(
+        m.read_file("s1", "empty.txt").await.expect("read empty"),
+        b""
+    );
+    let files = m.list_files("s1").await.expect("list");
+    for name in ["data/", "hello.txt", "empty.txt"] {
+        assert!(files.contains(&name.to_string()), "{name} not in {files:?}");
+    }
+    assert!(
+        !files.iter().any(|f| f.contains("codeact-part")),
+        "{files:?}"
+    );
+    // The files are in the kernel's working directory, and code sees them.
+    assert_eq!(
+        std::fs::read(gw.dir.path().join("hello.txt")).expect("on disk"),
+        b"hi there"
+    );
+    let r = run(&m, "s1", "open('hello.txt').read()").await;
+    assert_eq!(result_text(&r).as_deref(), Some("'hi there'"));
+    run(&m, "s1", "open('made.txt', 'w').write('from code')").await;
+    assert_eq!(
+        m.read_file("s1", "made.txt").await.expect("read made"),
+        b"from code"
+    );
+    // Missing files and escaping paths are refused.
+    assert!(matches!(
+        m.read_file("s1", "nope.txt").await,
+        Err(ExecError::BadRequest(_))
+    ));
+    assert!(matches!(
+        m.read_file("s1", "data").await,
+        Err(ExecError::BadRequest(_))
+    ));
+    for bad in ["/etc/passwd", "../x", "a/../../x"] {
+        assert!(m.write_file("s1", bad, b"x").await.is_err(), "{bad}");
+        assert!(m.read_file("s1", bad).await.is_err(), "{bad}");
+    }
+    // File operations leave no names behind among the user's variables, nor history.
+    let r = run(
+        &m,
+        "s1",
+        "sorted(n for n in ('p', 't', 'd', 'f', 'e') if n in globals())",
+    )
+    .await;
+    assert_eq!(result_text(&r).as_deref(), Some("[]"), "{r:?}");
+
+    // A file operation during a running cell waits for it, and both succeed.
+    let m2 = m.clone();
+    let cell =
+        tokio::spawn(async move { m2.execute("s1", "import time\ntime.sleep(2)\ny = 5").await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    m.write_file("s1", "during.txt", b"during")
+        .await
+        .expect("write during a cell");
+    assert_eq!(
+        m.read_file("s1", "during.txt").await.expect("read during"),
+        b"during"
+    );
+    let r = cell.await.expect("join").expect("cell");
+    assert_eq!(r.status, ExecStatus::Ok, "{r:?}");
+    assert_eq!(result_text(&run(&m, "s1", "y").await).as_deref(), Some("5"));
+
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_restarts_and_deletion() {
+    let Some(gw) = Gateway::start().await else {
+        return;
+    };
+    let body = tokio::time::timeout(Duration::from_secs(300), timeouts_body(&gw)).await;
+    assert!(
+        body.is_ok(),
+        "the test timed out; gateway log:\n{}",
+        gw.log()
+    );
+}
+
+async fn timeouts_body(gw: &Gateway) {
+    let m = manager(gw, Duration::from_secs(2));
+    run(&m, "t", "a = 7").await;
+
+    // A cell past the timeout is interrupted; the session keeps its variables.
+    let started = Instant::now();
+    let r = run(&m, "t", "import time\nwhile True:\n    time.sleep(0.05)").await;
+    assert_eq!(r.status, ExecStatus::Interrupted, "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        r.notice.as_deref().unwrap_or("").contains("interrupted"),
+        "{:?}",
+        r.notice
+    );
+    assert!(r.text().contains("KeyboardInterrupt"), "{}", r.text());
+    assert_eq!(result_text(&run(&m, "t", "a").await).as_deref(), Some("7"));
+    // A busy loop in pure Python too.
+    let r = run(&m, "t", "n = 0\nwhile True:\n    n += 1").await;
+    assert_eq!(r.status, ExecStatus::Interrupted, "{r:?}");
+    let r = run(&m, "t", "n > 0").await;
+    assert_eq!(result_text(&r).as_deref(), Some("True"));
+
+    // A restart loses the variables but not the session.
+    m.restart("t").await.expect("restart");
+    let r = run(&m, "t", "a").await;
+    assert_eq!(r.status, ExecStatus::Error, "{r:?}");
+    assert!(r.text().contains("NameError"), "{}", r.text());
+    assert_eq!(
+        result_text(&run(&m, "t", "40 + 2").await).as_deref(),
+        Some("42")
+    );
+
+    // Deleting the session deletes its kernel on the server.
+    let before = gw.kernels().await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    m.delete("t").await.expect("delete");
+    let after = gw.kernels().await;
+    assert!(after.is_empty(), "the kernel is still listed: {after:?}");
+
+    // A kernel that dies in a cell is reported and replaced.
+    let m = manager(gw, Duration::from_secs(60));
+    run(&m, "d", "b = 1").await;
+    let started = Instant::now();
+    let r = run(&m, "d", "import os\nos._exit(3)").await;
+    assert_eq!(r.status, ExecStatus::Restarted, "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = run(&m, "d", "'b' in globals(), 1 + 1").await;
+    assert_eq!(result_text(&r).as_deref(), Some("(False, 2)"), "{r:?}");
+
+    // A kernel deleted behind the engine's back is replaced by a new one.
+    let kernels = gw.kernels().await;
+    assert_eq!(kernels.len(), 1, "{kernels:?}");
+    let status = reqwest::Client::new()
+        .delete(format!("{}/api/kernels/{}", gw.url(), kernels[0]))
+        .header("Authorization", format!("token {TOKEN}"))
+        .send()
+        .await
+        .expect("DELETE")
+        .status();
+    assert!(status.is_success(), "{status}");
+    let r = run(&m, "d", "1").await;
+    assert_eq!(r.status, ExecStatus::Restarted, "{r:?}");
+    assert_eq!(
+        result_text(&run(&m, "d", "2 + 2").await).as_deref(),
+        Some("4")
+    );
+    let replaced = gw.kernels().await;
+    assert!(
+        replaced.len() == 1 && replaced[0] != kernels[0],
+        "{replaced:?}"
+    );
+
+    m.shutdown().await;
+    assert!(gw.kernels().await.is_empty());
+}
