@@ -1,0 +1,77 @@
+//! Runs the agent benchmark with the embedded default model (Qwen2.5-Coder-0.5B-Instruct).
+//!
+//! `cargo run --release -p codeact-eval --example bench_agent -- [--all] [--limit N] [--json FILE]`
+//! Without `--all` only our default variant runs. Sessions run without a sandbox (the tasks are
+//! the crate's own).
+
+use std::sync::Arc;
+
+use codeact_eval::{bench_agent, builtin_tasks, BenchOptions, Variant};
+use codeact_exec::local::LocalBackend;
+use codeact_exec::{ExecConfig, SandboxMode, SessionManager};
+use codeact_llm::EmbeddedBackend;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,codeact_llm=warn".into()),
+        )
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let mut opts = BenchOptions {
+        variants: vec![Variant::ours()],
+        ..BenchOptions::default()
+    };
+    if args.iter().any(|a| a == "--all") {
+        opts.variants = Variant::matrix();
+    }
+    if let Some(n) = value("--limit") {
+        opts.task_limit = Some(n.parse()?);
+    }
+    if let Some(spec) = value("--variants") {
+        // e.g. "ours:on:off,seed:off:off" = style:fence:grammar
+        opts.variants = spec
+            .split(',')
+            .filter_map(|v| {
+                let p: Vec<&str> = v.split(':').collect();
+                let style = match *p.first()? {
+                    "seed" => codeact_agent::PromptStyle::Seed,
+                    _ => codeact_agent::PromptStyle::Ours,
+                };
+                Some(Variant {
+                    style,
+                    fence_fallback: p.get(1) == Some(&"on"),
+                    grammar: p.get(2) == Some(&"on"),
+                })
+            })
+            .collect();
+    }
+    let llm = Arc::new(EmbeddedBackend::load_default(None).await?);
+    let mut config = ExecConfig::default();
+    config.sandbox.mode = SandboxMode::None;
+    let exec = SessionManager::new(Arc::new(LocalBackend::new(&config).await?), config);
+    let tasks = builtin_tasks();
+    let report = bench_agent(llm, exec.clone(), &tasks, &opts).await;
+    exec.shutdown().await;
+    println!("{report}");
+    for s in &report.summaries {
+        for r in report.failures(&s.variant) {
+            println!(
+                "  {:<28} {:<14} expected {:<22} got {:?} ({:?})",
+                s.variant, r.id, r.expected, r.answer, r.end
+            );
+        }
+    }
+    if let Some(path) = value("--json") {
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! `codeact bench agent`: every task, end to end, for each prompt and parsing variant.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use codeact_agent::{parse_reply, Agent, AgentConfig, Limits, Mode, ParseOptions, PromptStyle};
+use codeact_exec::SessionManager;
+use codeact_llm::LlmBackend;
+use codeact_protocol::{ActionOrigin, AgentEvent};
+
+use crate::check::check_answer;
+use crate::report::{BenchReport, TaskResult, VariantSummary};
+use crate::tasks::Task;
+
+/// One configuration of the loop under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    pub style: PromptStyle,
+    pub fence_fallback: bool,
+    pub grammar: bool,
+}
+
+impl Variant {
+    /// The defaults of the agent.
+    pub fn ours() -> Self {
+        Self {
+            style: PromptStyle::Ours,
+            fence_fallback: true,
+            grammar: false,
+        }
+    }
+
+    /// {seed-style prompt, ours} × {fence fallback off, on} × {grammar off, on}.
+    pub fn matrix() -> Vec<Self> {
+        let mut v = Vec::new();
+        for style in [PromptStyle::Seed, PromptStyle::Ours] {
+            for fence_fallback in [false, true] {
+                for grammar in [false, true] {
+                    v.push(Self {
+                        style,
+                        fence_fallback,
+                        grammar,
+                    });
+                }
+            }
+        }
+        v
+    }
+
+    pub fn label(&self) -> String {
+        let style = match self.style {
+            PromptStyle::Seed => "seed",
+            PromptStyle::Ours => "ours",
+        };
+        format!(
+            "{style} fence={} grammar={}",
+            if self.fence_fallback { "on" } else { "off" },
+            if self.grammar { "on" } else { "off" }
+        )
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub variants: Vec<Variant>,
+    pub limits: Limits,
+    /// Run only the first N tasks.
+    pub task_limit: Option<usize>,
+    /// Where images of the runs go.
+    pub output_dir: PathBuf,
+    /// Skip grammar variants when the backend ignores grammars (they would repeat the others).
+    pub skip_unsupported_grammar: bool,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            variants: Variant::matrix(),
+            limits: Limits {
+                max_turns: 6,
+                max_tokens: 512,
+                ..Limits::default()
+            },
+            task_limit: None,
+            output_dir: std::env::temp_dir().join("codeact-bench"),
+            skip_unsupported_grammar: true,
+        }
+    }
+}
+
+/// Runs every task under every variant, one after another (timings stay comparable), each task
+/// in its own fresh session at temperature 0.
+pub async fn bench_agent(
+    llm: Arc<dyn LlmBackend>,
+    exec: Arc<SessionManager>,
+    tasks: &[Task],
+    opts: &BenchOptions,
+) -> BenchReport {
+    let tasks = &tasks[..opts.task_limit.unwrap_or(tasks.len()).min(tasks.len())];
+    let mut report = BenchReport {
+        model: llm.name(),
+        summaries: Vec::new(),
+        results: Vec::new(),
+    };
+    for variant in &opts.variants {
+        if variant.grammar && !llm.supports_grammar() && opts.skip_unsupported_grammar {
+            tracing::info!(variant = %variant.label(), "skipped: the backend does not support grammars");
+            continue;
+        }
+        let mut results = Vec::new();
+        for task in tasks {
+            let r = run_one(llm.clone(), exec.clone(), task, variant, opts).await;
+            tracing::info!(
+                variant = %r.variant, task = %r.id, solved = r.solved, turns = r.turns,
+                seconds = format!("{:.1}", r.seconds), answer = ?r.answer, "task done"
+            );
+            results.push(r);
+        }
+        report
+            .summaries
+            .push(VariantSummary::of(variant.label(), &results));
+        report.results.extend(results);
+    }
+    report
+}
+
+async fn run_one(
+    llm: Arc<dyn LlmBackend>,
+    exec: Arc<SessionManager>,
+    task: &Task,
+    variant: &Variant,
+    opts: &BenchOptions,
+) -> TaskResult {
+    let config = AgentConfig {
+        mode: Mode::Task,
+        prompt_style: variant.style,
+        fence_fallback: variant.fence_fallback,
+        grammar: variant.grammar,
+        temperature: 0.0,
+        seed: Some(0),
+        limits: opts.limits.clone(),
+        output_dir: opts.output_dir.clone(),
+        ..AgentConfig::task()
+    };
+    let agent = Agent::new(llm, exec, config);
+    let started = Instant::now();
+    let outcome = agent.run_task(task.prompt.clone()).finish().await;
+    let seconds = started.elapsed().as_secs_f64();
+    agent.close().await;
+
+    let parse = ParseOptions {
+        fence_fallback: variant.fence_fallback,
+        strict: variant.style == PromptStyle::Seed,
+    };
+    let mut format_errors = 0;
+    let mut fenced_actions = 0;
+    let mut errors = Vec::new();
+    for e in &outcome.events {
+        match e {
+            AgentEvent::AssistantMessage { text } => {
+                let p = parse_reply(text, parse);
+                if p.actions.is_empty() && p.solution.is_none() {
+                    format_errors += 1;
+                }
+            }
+            AgentEvent::CodeAction {
+                origin: ActionOrigin::FencedBlock,
+                ..
+            } => fenced_actions += 1,
+            AgentEvent::Error { message } => errors.push(message.clone()),
+            _ => {}
+        }
+    }
+    let solved = outcome
+        .final_answer
+        .as_deref()
+        .is_some_and(|a| check_answer(&task.answer, a));
+    TaskResult {
+        id: task.id.clone(),
+        variant: variant.label(),
+        expected: task.answer.clone(),
+        answer: outcome.final_answer.clone(),
+        solved,
+        end: outcome.end,
+        turns: outcome.turns(),
+        format_errors,
+        fenced_actions,
+        seconds,
+        errors,
+    }
+}

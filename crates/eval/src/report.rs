@@ -1,0 +1,136 @@
+//! Benchmark results: one row per task and variant, one summary per variant, printed as a table.
+
+use std::fmt;
+
+use codeact_protocol::EndReason;
+use serde::Serialize;
+
+/// The outcome of one task under one variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskResult {
+    pub id: String,
+    pub variant: String,
+    pub expected: String,
+    pub answer: Option<String>,
+    pub solved: bool,
+    pub end: EndReason,
+    pub turns: u32,
+    /// Replies with neither code nor a solution.
+    pub format_errors: u32,
+    /// Code actions taken from a fenced block instead of `<execute>`.
+    pub fenced_actions: u32,
+    pub seconds: f64,
+    /// Error events of the run (backend or engine failures).
+    pub errors: Vec<String>,
+}
+
+/// The totals of one variant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantSummary {
+    pub variant: String,
+    pub solved: usize,
+    pub total: usize,
+    pub format_errors: u32,
+    pub fenced_actions: u32,
+    pub mean_turns: f64,
+    pub seconds_per_task: f64,
+}
+
+impl VariantSummary {
+    pub fn of(variant: String, results: &[TaskResult]) -> Self {
+        let n = results.len().max(1) as f64;
+        Self {
+            variant,
+            solved: results.iter().filter(|r| r.solved).count(),
+            total: results.len(),
+            format_errors: results.iter().map(|r| r.format_errors).sum(),
+            fenced_actions: results.iter().map(|r| r.fenced_actions).sum(),
+            mean_turns: results.iter().map(|r| f64::from(r.turns)).sum::<f64>() / n,
+            seconds_per_task: results.iter().map(|r| r.seconds).sum::<f64>() / n,
+        }
+    }
+
+    pub fn solved_rate(&self) -> f64 {
+        self.solved as f64 / self.total.max(1) as f64
+    }
+}
+
+/// Everything one benchmark produced.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    pub model: String,
+    pub summaries: Vec<VariantSummary>,
+    pub results: Vec<TaskResult>,
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "model: {}", self.model)?;
+        writeln!(
+            f,
+            "{:<28} {:>8} {:>7} {:>10} {:>8} {:>7} {:>9}",
+            "variant", "solved", "rate", "format err", "fenced", "turns", "s/task"
+        )?;
+        for s in &self.summaries {
+            writeln!(
+                f,
+                "{:<28} {:>8} {:>6.0}% {:>10} {:>8} {:>7.2} {:>9.1}",
+                s.variant,
+                format!("{}/{}", s.solved, s.total),
+                100.0 * s.solved_rate(),
+                s.format_errors,
+                s.fenced_actions,
+                s.mean_turns,
+                s.seconds_per_task
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl BenchReport {
+    /// The tasks a variant got wrong, with what it answered.
+    pub fn failures(&self, variant: &str) -> Vec<&TaskResult> {
+        self.results
+            .iter()
+            .filter(|r| r.variant == variant && !r.solved)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(solved: bool, turns: u32) -> TaskResult {
+        TaskResult {
+            id: "t".into(),
+            variant: "v".into(),
+            expected: "1".into(),
+            answer: None,
+            solved,
+            end: EndReason::Solution,
+            turns,
+            format_errors: 1,
+            fenced_actions: 0,
+            seconds: 2.0,
+            errors: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn table() {
+        let results = vec![result(true, 2), result(false, 4)];
+        let report = BenchReport {
+            model: "m".into(),
+            summaries: vec![VariantSummary::of(
+                "ours fence=on grammar=off".into(),
+                &results,
+            )],
+            results,
+        };
+        let text = report.to_string();
+        assert!(text.contains("ours fence=on grammar=off         1/2     50%          2        0    3.00       2.0"), "{text}");
+        assert_eq!(report.failures("v").len(), 1);
+    }
+}

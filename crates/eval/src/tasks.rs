@@ -1,0 +1,80 @@
+//! Benchmark tasks: one JSON object per line with an id, a prompt and the exact answer.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: String,
+    pub prompt: String,
+    pub answer: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("line {line}: {source}")]
+    Parse {
+        line: usize,
+        source: serde_json::Error,
+    },
+}
+
+/// The tasks kept in this crate (`tasks/agent.jsonl`).
+pub fn builtin_tasks() -> Vec<Task> {
+    // The file is part of the crate, so a parse failure is caught by the tests.
+    parse_tasks(include_str!("../tasks/agent.jsonl")).unwrap_or_default()
+}
+
+pub fn load_tasks(path: &Path) -> Result<Vec<Task>, EvalError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_tasks(&text)
+}
+
+/// Parses JSONL; blank lines are skipped.
+pub fn parse_tasks(text: &str) -> Result<Vec<Task>, EvalError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|source| EvalError::Parse {
+                line: i + 1,
+                source,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_tasks_parse_and_are_unique() -> Result<(), EvalError> {
+        let tasks = parse_tasks(include_str!("../tasks/agent.jsonl"))?;
+        assert!(tasks.len() >= 30);
+        assert_eq!(builtin_tasks(), tasks);
+        let mut ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), tasks.len());
+        assert!(tasks
+            .iter()
+            .all(|t| !t.prompt.is_empty() && !t.answer.is_empty()));
+        Ok(())
+    }
+
+    #[test]
+    fn parse_errors_name_the_line() {
+        let err = parse_tasks("{\"id\":\"a\",\"prompt\":\"p\",\"answer\":\"1\"}\n\n{bad").err();
+        assert!(matches!(err, Some(EvalError::Parse { line: 3, .. })));
+    }
+}
