@@ -5,5 +5,16 @@
 //! gets to invent the block's output.
 
 mod backend;
+pub mod embedded;
+mod grammar;
+pub mod model;
+pub mod openai;
+mod sse;
+mod stop;
 
-pub use backend::{BoxChunkStream, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError, Usage};
+pub use backend::{
+    BoxChunkStream, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError, Usage,
+};
+pub use embedded::{EmbeddedBackend, EmbeddedConfig, EngineTimings, ModelInfo};
+pub use model::{default_model_path, ensure_default_model};
+pub use openai::{OpenAiBackend, OpenAiConfig, ServerTimings};
