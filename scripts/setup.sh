@@ -5,7 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE="${CODEACT_CACHE:-$HOME/.cache/codeact}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 mkdir -p "$CACHE"
+build=1
+[ "${1:-}" = "--no-build" ] && build=0
 
 need_apt=()
 for pkg in cmake clang libclang-dev python3-venv python3-dev pkg-config slirp4netns; do
@@ -24,4 +27,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if ! "$VENV/bin/python" -c "import IPython, numpy, pandas, matplotlib, sympy, scipy" 2>/dev/null; then
   "$VENV/bin/pip" install -q --disable-pip-version-check ipython numpy pandas matplotlib sympy scipy
+fi
+
+if [ "$build" = 1 ]; then
+  cargo build --release --quiet -p codeact
 fi

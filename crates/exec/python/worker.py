@@ -575,14 +575,23 @@ def serve_worker(chan, limit):
             else:
                 chan.send(file_op(msg))
 
+    # Touch, in this fresh copy-on-write process, the pages a cell run needs, so that the
+    # first real cell does not pay for the copies.
+    if isinstance(CURRENT.runner, IPythonRunner):
+        CURRENT.runner.shell.run_cell("print('', end='')", store_history=False)
+    else:
+        CURRENT.runner.run("print('', end='')")
+        CURRENT.runner.count = 0
+    cap.reset()
     threading.Thread(target=reader, daemon=True).start()
     chan.send({"type": "ready", "pid": os.getpid(), "ipython": isinstance(CURRENT.runner, IPythonRunner)})
     running = threading.Event()
     current_cell = [None]
 
     def streamer():
-        # Long cells stream their output every 100 ms.
+        # Long cells stream their output every 100 ms; idle sessions do not wake up at all.
         while True:
+            running.wait()
             time.sleep(0.1)
             if running.is_set():
                 items = cap.take(final=False)
@@ -873,19 +882,10 @@ def run_holder(ctl, cfg, sandboxed):
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     seq_send(ctl, {"ok": True})
     init = None
+    # Idle holders sleep in recv; SIGCHLD wakes them only to reap.
+    signal.signal(signal.SIGCHLD, lambda *_: reap_children())
     while True:
-        r, _, _ = select.select([ctl], [], [], 1.0)
-        while True:
-            try:
-                pid, _st = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-            if pid == init:
-                init = None
-        if not r:
-            continue
+        reap_children()
         try:
             msg, fds = seq_recv(ctl)
         except OSError:
@@ -914,6 +914,20 @@ def run_holder(ctl, cfg, sandboxed):
             seq_send(ctl, {"ok": False, "error": "unknown op %r" % op})
 
 
+REAPED = set()
+
+
+def reap_children():
+    while True:
+        try:
+            pid, _st = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        REAPED.add(pid)
+
+
 def kill_quietly(pid):
     try:
         os.kill(pid, signal.SIGKILL)
@@ -922,11 +936,16 @@ def kill_quietly(pid):
 
 
 def kill_and_wait(pid):
+    # A pid already reaped may belong to someone else by now: never signal it.
+    if pid in REAPED:
+        REAPED.discard(pid)
+        return
     kill_quietly(pid)
     try:
         os.waitpid(pid, 0)
     except ChildProcessError:
         pass
+    REAPED.discard(pid)
 
 
 def start_init(cfg, chan_fd, sandboxed):
@@ -958,7 +977,11 @@ def start_init(cfg, chan_fd, sandboxed):
             break
         data += chunk
     os.close(r)
-    os.waitpid(starter, 0)
+    try:
+        os.waitpid(starter, 0)
+    except ChildProcessError:
+        pass
+    REAPED.discard(starter)
     text = data.decode(errors="replace")
     if not text or text.startswith("E"):
         raise RuntimeError(text[1:] or "the starter process died")
@@ -1059,17 +1082,9 @@ def zygote(ctl_fd):
             "ro_paths": zcfg["ro_paths"],
         },
     )
+    signal.signal(signal.SIGCHLD, lambda *_: reap_children())
     while True:
-        r, _, _ = select.select([ctl], [], [], 1.0)
-        while True:
-            try:
-                pid, _st = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
-        if not r:
-            continue
+        reap_children()
         msg, fds = seq_recv(ctl)
         if msg is None:
             os._exit(0)

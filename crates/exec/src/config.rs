@@ -82,6 +82,9 @@ pub struct ExecConfig {
     pub python: PathBuf,
     /// Python code run once in the zygote, before sessions fork (tool definitions).
     pub preload: Option<String>,
+    /// Sandboxes kept started and unused, so that a new session starts without waiting.
+    /// Each is handed to exactly one session and never reused.
+    pub pool_size: usize,
     pub sandbox: SandboxPolicy,
 }
 
@@ -96,6 +99,7 @@ impl Default for ExecConfig {
             max_file_bytes: 64 << 20,
             python: default_python(),
             preload: None,
+            pool_size: 4,
             sandbox: SandboxPolicy::default(),
         }
     }

@@ -8,7 +8,9 @@ pub enum ExecError {
     NotFound(String),
     #[error("invalid request: {0}")]
     BadRequest(String),
-    #[error("too many live sessions (limit {0}); delete one or wait for idle sessions to be reaped")]
+    #[error(
+        "too many live sessions (limit {0}); delete one or wait for idle sessions to be reaped"
+    )]
     TooManySessions(usize),
     #[error("the sandbox cannot be set up on this machine: {0}; run with `--sandbox none` to execute code without isolation")]
     SandboxUnavailable(String),

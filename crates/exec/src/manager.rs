@@ -36,13 +36,24 @@ impl Session {
         SessionInfo {
             id: self.id.clone(),
             backend: backend.to_string(),
-            state: if self.busy.load(Ordering::Relaxed) { SessionState::Busy } else { SessionState::Idle },
+            state: if self.busy.load(Ordering::Relaxed) {
+                SessionState::Busy
+            } else {
+                SessionState::Idle
+            },
             created_at: self.created_at,
             last_used_at: self.last_used_unix.load(Ordering::Relaxed),
             executions: self.executions.load(Ordering::Relaxed),
             restarts: self.restarts.load(Ordering::Relaxed),
         }
     }
+}
+
+/// How the kernel's part of a cell ended, before the manager decides what to report.
+enum Outcome {
+    Finished(Result<CellEnd, ExecError>),
+    Interrupted(Result<CellEnd, ExecError>),
+    Stuck,
 }
 
 /// Owns the live sessions of one backend.
@@ -169,7 +180,10 @@ impl SessionManager {
         let mut outputs = sink.finish();
         let mut notice = notice;
         if truncated {
-            let msg = format!("[output truncated to about {} bytes]", self.config.output_limit);
+            let msg = format!(
+                "[output truncated to about {} bytes]",
+                self.config.output_limit
+            );
             notice = Some(match notice {
                 Some(n) => format!("{n}\n{msg}"),
                 None => msg,
@@ -194,53 +208,56 @@ impl SessionManager {
         timeout: Duration,
         sink: &mut OutputSink,
     ) -> (ExecStatus, Option<String>) {
-        let kernel = &session.kernel;
-        let fut = kernel.execute(code, sink);
-        tokio::pin!(fut);
-        let first = tokio::select! {
-            r = &mut fut => Some(r),
-            _ = tokio::time::sleep(timeout) => None,
-        };
-        let outcome = match first {
-            Some(r) => r,
-            None => {
-                let _ = kernel.interrupt().await;
-                let grace = self.config.interrupt_grace;
-                tokio::select! {
-                    r = &mut fut => {
-                        let secs = timeout.as_secs_f64();
-                        return match r {
-                            Ok(CellEnd::Completed { .. }) => (
-                                ExecStatus::Interrupted,
-                                Some(format!("[cell interrupted: it ran longer than the {secs:.0} s limit; the session and its variables are kept]")),
-                            ),
-                            Ok(CellEnd::Died { reason }) => {
-                                drop(fut);
-                                self.restart_after(session, &format!("it ran past the {secs:.0} s limit and the session died ({reason})")).await
-                            }
-                            Err(e) => {
-                                drop(fut);
-                                self.restart_after(session, &format!("it ran past the {secs:.0} s limit and the session failed ({e})")).await
-                            }
-                        };
-                    }
-                    _ = tokio::time::sleep(grace) => {
-                        drop(fut);
-                        return self.restart_after(session, &format!(
-                            "it ran longer than the {:.0} s limit and did not stop within {:.0} s of an interrupt",
-                            timeout.as_secs_f64(), grace.as_secs_f64())).await;
+        let secs = timeout.as_secs_f64();
+        let grace = self.config.interrupt_grace;
+        let outcome = {
+            let kernel = &session.kernel;
+            let fut = kernel.execute(code, sink);
+            tokio::pin!(fut);
+            tokio::select! {
+                r = &mut fut => Outcome::Finished(r),
+                _ = tokio::time::sleep(timeout) => {
+                    let _ = kernel.interrupt().await;
+                    tokio::select! {
+                        r = &mut fut => Outcome::Interrupted(r),
+                        _ = tokio::time::sleep(grace) => Outcome::Stuck,
                     }
                 }
             }
         };
         match outcome {
-            Ok(CellEnd::Completed { error }) => {
+            Outcome::Finished(Ok(CellEnd::Completed { error })) => {
                 (if error { ExecStatus::Error } else { ExecStatus::Ok }, None)
             }
-            Ok(CellEnd::Died { reason }) => {
-                self.restart_after(session, &format!("the Python process died ({reason})")).await
+            Outcome::Finished(Ok(CellEnd::Died { reason })) => {
+                self.restart_after(session, &format!("the Python process died ({reason})"))
+                    .await
             }
-            Err(e) => self.restart_after(session, &format!("the session failed ({e})")).await,
+            Outcome::Finished(Err(e)) => {
+                self.restart_after(session, &format!("the session failed ({e})"))
+                    .await
+            }
+            Outcome::Interrupted(Ok(CellEnd::Completed { .. })) => (
+                ExecStatus::Interrupted,
+                Some(format!(
+                    "[cell interrupted: it ran longer than the {secs:.0} s limit; the session and its variables are kept]"
+                )),
+            ),
+            Outcome::Interrupted(Ok(CellEnd::Died { reason })) => {
+                let why = format!("it ran past the {secs:.0} s limit and the session died ({reason})");
+                self.restart_after(session, &why).await
+            }
+            Outcome::Interrupted(Err(e)) => {
+                let why = format!("it ran past the {secs:.0} s limit and the session failed ({e})");
+                self.restart_after(session, &why).await
+            }
+            Outcome::Stuck => {
+                let why = format!(
+                    "it ran longer than the {secs:.0} s limit and did not stop within {:.0} s of an interrupt",
+                    grace.as_secs_f64()
+                );
+                self.restart_after(session, &why).await
+            }
         }
     }
 
@@ -252,18 +269,25 @@ impl SessionManager {
             Err(e) => format!("Restarting the session failed too ({e})."),
         };
         tracing::info!(session = %session.id, "{why}");
-        (ExecStatus::Restarted, Some(format!("[session killed: {why}. {tail}]")))
+        (
+            ExecStatus::Restarted,
+            Some(format!("[session killed: {why}. {tail}]")),
+        )
     }
 
     /// Interrupts the cell running in session `id`, if any.
     pub async fn interrupt(&self, id: &str) -> Result<(), ExecError> {
-        let s = self.get(id).ok_or_else(|| ExecError::NotFound(id.to_string()))?;
+        let s = self
+            .get(id)
+            .ok_or_else(|| ExecError::NotFound(id.to_string()))?;
         s.kernel.interrupt().await
     }
 
     /// Kills session `id`'s processes and starts a fresh interpreter.
     pub async fn restart(&self, id: &str) -> Result<SessionInfo, ExecError> {
-        let s = self.get(id).ok_or_else(|| ExecError::NotFound(id.to_string()))?;
+        let s = self
+            .get(id)
+            .ok_or_else(|| ExecError::NotFound(id.to_string()))?;
         s.kernel.interrupt().await.ok();
         s.kernel.restart().await?;
         s.restarts.fetch_add(1, Ordering::Relaxed);
@@ -299,7 +323,10 @@ impl SessionManager {
     pub async fn write_file(&self, id: &str, path: &str, data: &[u8]) -> Result<(), ExecError> {
         validate_path(path)?;
         if data.len() as u64 > self.config.max_file_bytes {
-            return Err(ExecError::FileTooLarge { size: data.len() as u64, limit: self.config.max_file_bytes });
+            return Err(ExecError::FileTooLarge {
+                size: data.len() as u64,
+                limit: self.config.max_file_bytes,
+            });
         }
         let (s, _) = self.get_or_create(id).await?;
         s.touch();
@@ -308,13 +335,17 @@ impl SessionManager {
 
     pub async fn read_file(&self, id: &str, path: &str) -> Result<Vec<u8>, ExecError> {
         validate_path(path)?;
-        let s = self.get(id).ok_or_else(|| ExecError::NotFound(id.to_string()))?;
+        let s = self
+            .get(id)
+            .ok_or_else(|| ExecError::NotFound(id.to_string()))?;
         s.touch();
         s.kernel.read_file(path).await
     }
 
     pub async fn list_files(&self, id: &str) -> Result<Vec<String>, ExecError> {
-        let s = self.get(id).ok_or_else(|| ExecError::NotFound(id.to_string()))?;
+        let s = self
+            .get(id)
+            .ok_or_else(|| ExecError::NotFound(id.to_string()))?;
         s.kernel.list_files().await
     }
 
@@ -327,7 +358,12 @@ impl SessionManager {
             .map(|m| {
                 m.values()
                     .filter(|s| !s.busy.load(Ordering::Relaxed))
-                    .filter(|s| s.last_used.lock().map(|t| t.elapsed() > limit).unwrap_or(false))
+                    .filter(|s| {
+                        s.last_used
+                            .lock()
+                            .map(|t| t.elapsed() > limit)
+                            .unwrap_or(false)
+                    })
                     .map(|s| s.id.clone())
                     .collect()
             })
@@ -342,7 +378,8 @@ impl SessionManager {
     /// Runs [`Self::reap_idle`] periodically until the manager is dropped.
     pub fn spawn_reaper(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
-        let period = (self.config.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+        let period = (self.config.idle_timeout / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(30));
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(period).await;
@@ -357,7 +394,9 @@ impl SessionManager {
 fn validate_id(id: &str) -> Result<(), ExecError> {
     let ok = !id.is_empty()
         && id.len() <= 128
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !id.starts_with('.');
     if ok {
         Ok(())
@@ -373,14 +412,20 @@ fn validate_path(path: &str) -> Result<(), ExecError> {
     let p = std::path::Path::new(path);
     let ok = !path.is_empty()
         && !p.is_absolute()
-        && p.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+        && p.components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
     if ok {
         Ok(())
     } else {
-        Err(ExecError::BadRequest(format!("path {path:?} must be relative to the working directory, without '..'")))
+        Err(ExecError::BadRequest(format!(
+            "path {path:?} must be relative to the working directory, without '..'"
+        )))
     }
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -73,7 +73,9 @@ impl OutputSink {
         let keep = self.limit / 2;
         while self.tail_bytes > keep {
             let excess = self.tail_bytes - keep;
-            let Some((_, first)) = self.tail.first_mut() else { break };
+            let Some((_, first)) = self.tail.first_mut() else {
+                break;
+            };
             if first.len() <= excess {
                 self.tail_bytes -= first.len();
                 self.dropped_bytes += first.len() as u64;
@@ -133,7 +135,10 @@ fn append_stream(outputs: &mut Vec<Output>, name: StreamName, text: &str) {
             return;
         }
     }
-    outputs.push(Output::Stream { name, text: text.to_string() });
+    outputs.push(Output::Stream {
+        name,
+        text: text.to_string(),
+    });
 }
 
 fn split_at_char(s: &str, at: usize) -> (&str, &str) {
@@ -157,7 +162,10 @@ mod tests {
     use super::*;
 
     fn stdout(s: &str) -> Output {
-        Output::Stream { name: StreamName::Stdout, text: s.to_string() }
+        Output::Stream {
+            name: StreamName::Stdout,
+            text: s.to_string(),
+        }
     }
 
     #[test]

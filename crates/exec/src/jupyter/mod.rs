@@ -4,6 +4,7 @@
 //!
 //! Code runs wherever the server runs it, so this backend isolates nothing by itself.
 
+mod cell;
 mod conn;
 mod files;
 mod msg;
@@ -14,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codeact_protocol::{Output, SandboxReport};
+use codeact_protocol::SandboxReport;
 use serde_json::{json, Value};
 
 use self::conn::{Connection, Event};
@@ -267,7 +268,14 @@ impl JupyterKernel {
                 "the kernel WebSocket closed".to_string(),
             ))
         };
-        tokio::time::timeout(FILE_OP_TIMEOUT, wait)
+        let kernel_id = self.kernel_id();
+        let watched = async {
+            tokio::select! {
+                r = wait => r,
+                reason = cell::until_gone(&self.rest, &kernel_id) => Err(ExecError::BackendUnavailable(reason)),
+            }
+        };
+        tokio::time::timeout(FILE_OP_TIMEOUT, watched)
             .await
             .map_err(|_| {
                 ExecError::BackendUnavailable(format!(
@@ -287,55 +295,13 @@ impl Kernel for JupyterKernel {
             Ok(w) => w,
             Err(reason) => return Ok(CellEnd::Died { reason }),
         };
-        // The cell is over when both the shell reply and the iopub idle status for it have come,
-        // in whichever order: outputs can trail the reply on the other channel until idle.
-        let (mut replied, mut idle, mut error) = (false, false, false);
-        while let Some(ev) = waiter.rx.recv().await {
-            let m = match ev {
-                Event::Lost(reason) => return Ok(CellEnd::Died { reason }),
-                Event::Message(m) => m,
-            };
-            match (m.channel.as_str(), m.msg_type()) {
-                ("iopub", "status") => match m.execution_state() {
-                    Some("idle") => idle = true,
-                    Some("dead") => {
-                        return Ok(CellEnd::Died {
-                            reason: "the kernel died".to_string(),
-                        })
-                    }
-                    Some("restarting") => {
-                        return Ok(CellEnd::Died {
-                            reason: "the kernel died and the Jupyter server restarted it"
-                                .to_string(),
-                        })
-                    }
-                    _ => {}
-                },
-                ("iopub", _) => {
-                    if let Some(out) = msg::output(&m) {
-                        error |= matches!(out, Output::Error { .. });
-                        sink.push(out);
-                    }
-                }
-                ("shell", "execute_reply") => {
-                    replied = true;
-                    // `aborted` means the kernel skipped the cell after an earlier error.
-                    if m.reply_status() != "ok" {
-                        error = true;
-                        if m.reply_status() == "aborted" {
-                            tracing::debug!(session = %self.session, "kernel aborted the cell");
-                        }
-                    }
-                }
-                _ => {}
-            }
-            if replied && idle {
-                return Ok(CellEnd::Completed { error });
-            }
+        // A deleted kernel's WebSocket stays open and silent on Jupyter servers, so the server
+        // is asked now and then whether the kernel still exists.
+        let kernel_id = self.kernel_id();
+        tokio::select! {
+            end = cell::follow(&mut waiter, sink) => Ok(end),
+            reason = cell::until_gone(&self.rest, &kernel_id) => Ok(CellEnd::Died { reason }),
         }
-        Ok(CellEnd::Died {
-            reason: "the kernel WebSocket closed".to_string(),
-        })
     }
 
     async fn interrupt(&self) -> Result<(), ExecError> {

@@ -157,6 +157,13 @@ pub(crate) fn output(msg: &WireMessage) -> Option<Output> {
     }
 }
 
+/// Whether `out` is the notice a Jupyter server writes to stderr when it starts dropping a
+/// kernel's output for exceeding its IOPub rate limits: the cell's output is then incomplete.
+pub(crate) fn is_rate_limit_notice(out: &Output) -> bool {
+    matches!(out, Output::Stream { name: StreamName::Stderr, text }
+        if text.starts_with("IOPub data rate exceeded") || text.starts_with("IOPub message rate exceeded"))
+}
+
 fn bundle(data: Option<&Value>) -> MimeBundle {
     let get = |mime: &str| data.and_then(|d| d.get(mime));
     // text/plain may come as a list of lines in older kernels.

@@ -125,6 +125,17 @@ impl Rest {
         Ok(id)
     }
 
+    /// Whether the server still has kernel `id`.
+    pub async fn exists(&self, id: &str) -> Result<bool, ExecError> {
+        let path = format!("/api/kernels/{id}");
+        let (status, body) = self.call(Method::GET, &path, None).await?;
+        match status {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => Err(Self::unexpected("GET", &path, s, &body)),
+        }
+    }
+
     pub async fn interrupt(&self, id: &str) -> Result<(), ExecError> {
         let path = format!("/api/kernels/{id}/interrupt");
         let (status, body) = self.call(Method::POST, &path, None).await?;

@@ -167,6 +167,7 @@ pub(crate) struct LocalKernel {
     pub max_file_bytes: u64,
     /// Returned to the backend's pool of host uids when the session ends.
     pub on_drop: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    pub closed: std::sync::atomic::AtomicBool,
 }
 
 impl LocalKernel {
@@ -263,13 +264,19 @@ impl Kernel for LocalKernel {
         let mut cells = conn.cells.lock().await;
         // Frames of an abandoned earlier cell carry its number and are skipped.
         let cell = self.cells_sent.fetch_add(1, Ordering::SeqCst) + 1;
-        conn.send(&json!({"op": "execute", "cell": cell, "code": code})).await?;
+        conn.send(&json!({"op": "execute", "cell": cell, "code": code}))
+            .await?;
         loop {
             match cells.recv().await {
                 Some(Frame::Output { cell: c, outputs }) if c == cell => {
                     outputs.into_iter().for_each(|o| sink.push(o))
                 }
-                Some(Frame::Done { cell: c, outputs, error, truncated }) if c == cell => {
+                Some(Frame::Done {
+                    cell: c,
+                    outputs,
+                    error,
+                    truncated,
+                }) if c == cell => {
                     outputs.into_iter().for_each(|o| sink.push(o));
                     if truncated {
                         sink.mark_truncated();
@@ -305,6 +312,7 @@ impl Kernel for LocalKernel {
     }
 
     async fn shutdown(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         if let Ok(mut c) = self.conn.lock() {
             c.take();
         }
@@ -349,5 +357,27 @@ impl Kernel for LocalKernel {
             .await?
             .names
             .unwrap_or_default())
+    }
+}
+
+impl Drop for LocalKernel {
+    /// A kernel dropped without `shutdown` (a pooled one when the backend goes away) still
+    /// ends its processes and removes its cgroup.
+    fn drop(&mut self) {
+        if self.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Ok(mut c) = self.conn.lock() {
+            c.take();
+        }
+        if let Ok(h) = self.holder.lock() {
+            let _ = h.ctl.send(&json!({"op": "kill"}), &[]);
+        }
+        if let Some(cg) = &self.cgroup {
+            cg.remove();
+        }
+        if let Some(f) = self.on_drop.lock().ok().and_then(|mut f| f.take()) {
+            f();
+        }
     }
 }

@@ -34,6 +34,9 @@ pub struct LocalBackend {
 }
 
 struct Inner {
+    /// Started, never used sessions waiting for an id.
+    pool: Mutex<std::collections::VecDeque<LocalKernel>>,
+    refill: tokio::sync::Notify,
     zygote: Arc<Zygote>,
     config: ExecConfig,
     cgroups: Option<Arc<Cgroups>>,
@@ -65,9 +68,14 @@ impl LocalBackend {
         let inner = tokio::task::spawn_blocking(move || Inner::new_blocking(config))
             .await
             .map_err(|e| ExecError::BackendUnavailable(e.to_string()))??;
-        Ok(Self {
-            inner: Arc::new(inner),
-        })
+        let inner = Arc::new(inner);
+        // Prove now, not at the first request, that a session can start here.
+        let probe = inner.clone().start_fresh().await?;
+        probe.shutdown().await;
+        if inner.config.pool_size > 0 {
+            tokio::spawn(refill_pool(Arc::downgrade(&inner)));
+        }
+        Ok(Self { inner })
     }
 }
 
@@ -133,11 +141,13 @@ impl Inner {
             uids: Arc::new(Mutex::new(vec![
                 false;
                 if unique_uids {
-                    config.max_sessions.max(1)
+                    config.max_sessions.max(1) + config.pool_size + 1
                 } else {
                     0
                 }
             ])),
+            pool: Mutex::new(std::collections::VecDeque::new()),
+            refill: tokio::sync::Notify::new(),
             config,
             cgroups,
             cgroup_error,
@@ -167,7 +177,7 @@ impl Inner {
         Ok(Some((slot, UID_BASE + slot as u32)))
     }
 
-    fn start_blocking(&self, id: &str) -> Result<LocalKernel, ExecError> {
+    fn start_blocking(&self) -> Result<LocalKernel, ExecError> {
         let uid = self.take_uid()?;
         let uids = self.uids.clone();
         let release = move || {
@@ -177,7 +187,7 @@ impl Inner {
                 }
             }
         };
-        let result = self.start_holder(id, uid.map(|(_, u)| u));
+        let result = self.start_holder(uid.map(|(_, u)| u));
         match result {
             Ok((holder, cgroup)) => Ok(LocalKernel {
                 holder: Arc::new(Mutex::new(holder)),
@@ -186,6 +196,7 @@ impl Inner {
                 cgroup,
                 oom_seen: AtomicU64::new(0),
                 cells_sent: AtomicU64::new(0),
+                closed: std::sync::atomic::AtomicBool::new(false),
                 max_file_bytes: self.config.max_file_bytes,
                 on_drop: Mutex::new(Some(Box::new(release))),
             }),
@@ -198,12 +209,15 @@ impl Inner {
 
     fn start_holder(
         &self,
-        id: &str,
         uid: Option<u32>,
     ) -> Result<(Holder, Option<cgroup::Cgroup>), ExecError> {
         let (ctl, theirs) = Control::pair()?;
-        let workdir = (!self.sandboxed()).then(|| self.data_dir.join("sessions").join(id));
-        let pid = self.zygote.spawn(id, uid, workdir.as_deref(), theirs)?;
+        let n = self
+            .next_name
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("s{n}");
+        let workdir = (!self.sandboxed()).then(|| self.data_dir.join("sessions").join(&name));
+        let pid = self.zygote.spawn(&name, uid, workdir.as_deref(), theirs)?;
         let holder = Holder { ctl, pid };
         let ready: serde_json::Value = holder.ctl.recv()?.ok_or_else(|| {
             ExecError::SandboxUnavailable(
@@ -220,10 +234,7 @@ impl Inner {
         }
         let cgroup = match &self.cgroups {
             Some(cg) => {
-                let n = self
-                    .next_name
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let c = cg.create(&format!("s{n}"), &self.config.sandbox)?;
+                let c = cg.create(&name, &self.config.sandbox)?;
                 c.add(pid)?;
                 Some(c)
             }
@@ -341,18 +352,55 @@ impl Backend for LocalBackend {
         }
     }
 
-    async fn start(&self, id: &str) -> Result<Box<dyn Kernel>, ExecError> {
-        let inner = self.inner.clone();
-        let id = id.to_string();
+    async fn start(&self, _id: &str) -> Result<Box<dyn Kernel>, ExecError> {
+        let pooled = self.inner.pool.lock().ok().and_then(|mut p| p.pop_front());
+        self.inner.refill.notify_one();
+        match pooled {
+            Some(k) => Ok(Box::new(k)),
+            None => Ok(Box::new(self.inner.clone().start_fresh().await?)),
+        }
+    }
+}
+
+impl Inner {
+    /// Starts a sandbox with its worker ready to run a cell.
+    async fn start_fresh(self: Arc<Self>) -> Result<LocalKernel, ExecError> {
+        let inner = self.clone();
         // The zygote and holder channels are blocking sockets.
-        let kernel = tokio::task::spawn_blocking(move || inner.start_blocking(&id))
+        let kernel = tokio::task::spawn_blocking(move || inner.start_blocking())
             .await
             .map_err(|e| ExecError::Protocol(e.to_string()))??;
         if let Err(e) = kernel.start_worker().await {
             kernel.shutdown().await;
             return Err(e);
         }
-        Ok(Box::new(kernel))
+        Ok(kernel)
+    }
+}
+
+/// Keeps the pool full, one sandbox at a time so that refilling never hogs the CPUs.
+async fn refill_pool(weak: std::sync::Weak<Inner>) {
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let have = inner.pool.lock().map(|p| p.len()).unwrap_or(usize::MAX);
+        if have >= inner.config.pool_size {
+            // Wake on demand, and now and then to notice that the backend is gone.
+            let wait = std::time::Duration::from_secs(5);
+            let _ = tokio::time::timeout(wait, inner.refill.notified()).await;
+            continue;
+        }
+        match inner.clone().start_fresh().await {
+            Ok(k) => {
+                if let Ok(mut p) = inner.pool.lock() {
+                    p.push_back(k);
+                }
+            }
+            Err(e) => {
+                tracing::warn!("could not pre-start a session: {e}");
+                drop(inner);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
     }
 }
 
