@@ -347,6 +347,23 @@ async fn cells_outputs_and_files_body(gw: &Gateway) {
         r.notice
     );
 
+    // Output past the server's IOPub rate limit is dropped by the server, which says so; the
+    // result is marked truncated and the next cell's output flows again.
+    let r = run(&m, "s1", "for i in range(6000):\n    print('x' * 1000)").await;
+    assert_eq!(r.status, ExecStatus::Ok, "{:?}", r.notice);
+    assert!(
+        r.text().contains("IOPub data rate exceeded"),
+        "{:?}",
+        r.notice
+    );
+    assert!(
+        r.notice.as_deref().unwrap_or("").contains("truncated"),
+        "{:?}",
+        r.notice
+    );
+    let r = run(&m, "s1", "print('flowing')").await;
+    assert_eq!(r.text(), "flowing\n");
+
     // Files: a round trip big enough to take several messages, and nested directories.
     let data: Vec<u8> = (0..7_000_000u32).map(|i| (i % 251) as u8).collect();
     m.write_file("s1", "data/blob.bin", &data)
@@ -465,6 +482,23 @@ async fn timeouts_body(gw: &Gateway) {
     assert_eq!(r.status, ExecStatus::Interrupted, "{r:?}");
     let r = run(&m, "t", "n > 0").await;
     assert_eq!(result_text(&r).as_deref(), Some("True"));
+
+    // A cell that ignores the interrupt is killed with its kernel once the grace period ends.
+    let stubborn = SessionManager::new(
+        Arc::new(gw.backend()),
+        ExecConfig {
+            cell_timeout: Duration::from_secs(2),
+            interrupt_grace: Duration::from_secs(2),
+            ..Default::default()
+        },
+    );
+    run(&stubborn, "st", "kept = 1").await;
+    let code = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass";
+    let r = run(&stubborn, "st", code).await;
+    assert_eq!(r.status, ExecStatus::Restarted, "{r:?}");
+    let r = run(&stubborn, "st", "'kept' in globals()").await;
+    assert_eq!(result_text(&r).as_deref(), Some("False"), "{r:?}");
+    stubborn.shutdown().await;
 
     // A restart loses the variables but not the session.
     m.restart("t").await.expect("restart");
