@@ -112,3 +112,37 @@ async fn shell_and_magics_work() {
     assert!(r.text().contains("from-shell"), "{r:?}");
     m.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_network_by_default() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let m = manager(quick()).await;
+    let code = format!(
+        "import socket\ns = socket.socket()\ns.settimeout(2)\ntry:\n    s.connect(('127.0.0.1', {port})); print('connected')\nexcept OSError as e:\n    print('refused', type(e).__name__)\nprint(sorted(n for _, n in socket.if_nameindex()))"
+    );
+    let r = m.execute("n", &code).await.unwrap();
+    assert_eq!(r.text(), "refused ConnectionRefusedError\n['lo']\n", "{r:?}");
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn egress_mode_cannot_reach_the_host_loopback() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut cfg = quick();
+    cfg.sandbox.network = codeact_exec::NetworkMode::Egress;
+    cfg.pool_size = 0;
+    let m = manager(cfg).await;
+    // A UDP "connect" sends nothing: it only shows the route and address the session has.
+    let code = format!(
+        "import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nu.connect(('10.0.2.3', 53))\nprint(u.getsockname()[0])\nfor host in ('10.0.2.2', '127.0.0.1'):\n    s = socket.socket(); s.settimeout(3)\n    try:\n        s.connect((host, {port})); print(host, 'connected')\n    except OSError as e:\n        print(host, 'unreachable')\nprint(open('/etc/resolv.conf').read().strip())"
+    );
+    let r = m.execute("eg", &code).await.unwrap();
+    assert_eq!(
+        r.text(),
+        "10.0.2.100\n10.0.2.2 unreachable\n127.0.0.1 unreachable\nnameserver 10.0.2.3\n",
+        "{r:?}"
+    );
+    m.shutdown().await;
+}

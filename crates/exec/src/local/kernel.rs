@@ -155,6 +155,8 @@ async fn connect(stream: std::os::unix::net::UnixStream) -> Result<Conn, ExecErr
 pub(crate) struct Holder {
     pub ctl: Control,
     pub pid: i32,
+    /// The session's user-mode network stack, in egress mode.
+    pub net: Option<super::network::Slirp>,
 }
 
 pub(crate) struct LocalKernel {

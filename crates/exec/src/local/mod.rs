@@ -8,6 +8,7 @@
 mod cgroup;
 mod channel;
 mod kernel;
+mod network;
 mod seccomp;
 mod zygote;
 
@@ -85,11 +86,9 @@ impl Inner {
         if !sandboxed {
             tracing::warn!("sandbox disabled (--sandbox none): session code runs on the host with the server's rights");
         }
-        if config.sandbox.network == NetworkMode::Egress {
-            return Err(ExecError::SandboxUnavailable(
-                "network egress mode is not available in this build; sessions have no network"
-                    .into(),
-            ));
+        let egress = sandboxed && config.sandbox.network == NetworkMode::Egress;
+        if egress {
+            network::check_available()?;
         }
         let cache = dirs::cache_dir()
             .unwrap_or_else(|| PathBuf::from("/tmp"))
@@ -122,6 +121,7 @@ impl Inner {
         let zcfg = ZygoteConfig {
             op: "config",
             sandboxed,
+            network: if egress { "egress" } else { "none" },
             stage: stage.clone(),
             extra_ro_paths: config.sandbox.extra_ro_paths.clone(),
             disk_bytes: config.sandbox.disk_bytes,
@@ -218,7 +218,11 @@ impl Inner {
         let name = format!("s{n}");
         let workdir = (!self.sandboxed()).then(|| self.data_dir.join("sessions").join(&name));
         let pid = self.zygote.spawn(&name, uid, workdir.as_deref(), theirs)?;
-        let holder = Holder { ctl, pid };
+        let mut holder = Holder {
+            ctl,
+            pid,
+            net: None,
+        };
         let ready: serde_json::Value = holder.ctl.recv()?.ok_or_else(|| {
             ExecError::SandboxUnavailable(
                 "the session holder died while building the sandbox".into(),
@@ -240,6 +244,9 @@ impl Inner {
             }
             None => None,
         };
+        if self.sandboxed() && self.config.sandbox.network == NetworkMode::Egress {
+            holder.net = Some(network::attach(pid)?);
+        }
         Ok((holder, cgroup))
     }
 }
@@ -315,7 +322,11 @@ impl Backend for LocalBackend {
                 "writable: private tmpfs /workspace and /tmp, {} MiB each",
                 mib(p.disk_bytes)
             ),
-            "network: none (loopback only)".into(),
+            if p.network == NetworkMode::Egress {
+                "network: egress through slirp4netns (user-mode NAT; the host's loopback is unreachable)".into()
+            } else {
+                "network: none (loopback only)".into()
+            },
             format!(
                 "rlimits: file size {} MiB, data {} MiB per process, core 0, open files 4096{}",
                 mib(p.file_size_bytes),

@@ -22,6 +22,8 @@ const WORKER: &str = include_str!("../../python/worker.py");
 pub(crate) struct ZygoteConfig {
     pub op: &'static str,
     pub sandboxed: bool,
+    /// `none` or `egress`.
+    pub network: &'static str,
     pub stage: PathBuf,
     pub extra_ro_paths: Vec<PathBuf>,
     pub disk_bytes: u64,
