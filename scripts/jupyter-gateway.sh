@@ -15,24 +15,36 @@ set -euo pipefail
 VENV="${JKG_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact/jkg-venv}"
 PYTHON="${JKG_PYTHON:-/usr/bin/python3}"
 
+installed() {
+    [ -x "$VENV/bin/jupyter" ] && "$VENV/bin/python" -c 'import kernel_gateway, ipykernel' 2>/dev/null
+}
+
 install() {
     # A venv whose jupyter and ipykernel both import is taken as complete: reinstalling on
     # every test run would cost a minute and need the network.
-    if [ -x "$VENV/bin/jupyter" ] && "$VENV/bin/python" -c 'import kernel_gateway, ipykernel' 2>/dev/null; then
+    if installed; then
         return 0
     fi
-    echo "installing jupyter_kernel_gateway and ipykernel into $VENV" >&2
     mkdir -p "$(dirname "$VENV")"
-    if ! "$PYTHON" -m venv "$VENV"; then
-        echo "error: '$PYTHON -m venv' failed; on Debian install the python3-venv package" >&2
-        exit 1
-    fi
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        jupyter_kernel_gateway ipykernel
-    # The gateway finds kernels through kernelspecs; install one pointing at this venv's Python
-    # so that `python3` means the venv and not whatever the host has.
-    "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+    # Test binaries run this concurrently; two pips filling one venv would break it. The lock
+    # is held in a subshell so that the gateway started afterwards does not inherit it.
+    (
+        flock 9
+        if installed; then
+            exit 0
+        fi
+        echo "installing jupyter_kernel_gateway and ipykernel into $VENV" >&2
+        if ! "$PYTHON" -m venv "$VENV"; then
+            echo "error: '$PYTHON -m venv' failed; on Debian install the python3-venv package" >&2
+            exit 1
+        fi
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+        "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+            jupyter_kernel_gateway ipykernel
+        # The gateway finds kernels through kernelspecs; install one pointing at this venv's
+        # Python so that `python3` means the venv and not whatever the host has.
+        "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null
+    ) 9>"$VENV.lock"
 }
 
 start() {
