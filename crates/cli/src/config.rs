@@ -37,6 +37,8 @@ pub struct ExecSection {
     pub max_sessions: Option<usize>,
     pub max_file_bytes: Option<u64>,
     pub python: Option<PathBuf>,
+    /// Pre-started sandboxes kept ready for new sessions (local backend).
+    pub pool_size: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,7 +72,6 @@ pub struct LlmSection {
     pub threads: Option<usize>,
     pub context_tokens: Option<u32>,
     pub temperature: Option<f32>,
-    pub top_p: Option<f32>,
     pub max_tokens: Option<u32>,
     pub accepts_images: Option<bool>,
 }
@@ -184,6 +185,7 @@ impl EngineArgs {
             max_file_bytes: e.max_file_bytes.unwrap_or(d.max_file_bytes),
             python: self.python.clone().or(e.python.clone()).unwrap_or(d.python),
             preload: None,
+            pool_size: e.pool_size.unwrap_or(d.pool_size),
             sandbox,
         };
         let backend = self.backend.clone().or(e.backend.clone()).unwrap_or_else(|| "local".into());

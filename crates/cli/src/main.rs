@@ -1,8 +1,11 @@
 //! The `codeact` command.
 
+mod agent_cmd;
+mod bench;
 mod config;
 mod engine;
 mod exec;
+mod llm;
 mod serve;
 
 use anyhow::Result;
@@ -18,17 +21,23 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Chat with the agent; it runs Python to answer. `exit` saves the conversation.
+    Chat(agent_cmd::ChatArgs),
+    /// Solve one task; progress on stderr, the final answer alone as the last line of stdout.
+    Run(agent_cmd::RunArgs),
     /// Serve the execution engine's HTTP API.
     Serve(serve::ServeArgs),
     /// Run one cell of Python in a session.
     Exec(exec::ExecArgs),
     /// Show what the sandbox enforces on this machine.
     Sandbox(config::EngineArgs),
+    /// Run benchmarks and print comparison tables.
+    Bench(bench::BenchArgs),
 }
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("CODEACT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let filter = EnvFilter::try_from_env("CODEACT_LOG").unwrap_or_else(|_| EnvFilter::new("warn,llama-cpp-2=error"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
 }
 
@@ -54,8 +63,11 @@ fn main() {
 
 async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
+        Command::Chat(a) => agent_cmd::chat(a).await,
+        Command::Run(a) => agent_cmd::run(a).await,
         Command::Serve(a) => serve::run(a).await.map(|_| 0),
         Command::Exec(a) => exec::run(a).await,
+        Command::Bench(a) => bench::run(a).await,
         Command::Sandbox(a) => {
             let file = config::FileConfig::load(a.config.as_deref())?;
             let engine = a.resolve(&file)?;
@@ -64,5 +76,14 @@ async fn dispatch(cli: Cli) -> Result<i32> {
             sessions.shutdown().await;
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }
