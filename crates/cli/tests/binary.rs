@@ -1,0 +1,96 @@
+//! The real `codeact` binary: serve, exec, sandbox, and the agent end to end with the
+//! embedded default model.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn codeact() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_codeact"))
+}
+
+#[test]
+fn exec_runs_one_cell_in_a_local_engine() {
+    let out = codeact().args(["exec", "--session", "t", "x = 6 * 7\nprint(x)"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
+    let out = codeact().args(["exec", "1/0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ZeroDivisionError"));
+}
+
+#[test]
+fn sandbox_reports_what_it_enforces() {
+    let out = codeact().arg("sandbox").output().unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["backend"], "local");
+    assert_eq!(report["isolated"], true);
+    let enforced = report["enforced"].to_string();
+    assert!(enforced.contains("namespaces: user pid mount net ipc uts"), "{enforced}");
+    assert!(enforced.contains("seccomp"), "{enforced}");
+}
+
+#[test]
+fn bad_flags_are_refused_clearly() {
+    let out = codeact().args(["exec", "--sandbox", "maybe", "1"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--sandbox must be local or none"));
+}
+
+#[test]
+fn serve_answers_seed_execute_and_exec_talks_to_it() {
+    let mut child = codeact()
+        .args(["serve", "--host", "127.0.0.1", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("codeact serving on ").expect(&line).to_string();
+    let client = reqwest::blocking::Client::new();
+    let r: serde_json::Value = client
+        .post(format!("{url}/execute"))
+        .json(&serde_json::json!({"convid": "c1", "code": "y = 5\nprint(y)"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(r, serde_json::json!({"result": "5\n", "new_kernel_created": true}));
+    // `codeact exec --server` reaches the same session by the same name.
+    let out = codeact().args(["exec", "--server", &url, "--session", "c1", "print(y + 1)"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "6\n");
+    stop(&mut child);
+}
+
+fn stop(child: &mut std::process::Child) {
+    // SIGTERM lets the server end its sessions before exiting.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "server exited with {status}");
+}
+
+#[test]
+fn run_prints_the_answer_alone_on_the_last_line() {
+    let out = codeact()
+        .args(["run", "What is 2**100? Compute it with Python."])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().last(), Some("1267650600228229401496703205376"), "{stdout}");
+}
+
+#[test]
+fn run_json_streams_events() {
+    let out = codeact()
+        .args(["run", "--json", "--max-turns", "3", "Compute 12345 * 6789 with Python and give the result."])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert_eq!(events.first().unwrap()["type"], "turn_started");
+    assert_eq!(events.last().unwrap()["type"], "end");
+    assert!(events.iter().any(|e| e["type"] == "code_action"), "{stdout}");
+}
