@@ -61,9 +61,14 @@ pub struct ChatArgs {
 }
 
 fn conversations_dir(args: &AgentArgs, file: &AgentSection) -> PathBuf {
-    args.conversations.clone().or(file.conversations_dir.clone()).unwrap_or_else(|| {
-        dirs::data_local_dir().unwrap_or_else(|| PathBuf::from(".")).join("codeact/conversations")
-    })
+    args.conversations
+        .clone()
+        .or(file.conversations_dir.clone())
+        .unwrap_or_else(|| {
+            dirs::data_local_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("codeact/conversations")
+        })
 }
 
 async fn build(args: &AgentArgs, mode: Mode, resume: Option<&str>) -> Result<(Agent, PathBuf)> {
@@ -71,15 +76,25 @@ async fn build(args: &AgentArgs, mode: Mode, resume: Option<&str>) -> Result<(Ag
     let engine = args.engine.resolve(&file)?;
     let network = engine.exec.sandbox.network == codeact_exec::NetworkMode::Egress
         || engine.exec.sandbox.mode == codeact_exec::SandboxMode::None;
-    let (llm, sessions) = tokio::try_join!(crate::llm::build(&args.llm, &file.llm), crate::engine::session_manager(&engine))?;
+    let (llm, sessions) = tokio::try_join!(
+        crate::llm::build(&args.llm, &file.llm),
+        crate::engine::session_manager(&engine)
+    )?;
     let a = &file.agent;
-    let mut config = AgentConfig { mode, ..AgentConfig::default() };
+    let mut config = AgentConfig {
+        mode,
+        ..AgentConfig::default()
+    };
     config.network = Some(network);
     config.fence_fallback = !args.no_fence_fallback && a.fence_fallback.unwrap_or(true);
     config.grammar = args.grammar || a.grammar.unwrap_or(false);
     config.temperature = args.llm.temperature.or(file.llm.temperature).unwrap_or(0.0);
     config.tools_file = args.tools.clone().or(a.tools.clone());
-    config.output_dir = args.figures.clone().or(a.figures_dir.clone()).unwrap_or_else(|| PathBuf::from("codeact-figures"));
+    config.output_dir = args
+        .figures
+        .clone()
+        .or(a.figures_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("codeact-figures"));
     let conv_dir = conversations_dir(args, a);
     config.conversation_dir = Some(conv_dir.clone());
     if let Some(t) = args.max_turns.or(a.max_turns) {
@@ -95,11 +110,15 @@ async fn build(args: &AgentArgs, mode: Mode, resume: Option<&str>) -> Result<(Ag
         config.limits.max_tokens = m;
     }
     if let Some(n) = args.samples.or(a.samples).filter(|n| *n > 1) {
-        config.self_consistency = Some(SelfConsistency { samples: n, ..SelfConsistency::default() });
+        config.self_consistency = Some(SelfConsistency {
+            samples: n,
+            ..SelfConsistency::default()
+        });
     }
     let agent = match resume {
         Some(id) => {
-            let conv = Conversation::load_id(&conv_dir, id).with_context(|| format!("loading conversation {id}"))?;
+            let conv = Conversation::load_id(&conv_dir, id)
+                .with_context(|| format!("loading conversation {id}"))?;
             Agent::resume(llm, sessions, config, conv)
         }
         None => Agent::new(llm, sessions, config),
@@ -131,7 +150,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             cancel.cancel();
         }
     });
-    let style = Style { on: std::io::stderr().is_terminal() };
+    let style = Style {
+        on: std::io::stderr().is_terminal(),
+    };
     let mut answer = None;
     let mut end = EndReason::Error;
     while let Some(ev) = run.next_event().await {
@@ -150,7 +171,10 @@ pub async fn run(args: RunArgs) -> Result<i32> {
     if !args.json {
         match &answer {
             Some(a) => println!("{}", a.trim()),
-            None => eprintln!("no answer ({})", serde_json::to_string(&end)?.trim_matches('"')),
+            None => eprintln!(
+                "no answer ({})",
+                serde_json::to_string(&end)?.trim_matches('"')
+            ),
         }
     }
     Ok(if answer.is_some() { 0 } else { 1 })
@@ -159,7 +183,9 @@ pub async fn run(args: RunArgs) -> Result<i32> {
 /// Progress of a task on stderr.
 fn progress(style: &Style, ev: &AgentEvent) {
     match ev {
-        AgentEvent::TurnStarted { turn } => eprintln!("{}", style.paint("2", &format!("── turn {turn}"))),
+        AgentEvent::TurnStarted { turn } => {
+            eprintln!("{}", style.paint("2", &format!("── turn {turn}")))
+        }
         AgentEvent::CodeAction { code, .. } => eprintln!("{}", style.paint("36", code.trim_end())),
         AgentEvent::Observation { text, images, .. } => {
             eprintln!("{}", style.paint("2", text.trim_end()));
@@ -168,17 +194,24 @@ fn progress(style: &Style, ev: &AgentEvent) {
             }
         }
         AgentEvent::Feedback { text } => eprintln!("{}", style.paint("35", text.trim_end())),
-        AgentEvent::Error { message } => eprintln!("{}", style.paint("31", &format!("error: {message}"))),
+        AgentEvent::Error { message } => {
+            eprintln!("{}", style.paint("31", &format!("error: {message}")))
+        }
         _ => {}
     }
 }
 
 pub async fn chat(args: ChatArgs) -> Result<i32> {
     let (agent, conv_dir) = build(&args.agent, Mode::Chat, args.resume.as_deref()).await?;
-    let out_style = Style { on: std::io::stdout().is_terminal() };
+    let out_style = Style {
+        on: std::io::stdout().is_terminal(),
+    };
     let interactive = std::io::stdin().is_terminal();
     if interactive {
-        eprintln!("codeact chat: type a message; `exit` to save and quit. Conversation {}", agent.id());
+        eprintln!(
+            "codeact chat: type a message; `exit` to save and quit. Conversation {}",
+            agent.id()
+        );
     }
     let stdin = std::io::stdin();
     let mut lines = stdin.lock().lines();
@@ -212,16 +245,35 @@ pub async fn chat(args: ChatArgs) -> Result<i32> {
                 }
                 AgentEvent::AssistantMessage { .. } => writeln!(stdout)?,
                 AgentEvent::Observation { text, images, .. } => {
-                    writeln!(stdout, "{}", out_style.paint("2", &format!("┌ output\n{}\n└", text.trim_end())))?;
+                    writeln!(
+                        stdout,
+                        "{}",
+                        out_style.paint("2", &format!("┌ output\n{}\n└", text.trim_end()))
+                    )?;
                     for p in images {
-                        writeln!(stdout, "{}", out_style.paint("33", &format!("figure saved: {p}")))?;
+                        writeln!(
+                            stdout,
+                            "{}",
+                            out_style.paint("33", &format!("figure saved: {p}"))
+                        )?;
                     }
                 }
-                AgentEvent::Feedback { text } => writeln!(stdout, "{}", out_style.paint("35", text.trim_end()))?,
-                AgentEvent::Error { message } => writeln!(stdout, "{}", out_style.paint("31", &format!("error: {message}")))?,
-                AgentEvent::End { reason } if *reason != EndReason::Reply => {
-                    writeln!(stdout, "{}", out_style.paint("2", &format!("[{}]", serde_json::to_string(reason)?.trim_matches('"'))))?
+                AgentEvent::Feedback { text } => {
+                    writeln!(stdout, "{}", out_style.paint("35", text.trim_end()))?
                 }
+                AgentEvent::Error { message } => writeln!(
+                    stdout,
+                    "{}",
+                    out_style.paint("31", &format!("error: {message}"))
+                )?,
+                AgentEvent::End { reason } if *reason != EndReason::Reply => writeln!(
+                    stdout,
+                    "{}",
+                    out_style.paint(
+                        "2",
+                        &format!("[{}]", serde_json::to_string(reason)?.trim_matches('"'))
+                    )
+                )?,
                 _ => {}
             }
         }
@@ -230,6 +282,10 @@ pub async fn chat(args: ChatArgs) -> Result<i32> {
     let conv = agent.conversation().await;
     let path = conv.save(&conv_dir).context("saving the conversation")?;
     agent.close().await;
-    eprintln!("conversation saved: {} (resume with --resume {})", path.display(), conv.id);
+    eprintln!(
+        "conversation saved: {} (resume with --resume {})",
+        path.display(),
+        conv.id
+    );
     Ok(0)
 }

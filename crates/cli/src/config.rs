@@ -100,8 +100,11 @@ impl FileConfig {
             (None, Some(p)) => Some(p),
             (None, None) => default.filter(|p| p.exists()),
         };
-        let Some(p) = chosen else { return Ok(Self::default()) };
-        let text = std::fs::read_to_string(&p).with_context(|| format!("reading config {}", p.display()))?;
+        let Some(p) = chosen else {
+            return Ok(Self::default());
+        };
+        let text = std::fs::read_to_string(&p)
+            .with_context(|| format!("reading config {}", p.display()))?;
         toml::from_str(&text).with_context(|| format!("invalid config {}", p.display()))
     }
 }
@@ -119,7 +122,10 @@ where
     T::Err: std::fmt::Display,
 {
     match std::env::var(key) {
-        Ok(v) => v.parse().map(Some).map_err(|e| anyhow::anyhow!("{key}={v}: {e}")),
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{key}={v}: {e}")),
         Err(_) => Ok(None),
     }
 }
@@ -177,26 +183,46 @@ impl EngineArgs {
             };
         }
         let exec = ExecConfig {
-            cell_timeout: secs(self.timeout.or(env("CODEACT_CELL_TIMEOUT")?).or(e.cell_timeout_s), d.cell_timeout)?,
+            cell_timeout: secs(
+                self.timeout
+                    .or(env("CODEACT_CELL_TIMEOUT")?)
+                    .or(e.cell_timeout_s),
+                d.cell_timeout,
+            )?,
             interrupt_grace: secs(e.interrupt_grace_s, d.interrupt_grace)?,
             output_limit: e.output_limit_bytes.unwrap_or(d.output_limit),
-            idle_timeout: secs(env("CODEACT_IDLE_TIMEOUT")?.or(e.idle_timeout_s), d.idle_timeout)?,
-            max_sessions: env("CODEACT_MAX_SESSIONS")?.or(e.max_sessions).unwrap_or(d.max_sessions),
+            idle_timeout: secs(
+                env("CODEACT_IDLE_TIMEOUT")?.or(e.idle_timeout_s),
+                d.idle_timeout,
+            )?,
+            max_sessions: env("CODEACT_MAX_SESSIONS")?
+                .or(e.max_sessions)
+                .unwrap_or(d.max_sessions),
             max_file_bytes: e.max_file_bytes.unwrap_or(d.max_file_bytes),
             python: self.python.clone().or(e.python.clone()).unwrap_or(d.python),
             preload: None,
             pool_size: e.pool_size.unwrap_or(d.pool_size),
             sandbox,
         };
-        let backend = self.backend.clone().or(e.backend.clone()).unwrap_or_else(|| "local".into());
+        let backend = self
+            .backend
+            .clone()
+            .or(e.backend.clone())
+            .unwrap_or_else(|| "local".into());
         if !matches!(backend.as_str(), "local" | "jupyter") {
             bail!("--backend must be local or jupyter, not {backend:?}");
         }
-        let mut jupyter = JupyterSection { ..file.jupyter_clone() };
+        let mut jupyter = JupyterSection {
+            ..file.jupyter_clone()
+        };
         if let Some(u) = &self.jupyter_url {
             jupyter.url = Some(u.clone());
         }
-        Ok(Engine { exec, backend, jupyter })
+        Ok(Engine {
+            exec,
+            backend,
+            jupyter,
+        })
     }
 }
 
@@ -204,7 +230,11 @@ impl FileConfig {
     fn jupyter_clone(&self) -> JupyterSection {
         JupyterSection {
             url: self.jupyter.url.clone(),
-            token: self.jupyter.token.clone().or_else(|| std::env::var("CODEACT_JUPYTER_TOKEN").ok()),
+            token: self
+                .jupyter
+                .token
+                .clone()
+                .or_else(|| std::env::var("CODEACT_JUPYTER_TOKEN").ok()),
             kernel_name: self.jupyter.kernel_name.clone(),
         }
     }

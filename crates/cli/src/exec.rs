@@ -53,7 +53,11 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
 }
 
 async fn remote(url: &str, session: &str, code: &str) -> Result<ExecResult> {
-    let url = format!("{}/v1/sessions/{}/execute", url.trim_end_matches('/'), session);
+    let url = format!(
+        "{}/v1/sessions/{}/execute",
+        url.trim_end_matches('/'),
+        session
+    );
     let resp = reqwest::Client::new()
         .post(&url)
         .json(&serde_json::json!({ "code": code }))
@@ -73,7 +77,10 @@ fn print_result(r: &ExecResult) -> Result<()> {
     let mut err = std::io::stderr().lock();
     for o in &r.outputs {
         match o {
-            Output::Stream { name: StreamName::Stderr, text } => err.write_all(text.as_bytes())?,
+            Output::Stream {
+                name: StreamName::Stderr,
+                text,
+            } => err.write_all(text.as_bytes())?,
             Output::Error { .. } => err.write_all(o.text().as_bytes())?,
             _ => out.write_all(o.text().as_bytes())?,
         }

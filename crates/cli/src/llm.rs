@@ -33,7 +33,11 @@ pub struct LlmArgs {
 }
 
 pub async fn build(args: &LlmArgs, file: &LlmSection) -> Result<Arc<dyn LlmBackend>> {
-    let backend = args.llm.clone().or(file.backend.clone()).unwrap_or_else(|| "embedded".into());
+    let backend = args
+        .llm
+        .clone()
+        .or(file.backend.clone())
+        .unwrap_or_else(|| "embedded".into());
     match backend.as_str() {
         "embedded" => {
             let path = match args.model_path.clone().or(file.model_path.clone()) {
@@ -47,14 +51,24 @@ pub async fn build(args: &LlmArgs, file: &LlmSection) -> Result<Arc<dyn LlmBacke
             if let Some(n) = file.context_tokens {
                 cfg.n_ctx = n;
             }
-            let engine = EmbeddedBackend::load(cfg).await.context("loading the model")?;
+            let engine = EmbeddedBackend::load(cfg)
+                .await
+                .context("loading the model")?;
             Ok(Arc::new(engine))
         }
         "openai" => {
             let d = OpenAiConfig::default();
             let cfg = OpenAiConfig {
-                base_url: args.base_url.clone().or(file.base_url.clone()).unwrap_or(d.base_url.clone()),
-                model: args.model.clone().or(file.model.clone()).unwrap_or(d.model.clone()),
+                base_url: args
+                    .base_url
+                    .clone()
+                    .or(file.base_url.clone())
+                    .unwrap_or(d.base_url.clone()),
+                model: args
+                    .model
+                    .clone()
+                    .or(file.model.clone())
+                    .unwrap_or(d.model.clone()),
                 api_key_env: file.api_key_env.clone().unwrap_or(d.api_key_env.clone()),
                 accepts_images: file.accepts_images.unwrap_or(d.accepts_images),
                 request_timeout: Duration::from_secs(600),

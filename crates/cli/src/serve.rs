@@ -20,7 +20,10 @@ pub struct ServeArgs {
 pub async fn run(args: ServeArgs) -> Result<()> {
     let file = FileConfig::load(args.engine.config.as_deref())?;
     let engine = args.engine.resolve(&file)?;
-    let host = args.host.or(file.server.host.clone()).unwrap_or_else(|| "127.0.0.1".into());
+    let host = args
+        .host
+        .or(file.server.host.clone())
+        .unwrap_or_else(|| "127.0.0.1".into());
     let port = args.port.or(file.server.port).unwrap_or(8000);
     let sessions = crate::engine::session_manager(&engine).await?;
     let listener = tokio::net::TcpListener::bind((host.as_str(), port))
@@ -30,7 +33,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     // The one line on stdout: scripts wait for it to learn the address.
     println!("codeact serving on http://{addr}");
     let report = sessions.report();
-    eprintln!("sandbox: {} (isolated: {})", report.backend, report.isolated);
+    eprintln!(
+        "sandbox: {} (isolated: {})",
+        report.backend, report.isolated
+    );
     for line in &report.enforced {
         eprintln!("  enforced: {line}");
     }
@@ -38,7 +44,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         eprintln!("  missing:  {line}");
     }
     let config = ServerConfig {
-        max_body_bytes: file.server.max_body_bytes.unwrap_or(ServerConfig::default().max_body_bytes),
+        max_body_bytes: file
+            .server
+            .max_body_bytes
+            .unwrap_or(ServerConfig::default().max_body_bytes),
     };
     codeact_server::serve(listener, sessions, config, shutdown_signal()).await?;
     Ok(())

@@ -11,8 +11,15 @@ fn codeact() -> Command {
 
 #[test]
 fn exec_runs_one_cell_in_a_local_engine() {
-    let out = codeact().args(["exec", "--session", "t", "x = 6 * 7\nprint(x)"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = codeact()
+        .args(["exec", "--session", "t", "x = 6 * 7\nprint(x)"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "42\n");
     let out = codeact().args(["exec", "1/0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -27,13 +34,19 @@ fn sandbox_reports_what_it_enforces() {
     assert_eq!(report["backend"], "local");
     assert_eq!(report["isolated"], true);
     let enforced = report["enforced"].to_string();
-    assert!(enforced.contains("namespaces: user pid mount net ipc uts"), "{enforced}");
+    assert!(
+        enforced.contains("namespaces: user pid mount net ipc uts"),
+        "{enforced}"
+    );
     assert!(enforced.contains("seccomp"), "{enforced}");
 }
 
 #[test]
 fn bad_flags_are_refused_clearly() {
-    let out = codeact().args(["exec", "--sandbox", "maybe", "1"]).output().unwrap();
+    let out = codeact()
+        .args(["exec", "--sandbox", "maybe", "1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--sandbox must be local or none"));
 }
@@ -47,8 +60,14 @@ fn serve_answers_seed_execute_and_exec_talks_to_it() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("codeact serving on ").expect(&line).to_string();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("codeact serving on ")
+        .expect(&line)
+        .to_string();
     let client = reqwest::blocking::Client::new();
     let r: serde_json::Value = client
         .post(format!("{url}/execute"))
@@ -57,9 +76,15 @@ fn serve_answers_seed_execute_and_exec_talks_to_it() {
         .unwrap()
         .json()
         .unwrap();
-    assert_eq!(r, serde_json::json!({"result": "5\n", "new_kernel_created": true}));
+    assert_eq!(
+        r,
+        serde_json::json!({"result": "5\n", "new_kernel_created": true})
+    );
     // `codeact exec --server` reaches the same session by the same name.
-    let out = codeact().args(["exec", "--server", &url, "--session", "c1", "print(y + 1)"]).output().unwrap();
+    let out = codeact()
+        .args(["exec", "--server", &url, "--session", "c1", "print(y + 1)"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "6\n");
     stop(&mut child);
 }
@@ -78,19 +103,39 @@ fn run_prints_the_answer_alone_on_the_last_line() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(stdout.lines().last(), Some("1267650600228229401496703205376"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().last(),
+        Some("1267650600228229401496703205376"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn run_json_streams_events() {
     let out = codeact()
-        .args(["run", "--json", "--max-turns", "3", "Compute 12345 * 6789 with Python and give the result."])
+        .args([
+            "run",
+            "--json",
+            "--max-turns",
+            "3",
+            "Compute 12345 * 6789 with Python and give the result.",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect(l))
+        .collect();
     assert_eq!(events.first().unwrap()["type"], "turn_started");
     assert_eq!(events.last().unwrap()["type"], "end");
-    assert!(events.iter().any(|e| e["type"] == "code_action"), "{stdout}");
+    assert!(
+        events.iter().any(|e| e["type"] == "code_action"),
+        "{stdout}"
+    );
 }

@@ -122,7 +122,11 @@ async fn no_network_by_default() {
         "import socket\ns = socket.socket()\ns.settimeout(2)\ntry:\n    s.connect(('127.0.0.1', {port})); print('connected')\nexcept OSError as e:\n    print('refused', type(e).__name__)\nprint(sorted(n for _, n in socket.if_nameindex()))"
     );
     let r = m.execute("n", &code).await.unwrap();
-    assert_eq!(r.text(), "refused ConnectionRefusedError\n['lo']\n", "{r:?}");
+    assert_eq!(
+        r.text(),
+        "refused ConnectionRefusedError\n['lo']\n",
+        "{r:?}"
+    );
     m.shutdown().await;
 }
 
@@ -144,5 +148,57 @@ async fn egress_mode_cannot_reach_the_host_loopback() {
         "10.0.2.100\n10.0.2.2 unreachable\n127.0.0.1 unreachable\nnameserver 10.0.2.3\n",
         "{r:?}"
     );
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_reaped_and_the_cap_holds() {
+    let cfg = ExecConfig {
+        idle_timeout: Duration::from_millis(300),
+        max_sessions: 2,
+        pool_size: 1,
+        ..quick()
+    };
+    let m = manager(cfg).await;
+    m.execute("r1", "1").await.unwrap();
+    m.execute("r2", "1").await.unwrap();
+    let err = m.execute("r3", "1").await.unwrap_err();
+    assert!(
+        matches!(err, codeact_exec::ExecError::TooManySessions(2)),
+        "{err}"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut reaped = m.reap_idle().await;
+    reaped.sort();
+    assert_eq!(reaped, vec!["r1".to_string(), "r2".to_string()]);
+    assert!(m.list().is_empty());
+    assert!(m.execute("r3", "1").await.unwrap().new_session);
+    m.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_round_trip_and_survive_a_restart() {
+    let m = manager(quick()).await;
+    m.write_file("f", "data/in.txt", b"hello").await.unwrap();
+    let r = m
+        .execute(
+            "f",
+            "print(open('data/in.txt').read()); open('out.bin','wb').write(bytes(range(256)))",
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.text(), "hello\n256\n");
+    m.restart("f").await.unwrap();
+    assert_eq!(
+        m.read_file("f", "out.bin").await.unwrap(),
+        (0..=255u8).collect::<Vec<_>>()
+    );
+    let names = m.list_files("f").await.unwrap();
+    assert_eq!(names, vec!["data/".to_string(), "out.bin".to_string()]);
+    assert!(m.read_file("f", "../etc/passwd").await.is_err());
+    assert!(matches!(
+        m.read_file("f", "missing").await,
+        Err(codeact_exec::ExecError::NotFound(_))
+    ));
     m.shutdown().await;
 }

@@ -552,12 +552,17 @@ async fn grow(
     started: Instant,
 ) -> Option<String> {
     let min_available = args.min_available_mib << 20;
+    // Memory is checked every 10 sessions and progress shown every 250.
+    let (mut next_check, mut next_report) = (alive.len(), alive.len() + 250);
     while alive.len() < n {
         if started.elapsed().as_secs_f64() > args.time_cap {
             return Some(format!("time cap of {:.0} s", args.time_cap));
         }
-        if alive.len() % 10 == 0 && procfs::meminfo().mem_available < min_available {
-            return Some(format!("MemAvailable below {} MiB", args.min_available_mib));
+        if alive.len() >= next_check {
+            next_check += 10;
+            if procfs::meminfo().mem_available < min_available {
+                return Some(format!("MemAvailable below {} MiB", args.min_available_mib));
+            }
         }
         let id = format!("idle-{}", alive.len());
         match cell(mgr, &id).await {
@@ -568,7 +573,8 @@ async fn grow(
             }
         }
         alive.push(id);
-        if alive.len() % 250 == 0 {
+        if alive.len() >= next_report {
+            next_report += 250;
             progress(&format!("  {} sessions alive", alive.len()));
         }
     }
