@@ -37,8 +37,9 @@ pub struct Limits {
     pub max_turns: u32,
     /// Tokens of one model reply.
     pub max_tokens: u32,
-    /// Characters of the whole prompt sent to the model (about 4 characters per token).
-    /// Older observations are shortened, then older turns dropped, to stay under it.
+    /// Characters of the whole prompt sent to the model (3 to 4 characters per token; the
+    /// default fits an 8k-token context with room for the reply). Older observations are
+    /// shortened, then older turns dropped, to stay under it.
     pub context_chars: usize,
     /// Characters of one cell's output the model sees (head and tail around a marker).
     pub observation_chars: usize,
@@ -50,7 +51,7 @@ impl Default for Limits {
             max_executions: 10,
             max_turns: 10,
             max_tokens: 1024,
-            context_chars: 48_000,
+            context_chars: 20_000,
             observation_chars: 4_000,
         }
     }
@@ -93,6 +94,12 @@ pub struct AgentConfig {
     pub network: Option<bool>,
     /// Modules imported into every session by one cell before the first turn.
     pub preload_modules: Vec<String>,
+    /// More Python run in that cell: by default a few names small models use without importing
+    /// them (`sqrt`, `factorial`, `Counter`, `date`…). Not mentioned in the prompt.
+    pub preload_code: Option<String>,
+    /// Sampling temperature for the reply after the same failing code came back: at
+    /// temperature 0 a small model otherwise repeats itself word for word.
+    pub unstick_temperature: f32,
     /// A Python file whose public functions become tools: it runs in the session at start and
     /// its functions are described in the system prompt.
     pub tools_file: Option<PathBuf>,
@@ -118,6 +125,13 @@ pub const DEFAULT_PRELOAD: [&str; 7] = [
     "statistics",
 ];
 
+/// Names that small models use as if they were built in.
+pub const DEFAULT_PRELOAD_CODE: &str = "\
+from math import sqrt, isqrt, factorial, gcd, lcm, comb, perm, prod, floor, ceil, log, log2, log10, pi
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from statistics import mean, median";
+
 impl Default for AgentConfig {
     fn default() -> Self {
         Self {
@@ -130,6 +144,8 @@ impl Default for AgentConfig {
             limits: Limits::default(),
             network: None,
             preload_modules: DEFAULT_PRELOAD.iter().map(|s| s.to_string()).collect(),
+            preload_code: Some(DEFAULT_PRELOAD_CODE.to_string()),
+            unstick_temperature: 0.7,
             tools_file: None,
             output_dir: std::env::temp_dir().join("codeact").join("images"),
             conversation_dir: None,

@@ -22,7 +22,9 @@ mod run;
 pub mod tools;
 
 pub use agent::{Agent, Outcome, Run};
-pub use config::{AgentConfig, Limits, Mode, PromptStyle, SelfConsistency, DEFAULT_PRELOAD};
+pub use config::{
+    AgentConfig, Limits, Mode, PromptStyle, SelfConsistency, DEFAULT_PRELOAD, DEFAULT_PRELOAD_CODE,
+};
 pub use consistency::normalize_answer;
 pub use conversation::Conversation;
 pub use error::AgentError;

@@ -72,6 +72,36 @@ static FENCE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     .ok()
 });
 
+/// The `<execute>` blocks of `text`, leaving out mentions: a small model thinking aloud inside
+/// an unclosed `<thought>` writes things like "run it in the <execute> section", which is prose,
+/// not an action. Inside an open thought only a tag at the start of a line counts.
+fn execute_blocks(text: &str, strict: bool) -> Vec<(String, bool, usize, usize)> {
+    let exec_re = if strict {
+        &EXECUTE_STRICT
+    } else {
+        &EXECUTE_LENIENT
+    };
+    let blocks = captures_all(exec_re, text);
+    if strict {
+        return blocks;
+    }
+    let lower = text.to_ascii_lowercase();
+    blocks
+        .into_iter()
+        .filter(|(_, _, start, _)| {
+            let before = &lower[..*start];
+            let open_thought = before
+                .rfind("<thought>")
+                .is_some_and(|o| !before[o..].contains("</thought>"));
+            let line_start = before
+                .rsplit('\n')
+                .next()
+                .is_none_or(|l| l.trim().is_empty());
+            !open_thought || line_start
+        })
+        .collect()
+}
+
 fn captures_all(re: &LazyLock<Option<Regex>>, text: &str) -> Vec<(String, bool, usize, usize)> {
     let Some(re) = re.as_ref() else {
         return Vec::new();
@@ -88,13 +118,8 @@ fn captures_all(re: &LazyLock<Option<Regex>>, text: &str) -> Vec<(String, bool, 
 
 /// Parses one reply.
 pub fn parse_reply(text: &str, opts: ParseOptions) -> ParsedReply {
-    let exec_re = if opts.strict {
-        &EXECUTE_STRICT
-    } else {
-        &EXECUTE_LENIENT
-    };
     let mut out = ParsedReply::default();
-    let blocks = captures_all(exec_re, text);
+    let blocks = execute_blocks(text, opts.strict);
     for (body, closed, _, _) in &blocks {
         let code = if opts.strict {
             trim_code(body)
@@ -196,12 +221,7 @@ pub fn closed_fence_end(text: &str) -> Option<usize> {
 /// The reply with its last `<execute>` closed, when generation stopped inside it; `None` when
 /// nothing is open.
 pub fn close_open_execute(text: &str, strict: bool) -> Option<String> {
-    let exec_re = if strict {
-        &EXECUTE_STRICT
-    } else {
-        &EXECUTE_LENIENT
-    };
-    let last = captures_all(exec_re, text).pop()?;
+    let last = execute_blocks(text, strict).pop()?;
     if last.1 {
         return None;
     }
@@ -309,6 +329,22 @@ mod tests {
         assert!(!again.unclosed_execute);
         assert_eq!(close_open_execute("<execute>x</execute>", false), None);
         assert_eq!(close_open_execute("no tags", false), None);
+    }
+
+    #[test]
+    fn a_tag_mentioned_inside_an_open_thought_is_not_an_action() {
+        let text = "<thought>You can install it with `!pip install x` in the <execute> section. Then `import x`.\n";
+        let p = lenient(text);
+        assert!(p.actions.is_empty() && !p.unclosed_execute);
+        assert_eq!(close_open_execute(text, false), None);
+        // A forgotten </thought> does not hide a real tag on its own line.
+        let p = lenient("<thought>compute it\n<execute>\nprint(1)\n");
+        assert_eq!(codes(&p), ["print(1)"]);
+        // Outside a thought, a tag mid-line is an action.
+        assert_eq!(
+            codes(&lenient("Let me run: <execute>print(2)</execute>")),
+            ["print(2)"]
+        );
     }
 
     #[test]

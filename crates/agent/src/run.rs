@@ -56,6 +56,8 @@ struct Progress {
     questioned: bool,
     nudged: bool,
     failed_codes: HashSet<String>,
+    /// The model just repeated failing code: sample the next reply less greedily.
+    stuck: bool,
 }
 
 /// A finished model reply.
@@ -158,7 +160,13 @@ impl<'a> Runner<'a> {
             turn += 1;
             self.state.turns_total += 1;
             self.emit(AgentEvent::TurnStarted { turn });
-            let reply = match self.generate(mode).await {
+            let temperature = if p.stuck {
+                self.temperature.max(self.ctx.config.unstick_temperature)
+            } else {
+                self.temperature
+            };
+            p.stuck = false;
+            let reply = match self.generate(mode, temperature).await {
                 Ok(r) => r,
                 Err(end) => return end,
             };
@@ -215,13 +223,13 @@ impl<'a> Runner<'a> {
     }
 
     /// Streams one reply from the model.
-    async fn generate(&mut self, mode: Mode) -> Result<Reply, EndReason> {
+    async fn generate(&mut self, mode: Mode, temperature: f32) -> Result<Reply, EndReason> {
         let cfg = &self.ctx.config;
         let use_grammar = cfg.grammar && mode == Mode::Task && self.ctx.llm.supports_grammar();
         let request = CompletionRequest {
             messages: context::fit(&self.state.conv.messages, cfg.limits.context_chars),
             max_tokens: cfg.limits.max_tokens,
-            temperature: self.temperature,
+            temperature,
             top_p: 1.0,
             stop: vec![EXECUTE_STOP.to_string()],
             grammar: use_grammar.then(|| grammar::TASK_GRAMMAR.to_string()),
@@ -337,6 +345,7 @@ impl<'a> Runner<'a> {
                 let key = normalize_code(&action.code);
                 if !p.failed_codes.insert(key) && !notes.contains(&prompt::SAME_CODE_AGAIN) {
                     notes.push(prompt::SAME_CODE_AGAIN);
+                    p.stuck = true;
                 }
             }
             let skip_rest = last_failed && k + 1 < parsed.actions.len();
@@ -422,7 +431,7 @@ impl<'a> Runner<'a> {
             self.state.pending_note = Some(prompt::SESSION_RESET.to_string());
         }
         let cfg = &self.ctx.config;
-        if let Some(cell) = import_cell(&cfg.preload_modules) {
+        if let Some(cell) = import_cell(&cfg.preload_modules, cfg.preload_code.as_deref()) {
             let r = exec.execute(&sid, &cell).await?;
             if observe::failed(&r) {
                 tracing::warn!(session = %sid, "preloading modules failed: {}", r.text());

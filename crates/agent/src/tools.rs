@@ -89,9 +89,17 @@ pub fn parse_tool_listing(output: &str) -> Result<Vec<ToolInfo>, AgentError> {
     serde_json::from_str(line).map_err(|e| AgentError::Tools(format!("bad tool listing: {e}")))
 }
 
-/// The cell that imports the preloaded modules.
-pub fn import_cell(modules: &[String]) -> Option<String> {
-    (!modules.is_empty()).then(|| format!("import {}", modules.join(", ")))
+/// The cell that imports the preloaded modules, followed by `extra` code.
+pub fn import_cell(modules: &[String], extra: Option<&str>) -> Option<String> {
+    let mut cell = String::new();
+    if !modules.is_empty() {
+        cell.push_str(&format!("import {}\n", modules.join(", ")));
+    }
+    if let Some(extra) = extra.filter(|e| !e.trim().is_empty()) {
+        cell.push_str(extra);
+        cell.push('\n');
+    }
+    (!cell.is_empty()).then_some(cell)
 }
 
 #[cfg(test)]
@@ -123,10 +131,10 @@ mod tests {
 
     #[test]
     fn import_cell_lists_modules() {
-        assert_eq!(
-            import_cell(&["math".into(), "re".into()]).as_deref(),
-            Some("import math, re")
-        );
-        assert_eq!(import_cell(&[]), None);
+        let two = import_cell(&["math".into(), "re".into()], None);
+        assert_eq!(two.as_deref(), Some("import math, re\n"));
+        let extra = import_cell(&["math".into()], Some("x = 1"));
+        assert_eq!(extra.as_deref(), Some("import math\nx = 1\n"));
+        assert_eq!(import_cell(&[], None), None);
     }
 }

@@ -222,6 +222,9 @@ async fn failure_handling_for_small_models() -> anyhow::Result<()> {
     );
     assert!(!first.contains('\u{1b}'), "no ANSI codes: {first}");
     assert!(llm.last_message(2).ends_with(SAME_CODE_AGAIN));
+    // After the repeat, one reply is sampled less greedily to break the loop.
+    let temps: Vec<f32> = llm.requests().iter().map(|r| r.temperature).collect();
+    assert_eq!(temps, [0.0, 0.0, 0.7, 0.0, 0.0]);
     // Fixed code, then the answer is accepted at once.
     assert_eq!(observations(&out).last().map(|o| o.1), Some(ExecStatus::Ok));
     Ok(())
@@ -239,6 +242,19 @@ async fn an_answer_after_a_failure_is_accepted_when_repeated() -> anyhow::Result
     let out = agent.run_task("t").finish().await;
     assert_eq!(out.final_answer.as_deref(), Some("inf"));
     assert_eq!(feedback(&out), [QUESTION_SOLUTION]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn common_names_are_preloaded() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&[
+        "<execute>print(sqrt(16), factorial(4), Counter('aab')['a'], date(2024, 1, 2).day, statistics.mean([1, 3]))",
+        "<solution>ok</solution>",
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    agent.run_task("t").finish().await;
+    assert_eq!(llm.last_message(1), "Execution Output:\n4.0 24 2 2 2");
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Runs the agent benchmark with the embedded default model (Qwen2.5-Coder-0.5B-Instruct).
 //!
-//! `cargo run --release -p codeact-eval --example bench_agent -- [--all] [--limit N] [--json FILE]`
+//! `cargo run --release -p codeact-eval --example bench_agent -- [--all | --variants ours:on:off,seed:off:off]
+//! [--limit N] [--only ID,ID] [--json FILE]`
 //! Without `--all` only our default variant runs. Sessions run without a sandbox (the tasks are
 //! the crate's own).
 
@@ -58,7 +59,11 @@ async fn main() -> anyhow::Result<()> {
     let mut config = ExecConfig::default();
     config.sandbox.mode = SandboxMode::None;
     let exec = SessionManager::new(Arc::new(LocalBackend::new(&config).await?), config);
-    let tasks = builtin_tasks();
+    let mut tasks = builtin_tasks();
+    if let Some(only) = value("--only") {
+        let ids: Vec<&str> = only.split(',').collect();
+        tasks.retain(|t| ids.contains(&t.id.as_str()));
+    }
     let report = bench_agent(llm, exec.clone(), &tasks, &opts).await;
     exec.shutdown().await;
     println!("{report}");

@@ -148,6 +148,7 @@ async fn run_one(
     let started = Instant::now();
     let outcome = agent.run_task(task.prompt.clone()).finish().await;
     let seconds = started.elapsed().as_secs_f64();
+    let messages = agent.conversation().await.messages;
     agent.close().await;
 
     let parse = ParseOptions {
@@ -189,5 +190,6 @@ async fn run_one(
         fenced_actions,
         seconds,
         errors,
+        messages,
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use codeact_protocol::EndReason;
+use codeact_protocol::{EndReason, Message};
 use serde::Serialize;
 
 /// The outcome of one task under one variant.
@@ -22,6 +22,8 @@ pub struct TaskResult {
     pub seconds: f64,
     /// Error events of the run (backend or engine failures).
     pub errors: Vec<String>,
+    /// The conversation, for reading what went wrong.
+    pub messages: Vec<Message>,
 }
 
 /// The totals of one variant.
@@ -115,6 +117,7 @@ mod tests {
             fenced_actions: 0,
             seconds: 2.0,
             errors: Vec::new(),
+            messages: Vec::new(),
         }
     }
 
