@@ -339,22 +339,6 @@ class FdPump:
 # Running cells
 
 
-def plain_traceback(etype, value, tb, skip_frames=0):
-    import traceback
-
-    lines = traceback.format_exception(etype, value, tb)
-    # Drop the worker's own frames: keep "Traceback" and the frames from the cell on.
-    out = [lines[0]] if lines and lines[0].startswith("Traceback") else []
-    frames = [l for l in lines[1:] if l.startswith("  File ")]
-    cut = 0
-    for i, l in enumerate(lines[1:]):
-        if '"<cell>"' in l or "<ipython-input" in l or 'File "<cell' in l:
-            cut = i + 1
-            break
-    rest = lines[cut:] if cut else lines[1 + skip_frames :] if frames else lines[1:]
-    return [ANSI.sub("", l.rstrip("\n")) for l in out + rest]
-
-
 class PlainRunner:
     """Runs cells with exec/eval when IPython is not installed."""
 

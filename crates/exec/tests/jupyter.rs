@@ -120,12 +120,16 @@ impl Gateway {
         std::fs::read_to_string(self.dir.path().join("gateway.log")).unwrap_or_default()
     }
 
-    fn backend(&self) -> JupyterBackend {
-        JupyterBackend::new(JupyterConfig {
+    fn config(&self) -> JupyterConfig {
+        JupyterConfig {
             url: self.url(),
             token: Some(TOKEN.to_string()),
             kernel_name: "python3".to_string(),
-        })
+        }
+    }
+
+    fn backend(&self) -> JupyterBackend {
+        JupyterBackend::new(self.config())
     }
 
     /// The ids of the kernels the gateway has now.
@@ -222,7 +226,18 @@ async fn cells_outputs_and_files_body(gw: &Gateway) {
         url: gw.url(),
         ..Default::default()
     });
-    assert!(wrong.ping().await.is_err());
+    match wrong.ping().await {
+        Err(ExecError::BackendUnavailable(msg)) => assert!(msg.contains("token"), "{msg}"),
+        other => panic!("a wrong token was accepted: {other:?}"),
+    }
+    let no_such_kernel = JupyterBackend::new(JupyterConfig {
+        kernel_name: "no-such-kernel".into(),
+        ..gw.config()
+    });
+    match no_such_kernel.ping().await {
+        Err(ExecError::BackendUnavailable(msg)) => assert!(msg.contains("python3"), "{msg}"),
+        other => panic!("a missing kernelspec passed: {other:?}"),
+    }
     match wrong.start("w").await {
         Err(ExecError::BackendUnavailable(msg)) => assert!(msg.contains("token"), "{msg}"),
         Err(e) => panic!("unexpected error {e}"),

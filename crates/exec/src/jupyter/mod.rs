@@ -79,9 +79,18 @@ impl JupyterBackend {
             .map_err(|e| ExecError::BackendUnavailable(e.clone()))
     }
 
-    /// Checks that the server answers (`GET /api`) and accepts the token.
+    /// Checks that the server answers, accepts the token and has the configured kernelspec.
     pub async fn ping(&self) -> Result<(), ExecError> {
-        self.rest()?.ping().await
+        let specs = self.rest()?.kernelspecs().await?;
+        if specs.contains(&self.config.kernel_name) {
+            Ok(())
+        } else {
+            Err(ExecError::BackendUnavailable(format!(
+                "the Jupyter server has no kernel named {:?} (it has: {})",
+                self.config.kernel_name,
+                specs.join(", ")
+            )))
+        }
     }
 }
 

@@ -91,14 +91,25 @@ impl Rest {
         ))
     }
 
-    /// Whether the server answers `GET /api` (its version endpoint).
-    pub async fn ping(&self) -> Result<(), ExecError> {
-        let (status, body) = self.call(Method::GET, "/api", None).await?;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(Self::unexpected("GET", "/api", status, &body))
+    /// The names of the server's kernelspecs. Unlike `GET /api`, which Jupyter Server answers
+    /// without authentication, this checks the token as well.
+    pub async fn kernelspecs(&self) -> Result<Vec<String>, ExecError> {
+        let path = "/api/kernelspecs";
+        let (status, body) = self.call(Method::GET, path, None).await?;
+        if !status.is_success() {
+            return Err(Self::unexpected("GET", path, status, &body));
         }
+        let specs = serde_json::from_str::<Value>(&body)
+            .ok()
+            .and_then(|v| {
+                v.get("kernelspecs")
+                    .and_then(Value::as_object)
+                    .map(|m| m.keys().cloned().collect())
+            })
+            .ok_or_else(|| {
+                ExecError::Protocol(format!("GET {path} answered an odd body: {body}"))
+            })?;
+        Ok(specs)
     }
 
     /// Starts a kernel of kernelspec `name`; returns its id.
