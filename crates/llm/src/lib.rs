@@ -5,8 +5,10 @@
 //! gets to invent the block's output.
 
 mod backend;
+pub mod bench;
 pub mod embedded;
 mod grammar;
+pub mod llama_server;
 pub mod model;
 pub mod openai;
 mod sse;
@@ -15,6 +17,7 @@ mod stop;
 pub use backend::{
     BoxChunkStream, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError, Usage,
 };
+pub use bench::{bench_llm, BenchOptions, BenchReport};
 pub use embedded::{EmbeddedBackend, EmbeddedConfig, EngineTimings, ModelInfo};
 pub use model::{default_model_path, ensure_default_model};
 pub use openai::{OpenAiBackend, OpenAiConfig, ServerTimings};

