@@ -19,6 +19,7 @@ pub mod observe;
 pub mod parse;
 pub mod prompt;
 mod run;
+mod setup;
 pub mod tools;
 
 pub use agent::{Agent, Outcome, Run};
