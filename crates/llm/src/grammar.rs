@@ -12,12 +12,16 @@ use std::collections::HashSet;
 const MAX_REPETITIONS: u64 = 2000;
 
 /// Checks that `src` is a GBNF grammar llama.cpp will parse, with a `root` rule.
-pub(crate) fn check_gbnf(src: &str) -> Result<(), String> {
+///
+/// Returns the textual tokens (`<text>`, brackets included) it names: each must be exactly
+/// one token of the model's vocabulary, which only the caller can check.
+pub(crate) fn check_gbnf(src: &str) -> Result<Vec<String>, String> {
     let mut p = Parser {
         s: src.chars().collect(),
         i: 0,
         defined: HashSet::new(),
         referenced: Vec::new(),
+        tokens: Vec::new(),
     };
     p.space(true);
     while !p.at_end() {
@@ -31,7 +35,7 @@ pub(crate) fn check_gbnf(src: &str) -> Result<(), String> {
     if !p.defined.contains("root") {
         return Err("the grammar has no 'root' rule".into());
     }
-    Ok(())
+    Ok(p.tokens)
 }
 
 struct Parser {
@@ -39,6 +43,7 @@ struct Parser {
     i: usize,
     defined: HashSet<String>,
     referenced: Vec<String>,
+    tokens: Vec<String>,
 }
 
 fn is_word(c: char) -> bool {
@@ -140,6 +145,7 @@ impl Parser {
         if self.peek(0) != '<' {
             return self.err("expecting '<'");
         }
+        let start = self.i;
         self.i += 1;
         if self.peek(0) == '[' {
             self.i += 1;
@@ -159,6 +165,7 @@ impl Parser {
             return self.err("expecting '>'");
         }
         self.i += 1;
+        self.tokens.push(self.s[start..self.i].iter().collect());
         Ok(())
     }
 
@@ -301,8 +308,12 @@ mod tests {
             "root ::= obj\nobj ::= \"{\" ws ( pair ( \",\" ws pair )* )? \"}\"\npair ::= [a-z]+ \":\" ws [0-9]+\nws ::= [ \\t\\n]*",
         ];
         for g in good {
-            assert_eq!(check_gbnf(g), Ok(()), "{g}");
+            assert!(check_gbnf(g).is_ok(), "{g}: {:?}", check_gbnf(g));
         }
+        assert_eq!(
+            check_gbnf("root ::= <|im_end|> <[5]> !<think>"),
+            Ok(vec!["<|im_end|>".to_string(), "<think>".to_string()])
+        );
     }
 
     #[test]
@@ -327,7 +338,7 @@ mod tests {
         for (g, why) in bad {
             match check_gbnf(g) {
                 Err(e) => assert!(e.contains(why), "{g:?}: {e}"),
-                Ok(()) => panic!("accepted {g:?}"),
+                Ok(_) => panic!("accepted {g:?}"),
             }
         }
     }

@@ -210,8 +210,17 @@ impl Engine<'_> {
     fn sampler(&self, req: &CompletionRequest) -> Result<LlamaSampler, LlmError> {
         let mut chain = Vec::new();
         if let Some(grammar) = &req.grammar {
-            crate::grammar::check_gbnf(grammar)
+            let tokens = crate::grammar::check_gbnf(grammar)
                 .map_err(|e| LlmError::Rejected(format!("invalid GBNF grammar: {e}")))?;
+            let vocab = self.model.vocab();
+            if let Some(bad) = tokens
+                .iter()
+                .find(|t| vocab.tokenize(t.as_bytes(), false, true).len() != 1)
+            {
+                return Err(LlmError::Rejected(format!(
+                    "invalid GBNF grammar: {bad} is not one token of this model"
+                )));
+            }
             let g = LlamaSampler::grammar(self.model, grammar, "root")
                 .map_err(|e| LlmError::Rejected(format!("invalid GBNF grammar: {e}")))?;
             chain.push(g);
