@@ -214,9 +214,24 @@ impl LlmBackend for EmbeddedBackend {
         // `stream` itself, as they do from an HTTP backend.
         started_rx.await.map_err(|_| engine_gone())??;
         debug!("embedded generation started");
-        let stream = futures::stream::unfold(chunks_rx, |mut rx| async move {
-            let item = rx.recv().await?;
-            Some((item, rx))
+        // `ended` records a final item; a channel that closes before one means the worker
+        // died mid-reply, which the caller must hear about rather than see a short reply.
+        let stream = futures::stream::unfold((chunks_rx, false), |(mut rx, ended)| async move {
+            if ended {
+                return None;
+            }
+            match rx.recv().await {
+                Some(item) => {
+                    let last = matches!(item, Ok(Chunk::Done { .. }) | Err(_));
+                    Some((item, (rx, last)))
+                }
+                None => Some((
+                    Err(LlmError::Model(
+                        "the embedded engine stopped mid-reply".into(),
+                    )),
+                    (rx, true),
+                )),
+            }
         });
         Ok(stream.boxed())
     }
