@@ -16,6 +16,8 @@ step "peers: Jupyter Kernel Gateway"
 scripts/jupyter-gateway.sh install
 step "peers: llama.cpp's llama-server (built from source once, then cached)"
 scripts/llama-server.sh >/dev/null
+step "the default model (downloaded and verified once)"
+scripts/fetch-model.sh >/dev/null
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
