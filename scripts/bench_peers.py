@@ -7,7 +7,8 @@ result is one JSON object on stdout, which `codeact bench exec` parses:
    "cold_start_ms": [...], "round_trip_ms": [...],
    "idle": {"sessions": N, "processes": P, "uss_bytes": B, "pss_bytes": B, "rss_bytes": B,
             "idle_cpu_pct": X},
-   "fit": {...same fields..., "target": N, "stopped": "why", "seconds": S},
+   "fit": {...same fields..., "target": N, "stopped": "why", "seconds": S,
+           "creation_ms": [...]},
    "overhead": {"driver": {...}}}
 
 Memory is read from /proc/PID/smaps_rollup exactly as the Rust side reads it for codeact:
@@ -240,6 +241,7 @@ def main():
 
     # (3) Idle memory, then (4) as many kernels as allowed.
     alive = []
+    creation = []  # ms from asking for each kernel to its print(1) output, back to back
     target_idle = min(args.idle, args.max_alive)
     t_start = time.monotonic()
     stopped = "reached the target"
@@ -254,8 +256,10 @@ def main():
                 stopped = "MemAvailable below %d MiB" % args.min_available_mib
                 return False
             try:
+                t0 = time.perf_counter()
                 k = Kernel.start(args.kernel_name)
                 check_output(k.run("print(1)"))
+                creation.append((time.perf_counter() - t0) * 1000.0)
             except Exception as e:
                 stopped = "kernel %d failed: %s" % (len(alive) + 1, e)
                 return False
@@ -277,7 +281,7 @@ def main():
         pids = descendants([p for k in alive for p in k.pids()])
         fit = measure(pids, args.cpu_window)
         fit.update({"sessions": len(alive), "target": args.max_alive, "stopped": stopped,
-                    "seconds": time.monotonic() - t_start})
+                    "seconds": time.monotonic() - t_start, "creation_ms": creation})
         result["fit"] = fit
         result["overhead"] = {"driver": measure([os.getpid()], 0)}
     finally:

@@ -76,6 +76,9 @@ pub struct ExecBenchArgs {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
     /// Configuration file of the codeact engine (sandbox policy, Python).
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -220,6 +223,16 @@ pub struct Host {
     pub cpus: usize,
     pub mem_total_bytes: u64,
     pub kernel: String,
+    /// 1-minute load average when the run started and ended (the machine may be shared).
+    pub load_start: String,
+    pub load_end: String,
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default()
 }
 
 #[derive(Debug, Serialize)]
@@ -243,7 +256,7 @@ pub async fn run(args: ExecBenchArgs) -> Result<i32> {
     if args.round_trips == 0 && args.sessions == 0 && args.idle == 0 {
         bail!("nothing to measure: --sessions, --round-trips and --idle are all 0");
     }
-    let host = Host {
+    let mut host = Host {
         cpus: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
@@ -251,6 +264,8 @@ pub async fn run(args: ExecBenchArgs) -> Result<i32> {
         kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
+        load_start: loadavg(),
+        load_end: String::new(),
     };
     let settings = Settings {
         cold_starts: args.sessions,
@@ -289,11 +304,16 @@ pub async fn run(args: ExecBenchArgs) -> Result<i32> {
             }
         }
     }
+    host.load_end = loadavg();
     let bench = Bench {
         host,
         settings,
         rows,
     };
+    if let Some(path) = &args.json_out {
+        std::fs::write(path, serde_json::to_string_pretty(&bench)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&bench)?);
     } else {

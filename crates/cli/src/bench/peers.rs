@@ -35,10 +35,12 @@ pub async fn ensure_venv(venv: Option<PathBuf>, no_install: bool) -> Result<Path
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    // `output()` would capture stderr too; the script's progress belongs on the terminal.
     let out = cmd
-        .output()
-        .await
-        .context("running bash for scripts/bench-peers.sh")?;
+        .spawn()
+        .context("running bash for scripts/bench-peers.sh")?
+        .wait_with_output()
+        .await?;
     if !out.status.success() {
         if no_install {
             bail!(
@@ -84,6 +86,8 @@ struct DriverMem {
     stopped: Option<String>,
     #[serde(default)]
     seconds: Option<f64>,
+    #[serde(default)]
+    creation_ms: Vec<f64>,
 }
 
 impl DriverMem {
@@ -154,9 +158,10 @@ async fn ipykernel(args: &ExecBenchArgs, python: &Path) -> Result<Row> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
-        .output()
-        .await
-        .with_context(|| format!("running {}", python.display()))?;
+        .spawn()
+        .with_context(|| format!("running {}", python.display()))?
+        .wait_with_output()
+        .await?;
     if !out.status.success() {
         bail!("the ipykernel driver failed ({})", out.status);
     }
@@ -179,8 +184,8 @@ async fn ipykernel(args: &ExecBenchArgs, python: &Path) -> Result<Row> {
         stopped: f.stopped.clone().unwrap_or_default(),
         seconds: f.seconds.unwrap_or_default(),
         memory: f.memory(),
-        start_first_ms: None,
-        start_last_ms: None,
+        start_first_ms: Summary::of(&f.creation_ms[..f.creation_ms.len().min(100)]),
+        start_last_ms: Summary::of(&f.creation_ms[f.creation_ms.len().saturating_sub(100)..]),
     });
     row.overhead = d
         .overhead

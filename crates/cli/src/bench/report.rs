@@ -117,11 +117,13 @@ pub fn table(b: &Bench) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "codeact bench exec: `{}`; {} CPUs, {:.1} GiB RAM, Linux {}",
+        "codeact bench exec: `{}`; {} CPUs, {:.1} GiB RAM, Linux {}; load average {} at the start, {} at the end",
         b.settings.cell,
         b.host.cpus,
         b.host.mem_total_bytes as f64 / (1u64 << 30) as f64,
-        b.host.kernel
+        b.host.kernel,
+        b.host.load_start,
+        b.host.load_end
     );
     for r in &b.rows {
         if !r.versions.is_empty() {
@@ -191,6 +193,17 @@ pub fn table(b: &Bench) -> String {
             .fit
             .as_ref()
             .map(|f| format!("{} ({})", f.sessions, f.target)))
+    );
+    let _ = writeln!(
+        o,
+        "{}",
+        fit_line("  first 100 created back to back, p50/p95", &|r| r
+            .fit
+            .as_ref()
+            .and_then(|f| {
+                f.start_first_ms
+                    .map(|s| format!("{} / {}", ms(s.p50), ms(s.p95)))
+            }))
     );
     let _ = writeln!(
         o,
@@ -357,7 +370,7 @@ fn breakdown(o: &mut String, r: &Row) {
             o,
             "  cold start through the Backend/Kernel interface (no session manager):"
         );
-        let _ = writeln!(o, "    Backend::start (zygote fork → holder namespaces + root → cgroup → init → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()));
+        let _ = writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else zygote fork → holder namespaces + root → cgroup → init → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()));
         let _ = writeln!(
             o,
             "    first print(1) in the new session:  {}",
@@ -396,14 +409,23 @@ fn breakdown(o: &mut String, r: &Row) {
             m.sessions, m.total.processes
         );
         for role in &m.roles {
+            let per = role.mem.processes.max(1) as f64;
             let _ = writeln!(
                 o,
-                "    {}: {} processes, USS {} PSS {} RSS {} per session",
+                "    {}: {} processes; per process USS {} PSS {} RSS {}",
                 pad(&role.role, 7),
                 role.mem.processes,
-                mb(role.mem.uss_bytes as f64 / n),
-                mb(role.mem.pss_bytes as f64 / n),
-                mb(role.mem.rss_bytes as f64 / n)
+                mb(role.mem.uss_bytes as f64 / per),
+                mb(role.mem.pss_bytes as f64 / per),
+                mb(role.mem.rss_bytes as f64 / per)
+            );
+        }
+        if let Some(s) = m.sandboxes.filter(|&s| s > 0) {
+            let _ = writeln!(
+                o,
+                "    per sandbox (total / {s} sandboxes): USS {} PSS {}",
+                mb(m.total.uss_bytes as f64 / s as f64),
+                mb(m.total.pss_bytes as f64 / s as f64)
             );
         }
         if let Some(c) = m.cgroup_bytes {
