@@ -1,0 +1,83 @@
+//! `codeact bench llm` (the embedded engine against llama-server and llama-bench) and
+//! `codeact bench agent` (the agent's task set, end to end, across prompt variants).
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use codeact_eval::{builtin_tasks, load_tasks, Variant};
+
+use crate::config::{EngineArgs, FileConfig};
+use crate::llm::LlmArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct LlmBenchArgs {
+    /// GGUF to measure (default: the bundled default model).
+    #[arg(long)]
+    pub model_path: Option<PathBuf>,
+    /// Threads for every engine (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Skip llama-server and llama-bench.
+    #[arg(long)]
+    pub skip_peers: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn llm(args: LlmBenchArgs) -> Result<i32> {
+    let opts = codeact_llm::BenchOptions {
+        model: args.model_path,
+        threads: args.threads,
+        llama_server: !args.skip_peers,
+        llama_bench: !args.skip_peers,
+        progress: true,
+        ..codeact_llm::BenchOptions::default()
+    };
+    let report = codeact_llm::bench_llm(opts).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentBenchArgs {
+    /// Tasks as JSONL (default: the built-in set).
+    #[arg(long)]
+    pub tasks: Option<PathBuf>,
+    /// Run only the first N tasks.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Only our default configuration instead of the whole variant matrix.
+    #[arg(long)]
+    pub defaults_only: bool,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+pub async fn agent(args: AgentBenchArgs) -> Result<i32> {
+    let file = FileConfig::load(args.engine.config.as_deref())?;
+    let engine = args.engine.resolve(&file)?;
+    let tasks = match &args.tasks {
+        Some(p) => load_tasks(p).with_context(|| format!("loading {}", p.display()))?,
+        None => builtin_tasks(),
+    };
+    let (llm, sessions) = tokio::try_join!(
+        crate::llm::build(&args.llm, &file.llm),
+        crate::engine::session_manager(&engine)
+    )?;
+    let opts = codeact_eval::BenchOptions {
+        variants: if args.defaults_only { vec![Variant::ours()] } else { Variant::matrix() },
+        task_limit: args.limit,
+        ..codeact_eval::BenchOptions::default()
+    };
+    let report = codeact_eval::bench_agent(llm, sessions.clone(), &tasks, &opts).await;
+    sessions.shutdown().await;
+    println!("{report}");
+    Ok(0)
+}
