@@ -125,6 +125,14 @@ fn fetch_default_model(dest: &Path) -> Result<(), LlmError> {
              (expected {DEFAULT_MODEL_BYTES} bytes, sha256 {DEFAULT_MODEL_SHA256})"
         )));
     }
+    // Temporary files are private; the model is not.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o644);
+        out.as_file()
+            .set_permissions(perms)
+            .map_err(|e| io_err(out.path(), e))?;
+    }
     out.as_file()
         .sync_all()
         .map_err(|e| io_err(out.path(), e))?;
