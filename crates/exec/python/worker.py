@@ -832,6 +832,9 @@ def install_filter(prog):
 
 def run_init(cfg, chan_fd, sandboxed):
     """pid 1 of the session: forks the worker, forwards interrupts to it, reaps everything."""
+    # The holder's SIGCHLD reaper must not follow into the session: in init it would steal
+    # the worker's exit status, in the worker every subprocess's.
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if sandboxed:
         enter_root(cfg)
         set_limits(cfg["limits"])
