@@ -10,6 +10,9 @@ use super::stats::Summary;
 /// 1 MB = 10^6 bytes (the targets are stated in MB).
 const MB: f64 = 1e6;
 const IDLE_CPU: &str = "idle CPU, all idle sessions together";
+const BACK_TO_BACK: &str = "  first 100 created back to back, p50/p95";
+/// Row labels of the table besides the metrics', for its first column's width.
+const FIXED_LABELS: [&str; 2] = [IDLE_CPU, BACK_TO_BACK];
 
 pub fn ms(v: f64) -> String {
     if v < 1.0 {
@@ -138,9 +141,9 @@ pub fn table(b: &Bench) -> String {
     let w0 = ms_rows
         .iter()
         .map(|m| m.name.chars().count())
+        .chain(FIXED_LABELS.iter().map(|l| l.chars().count()))
         .max()
         .unwrap_or(20)
-        .max(IDLE_CPU.len())
         + 2;
     let w = b
         .rows
@@ -197,13 +200,10 @@ pub fn table(b: &Bench) -> String {
     let _ = writeln!(
         o,
         "{}",
-        fit_line("  first 100 created back to back, p50/p95", &|r| r
-            .fit
-            .as_ref()
-            .and_then(|f| {
-                f.start_first_ms
-                    .map(|s| format!("{} / {}", ms(s.p50), ms(s.p95)))
-            }))
+        fit_line(BACK_TO_BACK, &|r| r.fit.as_ref().and_then(|f| {
+            f.start_first_ms
+                .map(|s| format!("{} / {}", ms(s.p50), ms(s.p95)))
+        }))
     );
     let _ = writeln!(
         o,
