@@ -1,7 +1,7 @@
 //! Runs the agent benchmark with the embedded default model (Qwen2.5-Coder-0.5B-Instruct).
 //!
 //! `cargo run --release -p codeact-eval --example bench_agent -- [--all | --variants ours:on:off,seed:off:off]
-//! [--limit N] [--only ID,ID] [--json FILE]`
+//! [--limit N] [--only ID,ID] [--json FILE] [--progress FILE.jsonl]`
 //! Without `--all` only our default variant runs. Sessions run without a sandbox (the tasks are
 //! the crate's own).
 
@@ -34,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
     if args.iter().any(|a| a == "--all") {
         opts.variants = Variant::matrix();
     }
+    opts.progress_file = value("--progress").map(Into::into);
     if let Some(n) = value("--limit") {
         opts.task_limit = Some(n.parse()?);
     }
@@ -58,6 +59,8 @@ async fn main() -> anyhow::Result<()> {
     let llm = Arc::new(EmbeddedBackend::load_default(None).await?);
     let mut config = ExecConfig::default();
     config.sandbox.mode = SandboxMode::None;
+    // No task needs more than a moment; a brute-force loop should fail fast, not eat minutes.
+    config.cell_timeout = std::time::Duration::from_secs(10);
     let exec = SessionManager::new(Arc::new(LocalBackend::new(&config).await?), config);
     let mut tasks = builtin_tasks();
     if let Some(only) = value("--only") {

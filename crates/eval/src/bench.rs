@@ -72,6 +72,9 @@ pub struct BenchOptions {
     pub output_dir: PathBuf,
     /// Skip grammar variants when the backend ignores grammars (they would repeat the others).
     pub skip_unsupported_grammar: bool,
+    /// Append each task's result to this JSONL file as soon as it is known, so that a long run
+    /// can be read while it goes on.
+    pub progress_file: Option<PathBuf>,
 }
 
 impl Default for BenchOptions {
@@ -86,6 +89,7 @@ impl Default for BenchOptions {
             task_limit: None,
             output_dir: std::env::temp_dir().join("codeact-bench"),
             skip_unsupported_grammar: true,
+            progress_file: None,
         }
     }
 }
@@ -116,6 +120,9 @@ pub async fn bench_agent(
                 variant = %r.variant, task = %r.id, solved = r.solved, turns = r.turns,
                 seconds = format!("{:.1}", r.seconds), answer = ?r.answer, "task done"
             );
+            if let Some(path) = &opts.progress_file {
+                append_line(path, &r);
+            }
             results.push(r);
         }
         report
@@ -124,6 +131,22 @@ pub async fn bench_agent(
         report.results.extend(results);
     }
     report
+}
+
+fn append_line(path: &std::path::Path, r: &TaskResult) {
+    use std::io::Write;
+    let written = serde_json::to_string(r)
+        .map_err(std::io::Error::other)
+        .and_then(|line| {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?;
+            writeln!(f, "{line}")
+        });
+    if let Err(e) = written {
+        tracing::warn!(path = %path.display(), "cannot write the progress file: {e}");
+    }
 }
 
 async fn run_one(

@@ -4,7 +4,8 @@
 //! 2. or, for a list answer, the same items in the same order, brackets and spacing aside;
 //! 3. or, for a numeric answer, the solution holds exactly one number (units and words around
 //!    it are allowed) and it equals the expected one within a relative 1e-6;
-//! 4. or, for a one-word answer, the solution is short (at most six words) and has that word.
+//! 4. or, for a one-word answer, the solution is short (at most six words) and has that word;
+//! 5. a `0b`/`0x`/`0o` prefix is a notation, not a different answer: `0xbeef` gives `beef`.
 
 use std::sync::LazyLock;
 
@@ -18,17 +19,22 @@ static WORD: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"[\p{L}\p{N}
 
 /// Whether `got` gives the answer `expected`, by the rules in the module documentation.
 pub fn check_answer(expected: &str, got: &str) -> bool {
-    if normalize_answer(expected) == normalize_answer(got) {
+    let want = normalize_answer(expected);
+    let have = normalize_answer(got);
+    if want == have {
+        return true;
+    }
+    let unprefixed = ["0b", "0x", "0o"].iter().find_map(|p| have.strip_prefix(p));
+    if unprefixed.is_some_and(|rest| rest == want) {
         return true;
     }
     if expected.contains(',') && list_items(expected) == list_items(got) {
         return true;
     }
-    if let Ok(want) = normalize_answer(expected).parse::<f64>() {
+    if let Ok(value) = want.parse::<f64>() {
         let found = numbers(got);
-        return found.len() == 1 && close(found[0], want);
+        return found.len() == 1 && close(found[0], value);
     }
-    let want = normalize_answer(expected);
     if want.contains(' ') {
         return false;
     }
@@ -82,6 +88,9 @@ mod tests {
         assert!(check_answer("2024-04-03", "2024-04-03"));
         assert!(!check_answer("2024-04-03", "2024-04-04"));
         assert!(check_answer("beef", "'beef'"));
+        assert!(check_answer("beef", "0xbeef"));
+        assert!(check_answer("11111111", "0b11111111"));
+        assert!(!check_answer("11111111", "0b1111111"));
     }
 
     #[test]
