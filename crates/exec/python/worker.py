@@ -230,10 +230,8 @@ class Capture:
         with self.lock:
             if final:
                 self._flush_tail()
+            # Items already handed out never grow again: later text starts a new item.
             out = self.items[self.sent :]
-            # A stream item may still grow; only hand out what is complete unless final.
-            if not final and out and out[-1]["type"] == "stream":
-                out = out[:-1]
             self.sent += len(out)
             return out
 
@@ -405,7 +403,8 @@ def make_ipython_runner(capture):
     cfg.InteractiveShell.colors = "nocolor"
     cfg.InteractiveShell.xmode = "Plain"
     cfg.InteractiveShell.autocall = 0
-    shell = InteractiveShell(config=cfg)
+    # The singleton, so that IPython's display() finds the shell and publishes through it.
+    shell = InteractiveShell.instance(config=cfg)
 
     def bundle(format_dict):
         data = {}
@@ -511,7 +510,7 @@ def warm(preload):
         CURRENT.runner = IPythonRunner(shell)
     except ImportError:
         CURRENT.runner = PlainRunner(CURRENT.capture)
-    for mod in ("numpy", "pandas", "matplotlib", "matplotlib.pyplot"):
+    for mod in ("resource", "numpy", "pandas", "matplotlib", "matplotlib.pyplot"):
         try:
             __import__(mod)
         except Exception:
@@ -835,6 +834,15 @@ def run_init(cfg, chan_fd, sandboxed):
     # The holder's SIGCHLD reaper must not follow into the session: in init it would steal
     # the worker's exit status, in the worker every subprocess's.
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # A session of its own: a cell's kill(0, ...) must not reach the holder.
+    os.setsid()
+    # When the session runs out of memory, the OOM killer must pick its code, never the holder
+    # that keeps its files (raising one's own score needs no privilege; lowering the holder's
+    # would).
+    try:
+        write_file("/proc/self/oom_score_adj", "1000")
+    except OSError:
+        pass
     if sandboxed:
         enter_root(cfg)
         set_limits(cfg["limits"])
@@ -843,6 +851,15 @@ def run_init(cfg, chan_fd, sandboxed):
     else:
         os.chdir(cfg["workdir"])
         set_limits(cfg["limits"])
+    # Nothing of the holder's, the zygote's or the server's may reach session code: above all
+    # not the holder's control channel.
+    keep = {0, 1, 2, chan_fd}
+    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
     os.environ["HOME"] = "/workspace" if sandboxed else cfg["workdir"]
     worker = os.fork()
     if worker == 0:

@@ -43,4 +43,6 @@ pub trait Backend: Send + Sync {
     fn report(&self) -> SandboxReport;
     /// Starts a new interpreter for session `id`.
     async fn start(&self, id: &str) -> Result<Box<dyn Kernel>, ExecError>;
+    /// Releases what the backend holds beyond its sessions (pre-started sandboxes).
+    async fn shutdown(&self) {}
 }

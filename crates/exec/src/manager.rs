@@ -318,6 +318,7 @@ impl SessionManager {
         for s in all {
             s.kernel.shutdown().await;
         }
+        self.backend.shutdown().await;
     }
 
     pub async fn write_file(&self, id: &str, path: &str, data: &[u8]) -> Result<(), ExecError> {

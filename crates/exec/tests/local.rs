@@ -211,13 +211,22 @@ async fn plain_python_without_ipython_runs_cells_too() {
         ..quick()
     };
     let m = manager(cfg).await;
-    let r = m.execute("p", "import sys\nv = 20\nprint('out')\nv * 2").await.unwrap();
+    let r = m
+        .execute("p", "import sys\nv = 20\nprint('out')\nv * 2")
+        .await
+        .unwrap();
     assert_eq!(r.text(), "out\n40\n", "{r:?}");
-    let r = m.execute("p", "def g():\n    raise ValueError('bad')\ng()").await.unwrap();
+    let r = m
+        .execute("p", "def g():\n    raise ValueError('bad')\ng()")
+        .await
+        .unwrap();
     assert_eq!(r.status, ExecStatus::Error);
     let text = r.text();
     assert!(text.starts_with("Traceback"), "{text}");
     assert!(text.contains("ValueError: bad"), "{text}");
-    assert!(!text.contains("worker"), "the worker's own frames leak: {text}");
+    assert!(
+        !text.contains("worker"),
+        "the worker's own frames leak: {text}"
+    );
     m.shutdown().await;
 }

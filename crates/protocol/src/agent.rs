@@ -47,7 +47,11 @@ pub enum AgentEvent {
     /// Code the loop is about to run.
     CodeAction { code: String, origin: ActionOrigin },
     /// What running the code produced, and the text the model will see.
-    Observation { text: String, result: ExecResult, images: Vec<String> },
+    Observation {
+        text: String,
+        result: ExecResult,
+        images: Vec<String>,
+    },
     /// A message the loop itself sent to the model (a nudge or a hint), not an observation.
     Feedback { text: String },
     /// The final answer of a task.

@@ -13,7 +13,11 @@ pub enum StreamName {
 /// The representations of one rich value, keyed by MIME type as in Jupyter.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MimeBundle {
-    #[serde(rename = "text/plain", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "text/plain",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub text_plain: Option<String>,
     /// Base64-encoded PNG bytes.
     #[serde(rename = "image/png", default, skip_serializing_if = "Option::is_none")]
@@ -34,7 +38,9 @@ pub enum Output {
         data: MimeBundle,
     },
     /// A value shown with `display()` or a figure.
-    Display { data: MimeBundle },
+    Display {
+        data: MimeBundle,
+    },
     /// The exception that ended the cell; the traceback is plain text, one frame per entry.
     Error {
         ename: String,
@@ -48,11 +54,13 @@ impl Output {
     pub fn text(&self) -> String {
         match self {
             Output::Stream { text, .. } => text.clone(),
-            Output::Result { data, .. } | Output::Display { data } => match (&data.text_plain, &data.image_png) {
-                (_, Some(_)) => "<image/png>\n".to_string(),
-                (Some(t), None) => format!("{t}\n"),
-                (None, None) => String::new(),
-            },
+            Output::Result { data, .. } | Output::Display { data } => {
+                match (&data.text_plain, &data.image_png) {
+                    (_, Some(_)) => "<image/png>\n".to_string(),
+                    (Some(t), None) => format!("{t}\n"),
+                    (None, None) => String::new(),
+                }
+            }
             Output::Error { traceback, .. } => {
                 let mut s = traceback.join("\n");
                 if !s.ends_with('\n') {
@@ -144,6 +152,7 @@ pub struct SessionInfo {
 pub enum ErrorCode {
     BadRequest,
     NotFound,
+    MethodNotAllowed,
     TooManySessions,
     SessionBusy,
     PayloadTooLarge,
@@ -157,6 +166,7 @@ impl ErrorCode {
         match self {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::TooManySessions => "too_many_sessions",
             ErrorCode::SessionBusy => "session_busy",
             ErrorCode::PayloadTooLarge => "payload_too_large",

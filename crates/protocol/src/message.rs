@@ -27,12 +27,24 @@ pub struct Message {
 
 impl Message {
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: Role::System, content: content.into(), images: Vec::new() }
+        Self {
+            role: Role::System,
+            content: content.into(),
+            images: Vec::new(),
+        }
     }
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into(), images: Vec::new() }
+        Self {
+            role: Role::User,
+            content: content.into(),
+            images: Vec::new(),
+        }
     }
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self { role: Role::Assistant, content: content.into(), images: Vec::new() }
+        Self {
+            role: Role::Assistant,
+            content: content.into(),
+            images: Vec::new(),
+        }
     }
 }

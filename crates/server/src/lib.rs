@@ -24,7 +24,9 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 64 << 20 }
+        Self {
+            max_body_bytes: 64 << 20,
+        }
     }
 }
 
@@ -49,7 +51,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     sessions.spawn_reaper();
     let router = app(sessions.clone(), config);
-    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await;
     sessions.shutdown().await;
     result
 }

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sessions/{id}/files", get(list_files))
         .route("/v1/sessions/{id}/files/{*path}", get(download).put(upload))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
@@ -59,6 +60,13 @@ fn body_error(e: BytesRejection) -> ApiError {
     } else {
         ApiError::bad_request(e.body_text())
     }
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "method not allowed on this endpoint",
+    )
 }
 
 async fn not_found() -> ApiError {
@@ -98,13 +106,22 @@ async fn run_detached(
     let task = tokio::spawn(async move { sessions.execute_with(&id, &code, timeout, live).await });
     match task.await {
         Ok(r) => r.map_err(ApiError::from),
-        Err(e) => Err(ApiError::new(ErrorCode::Internal, format!("execution task failed: {e}"))),
+        Err(e) => Err(ApiError::new(
+            ErrorCode::Internal,
+            format!("execution task failed: {e}"),
+        )),
     }
 }
 
-async fn seed_execute(State(s): State<AppState>, ApiJson(req): ApiJson<SeedRequest>) -> Result<Json<SeedReply>, ApiError> {
+async fn seed_execute(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<SeedRequest>,
+) -> Result<Json<SeedReply>, ApiError> {
     let r = run_detached(&s, req.convid, req.code, None, None).await?;
-    Ok(Json(SeedReply { result: r.text(), new_kernel_created: r.new_session }))
+    Ok(Json(SeedReply {
+        result: r.text(),
+        new_kernel_created: r.new_session,
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -122,7 +139,8 @@ async fn create_session(
     let req: CreateRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CreateRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
     let id = req.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let info = s.sessions.create(&id).await?;
@@ -133,11 +151,17 @@ async fn list_sessions(State(s): State<AppState>) -> impl IntoResponse {
     Json(json!({"sessions": s.sessions.list()}))
 }
 
-async fn get_session(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn get_session(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(s.sessions.info(&id)?))
 }
 
-async fn delete_session(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn delete_session(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     s.sessions.delete(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -161,7 +185,11 @@ async fn execute(
 ) -> Result<Response, ApiError> {
     let timeout = match req.timeout_s {
         Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Some(Duration::from_secs_f64(t)),
-        Some(_) => return Err(ApiError::bad_request("timeout_s must be between 0 and 86400")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "timeout_s must be between 0 and 86400",
+            ))
+        }
         None => None,
     };
     if !req.stream {
@@ -175,38 +203,55 @@ async fn execute(
         let r = run_detached(&state, id, req.code, timeout, Some(tx)).await;
         let _ = done_tx.send(r);
     });
-    Ok(Sse::new(event_stream(rx, done_rx)).keep_alive(KeepAlive::default()).into_response())
+    Ok(Sse::new(event_stream(rx, done_rx))
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 fn event_stream(
     rx: mpsc::UnboundedReceiver<Output>,
     done: tokio::sync::oneshot::Receiver<Result<ExecResult, ApiError>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let outputs = UnboundedReceiverStream::new(rx)
-        .map(|o| Ok(Event::default().event("output").json_data(&o).unwrap_or_else(|_| Event::default())));
+    let outputs = UnboundedReceiverStream::new(rx).map(|o| {
+        Ok(Event::default()
+            .event("output")
+            .json_data(&o)
+            .unwrap_or_else(|_| Event::default()))
+    });
     let last = stream::once(async move {
         let ev = match done.await {
             Ok(Ok(r)) => Event::default().event("done").json_data(&r),
             Ok(Err(e)) => Event::default()
                 .event("error")
                 .json_data(json!({"error": {"code": e.code.as_str(), "message": e.message}})),
-            Err(_) => Event::default().event("error").json_data(json!({"error": {"code": "internal", "message": "execution task lost"}})),
+            Err(_) => Event::default().event("error").json_data(
+                json!({"error": {"code": "internal", "message": "execution task lost"}}),
+            ),
         };
         Ok(ev.unwrap_or_else(|_| Event::default()))
     });
     outputs.chain(last)
 }
 
-async fn interrupt(State(s): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn interrupt(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     s.sessions.interrupt(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn restart(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn restart(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(s.sessions.restart(&id).await?))
 }
 
-async fn list_files(State(s): State<AppState>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+async fn list_files(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(json!({"files": s.sessions.list_files(&id).await?})))
 }
 
@@ -220,7 +265,10 @@ async fn upload(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn download(State(s): State<AppState>, Path((id, path)): Path<(String, String)>) -> Result<Response, ApiError> {
+async fn download(
+    State(s): State<AppState>,
+    Path((id, path)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
     let data = s.sessions.read_file(&id, &path).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
 }

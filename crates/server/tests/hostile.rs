@@ -798,8 +798,13 @@ async fn process_group_kill() {
             "import os, signal\nos.killpg(os.getpgrp(), signal.SIGKILL)",
         )
         .await;
-    assert_eq!(r.status, ExecStatus::Restarted, "{r:?}");
-    assert!(notice(&r).contains("The session was restarted"), "{r:?}");
+    // Inside its own session the group is init's (pid 1 there), so the call either kills the
+    // worker (a restart) or is refused; either way the holder is untouched.
+    assert!(
+        r.status == ExecStatus::Restarted && notice(&r).contains("The session was restarted")
+            || r.status == ExecStatus::Error && r.text().contains("ProcessLookupError"),
+        "{r:?}"
+    );
     let r = srv.exec("pg2", "print(2)").await;
     assert_eq!(
         (r.status, r.text().as_str()),

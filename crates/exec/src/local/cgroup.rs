@@ -37,7 +37,12 @@ impl Cgroups {
         if !nix::unistd::geteuid().is_root() {
             return Err("not running as root".into());
         }
-        let group = format!("codeact-{}-{instance}", std::process::id());
+        // The pid alone is not unique: servers in other pid namespaces share this hierarchy.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let group = format!("codeact-{}-{instance}-{nonce:08x}", std::process::id());
         let v1 = ["memory", "pids", "cpu"]
             .iter()
             .all(|c| Path::new(BASE).join(c).join("tasks").exists());
@@ -159,9 +164,33 @@ impl Cgroup {
             .unwrap_or(0)
     }
 
+    /// Kills every process in the cgroup, whatever it did to detach itself from the
+    /// session's process tree; repeats while a fork races the kill (the pids limit bounds it).
+    pub fn kill_all(&self) {
+        let Some(d) = self.dirs.first() else { return };
+        for _ in 0..100 {
+            let pids: Vec<i32> = fs::read_to_string(d.join("cgroup.procs"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect();
+            if pids.is_empty() {
+                return;
+            }
+            for pid in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     /// Removes the directories once the processes are gone (retrying briefly: the kernel
     /// frees an emptied cgroup asynchronously).
     pub fn remove(&self) {
+        self.kill_all();
         for d in &self.dirs {
             for _ in 0..50 {
                 if fs::remove_dir(d).is_ok() || !d.exists() {

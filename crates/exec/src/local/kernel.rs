@@ -21,8 +21,9 @@ use super::cgroup::Cgroup;
 use super::channel::Control;
 use crate::{CellEnd, ExecError, Kernel, OutputSink};
 
-/// Frames larger than this from a worker mean a corrupted channel.
-const MAX_FRAME: usize = 256 << 20;
+/// Frames larger than this from a worker mean a forged or corrupted channel. The largest
+/// honest frame is a file read at the upload limit (64 MiB, base64) or a cell's images.
+const MAX_FRAME: usize = 96 << 20;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +152,14 @@ async fn connect(stream: std::os::unix::net::UnixStream) -> Result<Conn, ExecErr
     })
 }
 
+/// The parent pid of `pid`, from /proc.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The holder's control channel and pid.
 pub(crate) struct Holder {
     pub ctl: Control,
@@ -196,6 +205,14 @@ impl LocalKernel {
                 ))
             }
         };
+        // The pid comes from the sandbox side: accept only the holder's own child, so that no
+        // message forged inside a session can make us signal another process.
+        let holder_pid = self.holder.lock().map(|h| h.pid).unwrap_or(0);
+        if parent_of(pid) != Some(holder_pid) {
+            return Err(ExecError::Protocol(format!(
+                "the session reported pid {pid}, which is not its init"
+            )));
+        }
         self.init_pid.store(pid, Ordering::SeqCst);
         let conn = connect(ours).await?;
         if let Ok(mut c) = self.conn.lock() {
@@ -319,8 +336,16 @@ impl Kernel for LocalKernel {
             c.take();
         }
         let holder = self.holder.clone();
+        let init = self.init_pid.load(Ordering::SeqCst);
         let _ = tokio::task::spawn_blocking(move || {
             if let Ok(h) = holder.lock() {
+                // Killed from here too: the holder may be gone or may not answer.
+                if init > 0 && parent_of(init) == Some(h.pid) {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(init),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
                 let _: Result<HolderReply, _> = h.ctl.call(&json!({"op": "kill"}), &[]);
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(h.pid),

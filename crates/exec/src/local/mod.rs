@@ -37,7 +37,9 @@ pub struct LocalBackend {
 struct Inner {
     /// Started, never used sessions waiting for an id.
     pool: Mutex<std::collections::VecDeque<LocalKernel>>,
-    refill: tokio::sync::Notify,
+    refill: Arc<tokio::sync::Notify>,
+    /// Set by `shutdown`: no more sandboxes are pre-started.
+    closed: std::sync::atomic::AtomicBool,
     zygote: Arc<Zygote>,
     config: ExecConfig,
     cgroups: Option<Arc<Cgroups>>,
@@ -147,7 +149,8 @@ impl Inner {
                 }
             ])),
             pool: Mutex::new(std::collections::VecDeque::new()),
-            refill: tokio::sync::Notify::new(),
+            refill: Arc::new(tokio::sync::Notify::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
             config,
             cgroups,
             cgroup_error,
@@ -218,6 +221,8 @@ impl Inner {
         let name = format!("s{n}");
         let workdir = (!self.sandboxed()).then(|| self.data_dir.join("sessions").join(&name));
         let pid = self.zygote.spawn(&name, uid, workdir.as_deref(), theirs)?;
+        // A session that hangs or hides must not hang the server.
+        ctl.set_timeout(std::time::Duration::from_secs(15))?;
         let mut holder = Holder {
             ctl,
             pid,
@@ -363,6 +368,22 @@ impl Backend for LocalBackend {
         }
     }
 
+    async fn shutdown(&self) {
+        self.inner
+            .closed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.refill.notify_one();
+        let pooled: Vec<LocalKernel> = self
+            .inner
+            .pool
+            .lock()
+            .map(|mut p| p.drain(..).collect())
+            .unwrap_or_default();
+        for k in pooled {
+            k.shutdown().await;
+        }
+    }
+
     async fn start(&self, _id: &str) -> Result<Box<dyn Kernel>, ExecError> {
         let pooled = self.inner.pool.lock().ok().and_then(|mut p| p.pop_front());
         self.inner.refill.notify_one();
@@ -389,19 +410,29 @@ impl Inner {
     }
 }
 
-/// Keeps the pool full, one sandbox at a time so that refilling never hogs the CPUs.
+/// Keeps the pool full, one sandbox at a time so that refilling never hogs the CPUs. Holds
+/// the backend only while working, so that dropping the backend ends it.
 async fn refill_pool(weak: std::sync::Weak<Inner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
+        if inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let have = inner.pool.lock().map(|p| p.len()).unwrap_or(usize::MAX);
         if have >= inner.config.pool_size {
+            let notify = inner.refill.clone();
+            drop(inner);
             // Wake on demand, and now and then to notice that the backend is gone.
             let wait = std::time::Duration::from_secs(5);
-            let _ = tokio::time::timeout(wait, inner.refill.notified()).await;
+            let _ = tokio::time::timeout(wait, notify.notified()).await;
             continue;
         }
         match inner.clone().start_fresh().await {
             Ok(k) => {
+                if inner.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                    k.shutdown().await;
+                    return;
+                }
                 if let Ok(mut p) = inner.pool.lock() {
                     p.push_back(k);
                 }
