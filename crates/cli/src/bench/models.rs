@@ -72,7 +72,11 @@ pub async fn agent(args: AgentBenchArgs) -> Result<i32> {
         crate::engine::session_manager(&engine)
     )?;
     let opts = codeact_eval::BenchOptions {
-        variants: if args.defaults_only { vec![Variant::ours()] } else { Variant::matrix() },
+        variants: if args.defaults_only {
+            vec![Variant::ours()]
+        } else {
+            Variant::matrix()
+        },
         task_limit: args.limit,
         ..codeact_eval::BenchOptions::default()
     };
