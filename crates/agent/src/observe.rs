@@ -85,6 +85,18 @@ fn save_png(path: &Path, b64: &str) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| e.to_string())
 }
 
+/// The name in a `NameError` that ended the cell, if that is how it ended.
+pub fn undefined_name(result: &ExecResult) -> Option<String> {
+    result.outputs.iter().find_map(|o| match o {
+        Output::Error { ename, evalue, .. } if ename == "NameError" => {
+            let start = evalue.find('\'')? + 1;
+            let len = evalue[start..].find('\'')?;
+            Some(evalue[start..start + len].to_string()).filter(|n| !n.is_empty())
+        }
+        _ => None,
+    })
+}
+
 /// Keeps the head and tail of `text` when it is longer than `limit` characters.
 pub fn cap(text: &str, limit: usize) -> String {
     let n = text.chars().count();
@@ -287,6 +299,23 @@ mod tests {
         assert_eq!(std::fs::read(&path)?, b"\x89PNG fake");
         assert_eq!(v.images.len(), 1);
         Ok(())
+    }
+
+    #[test]
+    fn undefined_names_are_found() {
+        let err = |ename: &str, evalue: &str| {
+            let out = vec![Output::Error {
+                ename: ename.into(),
+                evalue: evalue.into(),
+                traceback: vec![],
+            }];
+            undefined_name(&result(out, ExecStatus::Error))
+        };
+        assert_eq!(
+            err("NameError", "name 'stressed' is not defined").as_deref(),
+            Some("stressed")
+        );
+        assert_eq!(err("KeyError", "'a'"), None);
     }
 
     #[test]

@@ -174,6 +174,15 @@ pub const SELF_CONSISTENCY_NOTE: &str =
     "[Note: the previous answer was chosen among several attempts run in separate Python \
      sessions, so their variables are not defined in this session.]";
 
+/// Sent when the code used an undefined name that appears in the user's message: most often a
+/// word from the question written without quotes.
+pub fn quote_hint(name: &str) -> String {
+    format!(
+        "`{name}` is not a variable. If you meant the text \"{name}\" from the question, write it \
+         as a string in quotes: '{name}'."
+    )
+}
+
 /// Follows the output of a failed cell when later blocks of the same reply were skipped.
 pub fn skipped_blocks(n: usize) -> String {
     if n == 1 {

@@ -58,6 +58,8 @@ struct Progress {
     failed_codes: HashSet<String>,
     /// The model just repeated failing code: sample the next reply less greedily.
     stuck: bool,
+    /// The user's message or task that started the run.
+    request: String,
 }
 
 /// A finished model reply.
@@ -149,9 +151,12 @@ impl<'a> Runner<'a> {
             }
             None => user_text,
         };
+        let mut p = Progress {
+            request: content.clone(),
+            ..Progress::default()
+        };
         self.push(Message::user(content));
         let limits = self.ctx.config.limits.clone();
-        let mut p = Progress::default();
         let mut turn = 0u32;
         loop {
             if mode == Mode::Task && turn >= limits.max_turns {
@@ -315,7 +320,7 @@ impl<'a> Runner<'a> {
         let limit = self.ctx.config.limits.observation_chars;
         let mut cells = Vec::new();
         let mut images = Vec::new();
-        let mut notes: Vec<&str> = Vec::new();
+        let mut notes: Vec<String> = Vec::new();
         let mut cancelled = false;
         let mut last_failed = false;
         for (k, action) in parsed.actions.iter().enumerate() {
@@ -343,9 +348,17 @@ impl<'a> Runner<'a> {
                 view.text.push('\n');
                 view.text.push_str(prompt::AFTER_ERROR);
                 let key = normalize_code(&action.code);
-                if !p.failed_codes.insert(key) && !notes.contains(&prompt::SAME_CODE_AGAIN) {
-                    notes.push(prompt::SAME_CODE_AGAIN);
+                if !p.failed_codes.insert(key)
+                    && !notes.iter().any(|n| n == prompt::SAME_CODE_AGAIN)
+                {
+                    notes.push(prompt::SAME_CODE_AGAIN.to_string());
                     p.stuck = true;
+                }
+                if let Some(name) = observe::undefined_name(&result) {
+                    // Small models drop the quotes around a word they were asked about.
+                    if p.request.contains(name.as_str()) {
+                        notes.push(prompt::quote_hint(&name));
+                    }
                 }
             }
             let skip_rest = last_failed && k + 1 < parsed.actions.len();
@@ -381,7 +394,7 @@ impl<'a> Runner<'a> {
             }
         }
         if mode == Mode::Task && parsed.premature_solution() {
-            notes.push(prompt::SOLUTION_TOO_EARLY);
+            notes.push(prompt::SOLUTION_TOO_EARLY.to_string());
         }
         let mut content = prompt::observation_message(&cells);
         for n in &notes {

@@ -246,6 +246,26 @@ async fn an_answer_after_a_failure_is_accepted_when_repeated() -> anyhow::Result
 }
 
 #[tokio::test]
+async fn a_word_from_the_question_used_as_a_name_gets_a_quote_hint() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&[
+        "<execute>print(stressed[::-1])",
+        "<execute>print('stressed'[::-1])",
+        "<solution>desserts</solution>",
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let out = agent
+        .run_task("What is the string 'stressed' written backwards?")
+        .finish()
+        .await;
+    assert_eq!(out.final_answer.as_deref(), Some("desserts"));
+    let hint = codeact_agent::prompt::quote_hint("stressed");
+    assert_eq!(feedback(&out), [hint.clone()]);
+    assert!(llm.last_message(1).ends_with(&hint));
+    Ok(())
+}
+
+#[tokio::test]
 async fn common_names_are_preloaded() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let llm = ScriptedLlm::replies(&[
