@@ -260,7 +260,7 @@ async fn a_word_from_the_question_used_as_a_name_gets_a_quote_hint() -> anyhow::
         .await;
     assert_eq!(out.final_answer.as_deref(), Some("desserts"));
     let hint = codeact_agent::prompt::quote_hint("stressed");
-    assert_eq!(feedback(&out), [hint.clone()]);
+    assert_eq!(feedback(&out), std::slice::from_ref(&hint));
     assert!(llm.last_message(1).ends_with(&hint));
     Ok(())
 }
