@@ -125,12 +125,21 @@ pub const DEFAULT_PRELOAD: [&str; 7] = [
     "statistics",
 ];
 
-/// Names that small models use as if they were built in.
+/// Names that small models use as if they were built in. The `datetime` module is also made to
+/// act as the `datetime` class (`datetime(2024, 1, 15)`, `datetime.now()`), since small models
+/// mix the two up after `import datetime`; `datetime.datetime` and `datetime.date` still work.
 pub const DEFAULT_PRELOAD_CODE: &str = "\
 from math import sqrt, isqrt, factorial, gcd, lcm, comb, perm, prod, floor, ceil, log, log2, log10, pi
 from collections import Counter, defaultdict
 from datetime import date, timedelta
-from statistics import mean, median";
+from statistics import mean, median
+class _DatetimeModule(type(datetime)):
+    def __call__(self, *args, **kwargs):
+        return datetime.datetime(*args, **kwargs)
+    def __getattr__(self, name):
+        return getattr(self.datetime, name)
+datetime.__class__ = _DatetimeModule
+del _DatetimeModule";
 
 impl Default for AgentConfig {
     fn default() -> Self {

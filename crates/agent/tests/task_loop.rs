@@ -269,12 +269,17 @@ async fn a_word_from_the_question_used_as_a_name_gets_a_quote_hint() -> anyhow::
 async fn common_names_are_preloaded() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let llm = ScriptedLlm::replies(&[
-        "<execute>print(sqrt(16), factorial(4), Counter('aab')['a'], date(2024, 1, 2).day, statistics.mean([1, 3]))",
+        "<execute>print(sqrt(16), factorial(4), Counter('aab')['a'], date(2024, 1, 2).day, statistics.mean([1, 3]))\n\
+         print((datetime(2024, 3, 1) - datetime(2024, 1, 15)).days, datetime.datetime(2024, 1, 1).year, \
+         datetime.date(2024, 1, 1).month, datetime.strptime('2024-02-03', '%Y-%m-%d').day, type(datetime.now()).__name__)",
         "<solution>ok</solution>",
     ]);
     let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
     agent.run_task("t").finish().await;
-    assert_eq!(llm.last_message(1), "Execution Output:\n4.0 24 2 2 2");
+    assert_eq!(
+        llm.last_message(1),
+        "Execution Output:\n4.0 24 2 2 2\n46 2024 1 3 datetime"
+    );
     Ok(())
 }
 
