@@ -75,16 +75,21 @@ pub(crate) struct Conn {
     files: Arc<Mutex<VecDeque<oneshot::Sender<FileReply>>>>,
 }
 
+/// Writes one length-prefixed JSON frame to a worker.
+async fn write_frame(w: &mut OwnedWriteHalf, msg: &serde_json::Value) -> Result<(), ExecError> {
+    let body = serde_json::to_vec(msg).map_err(|e| ExecError::Protocol(e.to_string()))?;
+    let mut buf = Vec::with_capacity(body.len() + 4);
+    buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    buf.extend_from_slice(&body);
+    w.write_all(&buf)
+        .await
+        .map_err(|e| ExecError::Protocol(format!("the session is gone ({e})")))
+}
+
 impl Conn {
     async fn send(&self, msg: &serde_json::Value) -> Result<(), ExecError> {
-        let body = serde_json::to_vec(msg).map_err(|e| ExecError::Protocol(e.to_string()))?;
         let mut w = self.writer.lock().await;
-        let mut buf = Vec::with_capacity(body.len() + 4);
-        buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
-        buf.extend_from_slice(&body);
-        w.write_all(&buf)
-            .await
-            .map_err(|e| ExecError::Protocol(format!("the session is gone ({e})")))
+        write_frame(&mut w, msg).await
     }
 }
 
@@ -252,13 +257,7 @@ impl LocalKernel {
             if let Ok(mut q) = conn.files.lock() {
                 q.push_back(tx);
             }
-            let body = serde_json::to_vec(&msg).map_err(|e| ExecError::Protocol(e.to_string()))?;
-            let mut buf = Vec::with_capacity(body.len() + 4);
-            buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            buf.extend_from_slice(&body);
-            w.write_all(&buf)
-                .await
-                .map_err(|e| ExecError::Protocol(format!("the session is gone ({e})")))?;
+            write_frame(&mut w, &msg).await?;
         }
         let reply = tokio::time::timeout(Duration::from_secs(60), rx)
             .await
