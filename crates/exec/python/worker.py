@@ -265,6 +265,9 @@ class TextSink(io.TextIOBase):
     def write(self, s):
         if not isinstance(s, str):
             raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        # What child processes already wrote to fd 1 and 2 comes first.
+        if PUMP is not None:
+            PUMP.drain_if_ready()
         self.capture.stream(self.name_, s)
         return len(s)
 
@@ -298,6 +301,9 @@ class FdPump:
             os.close(w)
             os.set_blocking(r, False)
             self.pipes[r] = (name, codecs.getincrementaldecoder("utf-8")("replace"))
+        self.ready = select.poll()
+        for r in self.pipes:
+            self.ready.register(r, select.POLLIN)
         t = threading.Thread(target=self._run, daemon=True)
         t.start()
 
@@ -331,6 +337,10 @@ class FdPump:
     def drain_all(self):
         for r in self.pipes:
             self._drain(r)
+
+    def drain_if_ready(self):
+        if self.ready.poll(0):
+            self.drain_all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -500,6 +510,7 @@ class Session:
 
 
 CURRENT = Session(65536)
+PUMP = None
 
 
 def warm(preload):
@@ -538,7 +549,8 @@ def serve_worker(chan, limit):
     sys.stdout = TextSink(cap, "stdout", 1)
     sys.stderr = TextSink(cap, "stderr", 2)
     sys.stdin = io.StringIO()
-    pump = FdPump(cap)
+    global PUMP
+    pump = PUMP = FdPump(cap)
     cells = []
     cell_ready = threading.Condition()
 
