@@ -1,14 +1,18 @@
-# codeact session worker: the zygote, the session holder and the cell runner in one file.
+# codeact session worker: the zygote and the cell runner in one file.
 #
 # Process tree of one session (local backend, sandbox on):
-#   server --ctl--> zygote (imports preloaded, shell warmed, gc frozen)
-#     fork -> holder  (own user, mount, net, ipc and uts namespaces; builds the session's root)
-#       fork -> starter (unshares a fresh pid namespace, exits at once)
-#         fork -> init (pid 1 of the session; mounts /proc, enters the root, drops privileges,
-#                       installs seccomp; reaps orphans; when it dies every process dies)
-#           fork -> worker (runs cells; speaks length-prefixed JSON on its own socket)
-# A restart kills init and forks a new starter from the holder, so the working directory and
-# /tmp (tmpfs mounts owned by the holder's namespace) survive while every process is replaced.
+#   server --ctl--> zygote (imports preloaded, shell warmed, gc frozen; subreaper)
+#     fork -> builder (once per session: new user, mount, net, ipc and uts namespaces; builds
+#                      the session's root; exits once the server holds the namespaces)
+#     fork -> starter (per start: joins those namespaces and the session's cgroups, unshares a
+#                      fresh pid namespace, exits at once)
+#       fork -> init (pid 1 of the session; mounts /proc, enters the root, drops privileges,
+#                     installs seccomp, forks the worker, then execs codeact-init, which
+#                     reaps orphans; when it dies every process of the session dies)
+#         fork -> worker (runs cells; speaks length-prefixed JSON on its own socket)
+# A restart kills init and starts anew in the same namespaces, so the working directory and
+# /tmp (tmpfs mounts of the session's mount namespace) survive while every process is
+# replaced. An idle session is two processes: codeact-init and the worker.
 #
 # Control channels are SOCK_SEQPACKET with one JSON object per message and file descriptors
 # passed alongside; the worker channel is a stream of 4-byte big-endian length + JSON frames.
@@ -54,9 +58,16 @@ PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 SECCOMP_MODE_FILTER = 2
 
 SANDBOX_UID = 1000
+
+# Made once in the zygote rather than in every session's init (see prepare_seccomp).
+CAP_HEADER = (ctypes.c_uint32 * 2)(0x20080522, 0)
+CAP_NONE = (ctypes.c_uint32 * 6)()
+for _name in ("mount", "umount2", "unshare", "setns", "prctl", "capset", "syscall", "sethostname"):
+    getattr(libc, _name)
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -101,7 +112,7 @@ def seq_send(sock, obj, fds=()):
 
 
 def seq_recv(sock):
-    data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 4)
+    data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 8)
     if not data:
         return None, []
     return json.loads(data), fds
@@ -289,11 +300,18 @@ class _ByteSink(io.RawIOBase):
 
 
 class FdPump:
-    """Reads what child processes write to fd 1 and 2. All reads happen under the capture's
-    lock, so at the end of a cell nothing can be in flight between the pipe and the capture."""
+    """The worker's I/O thread. Reads what child processes write to fd 1 and 2, all reads under
+    the capture's lock, so at the end of a cell nothing can be in flight between the pipe and
+    the capture; and while a cell runs, calls `tick` about every 100 ms to stream its output.
+    (One thread for both: every thread costs an idle session memory.)"""
 
-    def __init__(self, capture):
+    TICK = 0.1
+
+    def __init__(self, capture, tick=None):
         self.capture = capture
+        self.tick = tick
+        self.tick_lock = threading.Lock()
+        self.running = False
         self.pipes = {}
         for fd, name in ((1, "stdout"), (2, "stderr")):
             r, w = os.pipe()
@@ -304,21 +322,52 @@ class FdPump:
         self.ready = select.poll()
         for r in self.pipes:
             self.ready.register(r, select.POLLIN)
+        # Wakes the thread from an idle (untimed) wait when a cell starts.
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
         t = threading.Thread(target=self._run, daemon=True)
         t.start()
+
+    def cell_started(self):
+        self.running = True
+        os.write(self.wake_w, b"x")
+
+    def cell_ended(self):
+        # Waits for a tick in progress: its output frame must go out before the cell's last.
+        with self.tick_lock:
+            self.running = False
 
     def _run(self):
         poller = select.poll()
         for r in self.pipes:
             poller.register(r, select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        next_tick = None
         while True:
+            if self.running and next_tick is None:
+                next_tick = time.monotonic() + self.TICK
+            elif not self.running:
+                next_tick = None
+            timeout = None if next_tick is None else max(0, next_tick - time.monotonic()) * 1000
             try:
-                ready = poller.poll()
+                ready = poller.poll(timeout)
             except InterruptedError:
                 continue
             for r, _ev in ready:
-                self._drain(r)
-            time.sleep(0.002)
+                if r == self.wake_r:
+                    try:
+                        os.read(self.wake_r, 64)
+                    except BlockingIOError:
+                        pass
+                else:
+                    self._drain(r)
+            if next_tick is not None and time.monotonic() >= next_tick:
+                next_tick = None
+                with self.tick_lock:
+                    if self.running and self.tick:
+                        self.tick()
+            if ready:
+                time.sleep(0.002)
 
     def _drain(self, r):
         name, dec = self.pipes[r]
@@ -507,6 +556,8 @@ class Session:
     def __init__(self, limit):
         self.capture = Capture(limit)
         self.runner = None
+        # Made in the zygote, like everything a worker can share (see prepare_seccomp).
+        self.sinks = (TextSink(self.capture, "stdout", 1), TextSink(self.capture, "stderr", 2), io.StringIO())
 
 
 CURRENT = Session(65536)
@@ -539,6 +590,54 @@ def warm(preload):
         CURRENT.runner.shell.execution_count = 1
     gc.collect()
     gc.freeze()
+    fill_pools()
+    gc.freeze()
+
+
+BALLAST = []
+
+
+def small_block_stats():
+    """(block size, free blocks in partly used pools) per size class of CPython's allocator,
+    from sys._debugmallocstats (which prints to the C stderr); empty if it cannot be read."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        os.dup2(f.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        except Exception:
+            return []
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        text = f.read().decode(errors="replace")
+    out = []
+    for line in text.splitlines():
+        m = re.match(r"\s*\d+\s+(\d+)\s+\d+\s+\d+\s+(\d+)\s*$", line)
+        if m:
+            out.append((int(m.group(1)), int(m.group(2))))
+    return out
+
+
+def fill_pools():
+    """In the zygote: occupy every free block of the allocator's partly used pools.
+
+    A forked session otherwise puts its new objects into those free blocks, scattered over
+    pages it shares with the zygote, and each such write copies a whole page. With them taken,
+    new objects go to fresh pools, packed together: about 0.3 MB less per idle session."""
+    for _ in range(3):
+        stats = small_block_stats()
+        if not any(avail for size, avail in stats if size >= 32):
+            return
+        for size, avail in stats:
+            if size == 32:
+                # 24-byte floats round up to 32; bytes objects are 33 bytes at least.
+                BALLAST.extend(float(i) + 0.5 for i in range(avail))
+            elif size >= 48:
+                BALLAST.extend(bytes(size - 33) for _ in range(avail))
 
 
 def serve_worker(chan, limit):
@@ -546,11 +645,20 @@ def serve_worker(chan, limit):
     cap = CURRENT.capture
     cap.limit = max(256, limit)
     cap.reset()
-    sys.stdout = TextSink(cap, "stdout", 1)
-    sys.stderr = TextSink(cap, "stderr", 2)
-    sys.stdin = io.StringIO()
+    sys.stdout, sys.stderr, sys.stdin = CURRENT.sinks
     global PUMP
-    pump = PUMP = FdPump(cap)
+    current_cell = [None]
+
+    def stream():
+        # Long cells stream their output every 100 ms; idle sessions do not wake up at all.
+        items = cap.take(final=False)
+        if items:
+            try:
+                chan.send({"type": "output", "cell": current_cell[0], "outputs": items})
+            except OSError:
+                os._exit(0)
+
+    pump = PUMP = FdPump(cap, tick=stream)
     cells = []
     cell_ready = threading.Condition()
 
@@ -580,23 +688,6 @@ def serve_worker(chan, limit):
     cap.reset()
     threading.Thread(target=reader, daemon=True).start()
     chan.send({"type": "ready", "pid": os.getpid(), "ipython": isinstance(CURRENT.runner, IPythonRunner)})
-    running = threading.Event()
-    current_cell = [None]
-
-    def streamer():
-        # Long cells stream their output every 100 ms; idle sessions do not wake up at all.
-        while True:
-            running.wait()
-            time.sleep(0.1)
-            if running.is_set():
-                items = cap.take(final=False)
-                if items:
-                    try:
-                        chan.send({"type": "output", "cell": current_cell[0], "outputs": items})
-                    except OSError:
-                        os._exit(0)
-
-    threading.Thread(target=streamer, daemon=True).start()
     while True:
         with cell_ready:
             while not cells:
@@ -604,7 +695,7 @@ def serve_worker(chan, limit):
             msg = cells.pop(0)
         cap.reset()
         current_cell[0] = msg.get("cell")
-        running.set()
+        pump.cell_started()
         error = True
         try:
             error = CURRENT.runner.run(msg.get("code", ""))
@@ -620,7 +711,7 @@ def serve_worker(chan, limit):
         sys.stdout = sys.stdout if isinstance(sys.stdout, TextSink) else TextSink(cap, "stdout", 1)
         sys.stderr = sys.stderr if isinstance(sys.stderr, TextSink) else TextSink(cap, "stderr", 2)
         pump.drain_all()
-        running.clear()
+        pump.cell_ended()
         with cap.lock:
             items = cap.take(final=True)
             truncated = cap.truncated
@@ -727,14 +818,18 @@ def ro_paths(extra):
     return out
 
 
+def session_root(cfg):
+    """Where a session's root is mounted inside its own mount namespace."""
+    return cfg["stage"] + "/root"
+
+
 def build_root(cfg):
-    """In the holder: a tmpfs root with read-only views of the host paths Python needs."""
+    """In the builder: a tmpfs root with read-only views of the host paths Python needs."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     fds = cfg["path_fds"]
     stage = cfg["stage"]
     mount("codeact", stage, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
-    root = stage + "/root"
-    cfg["root"] = root
+    root = session_root(cfg)
     os.makedirs(root)
     mount("codeact", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
     for p in cfg["ro_paths"]:
@@ -775,7 +870,7 @@ def build_root(cfg):
 def enter_root(cfg):
     """In init (pid 1 of a fresh pid namespace): /proc, pivot into the root, lose privileges."""
     check(libc.unshare(CLONE_NEWNS), "unshare mount namespace")
-    root = cfg["root"]
+    root = session_root(cfg)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/.old", exist_ok=True)
     check(libc.syscall(155, root.encode(), (root + "/.old").encode()), "pivot_root")  # SYS_pivot_root
@@ -783,11 +878,6 @@ def enter_root(cfg):
     check(libc.umount2(b"/.old", MNT_DETACH), "umount old root")
     os.rmdir("/.old")
     mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    for fd in cfg.get("path_fds", {}).values():
-        try:
-            os.close(fd)
-        except OSError:
-            pass
     os.chdir("/workspace")
 
 
@@ -815,42 +905,47 @@ def drop_privileges():
         if libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
             break
     # capset(v3): clear effective, permitted and inheritable sets.
-    hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)
-    data = (ctypes.c_uint32 * 6)()
-    check(libc.capset(hdr, data), "capset")
+    check(libc.capset(CAP_HEADER, CAP_NONE), "capset")
     prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
-def install_seccomp(progs):
+class Fprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def prepare_seccomp(progs):
+    """In the zygote: the filters as ready-made structures, so that init only installs them.
+
+    Everything a session's init does in Python dirties pages that its worker then owns alone;
+    building ctypes types is among the costliest of those."""
+    out = []
     for prog in progs or ():
-        install_filter(prog)
+        buf = ctypes.create_string_buffer(prog, len(prog))
+        out.append((buf, Fprog(len(prog) // 8, ctypes.cast(buf, ctypes.c_void_p))))
+    return out
 
 
-def install_filter(prog):
-    n = len(prog) // 8
-    buf = ctypes.create_string_buffer(prog, len(prog))
-
-    class Fprog(ctypes.Structure):
-        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-    fp = Fprog(n, ctypes.cast(buf, ctypes.c_void_p))
-    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fp), 0, 0), "seccomp")
+def install_seccomp(filters):
+    for _buf, fp in filters or ():
+        check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fp), 0, 0), "seccomp")
 
 
 # ---------------------------------------------------------------------------------------------
-# The three long-lived roles
+# Building a sandbox, and starting a session in it
+
+
+NS_ORDER = (("user", CLONE_NEWUSER), ("mnt", CLONE_NEWNS), ("net", CLONE_NEWNET), ("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS))
 
 
 def run_init(cfg, chan_fd, sandboxed):
-    """pid 1 of the session: forks the worker, forwards interrupts to it, reaps everything."""
-    # The holder's SIGCHLD reaper must not follow into the session: in init it would steal
+    """pid 1 of the session: forks the worker, then becomes codeact-init, which reaps."""
+    # The zygote's SIGCHLD reaper must not follow into the session: in init it would steal
     # the worker's exit status, in the worker every subprocess's.
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    # A session of its own: a cell's kill(0, ...) must not reach the holder.
+    # A session of its own: a cell's kill(0, ...) must not reach the zygote.
     os.setsid()
-    # When the session runs out of memory, the OOM killer must pick its code, never the holder
-    # that keeps its files (raising one's own score needs no privilege; lowering the holder's
-    # would).
+    # When the session runs out of memory, the OOM killer must pick its code, never the
+    # server's processes (raising one's own score needs no privilege; lowering theirs would).
     try:
         write_file("/proc/self/oom_score_adj", "1000")
     except OSError:
@@ -863,9 +958,9 @@ def run_init(cfg, chan_fd, sandboxed):
     else:
         os.chdir(cfg["workdir"])
         set_limits(cfg["limits"])
-    # Nothing of the holder's, the zygote's or the server's may reach session code: above all
-    # not the holder's control channel.
-    keep = {0, 1, 2, chan_fd}
+    # Nothing of the zygote's or the server's may reach session code: above all not its
+    # control channel.
+    keep = {0, 1, 2, chan_fd, INIT_EXE_FD}
     for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
         if fd not in keep:
             try:
@@ -875,6 +970,9 @@ def run_init(cfg, chan_fd, sandboxed):
     os.environ["HOME"] = "/workspace" if sandboxed else cfg["workdir"]
     worker = os.fork()
     if worker == 0:
+        os.close(INIT_EXE_FD)
+        # Without a pid namespace (sandbox off) nothing else ends the worker with its init.
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         chan = Channel(socket.socket(fileno=chan_fd))
@@ -882,6 +980,12 @@ def run_init(cfg, chan_fd, sandboxed):
         os._exit(0)
     os.close(chan_fd)
     signal.signal(signal.SIGINT, lambda *_: os.kill(worker, signal.SIGINT))
+    # The interpreter has done its part: waiting and reaping take a few pages of a small
+    # program instead of a Python process per session.
+    try:
+        os.execve(INIT_EXE_FD, ["codeact-init", str(worker)], {})
+    except OSError as e:
+        sys.stderr.write("codeact: cannot exec codeact-init (%s); init stays in Python\n" % e)
     while True:
         try:
             pid, status = os.waitpid(-1, 0)
@@ -894,50 +998,6 @@ def run_init(cfg, chan_fd, sandboxed):
             os._exit(code if code >= 0 else 128 - code)
 
 
-def run_holder(ctl, cfg, sandboxed):
-    """Owns the session's namespaces and filesystem; starts and kills its init on request."""
-    if sandboxed:
-        build_root(cfg)
-    else:
-        os.makedirs(cfg["workdir"], exist_ok=True)
-    prctl(PR_SET_CHILD_SUBREAPER, 1)
-    seq_send(ctl, {"ok": True})
-    init = None
-    # Idle holders sleep in recv; SIGCHLD wakes them only to reap.
-    signal.signal(signal.SIGCHLD, lambda *_: reap_children())
-    while True:
-        reap_children()
-        try:
-            msg, fds = seq_recv(ctl)
-        except OSError:
-            msg, fds = None, []
-        if msg is None:
-            if init:
-                kill_quietly(init)
-            os._exit(0)
-        op = msg.get("op")
-        if op == "start":
-            if init:
-                kill_and_wait(init)
-            try:
-                init = start_init(cfg, fds[0], sandboxed)
-                seq_send(ctl, {"ok": True, "pid": init})
-            except Exception as e:
-                seq_send(ctl, {"ok": False, "error": "cannot start the session: %s" % e})
-            for fd in fds:
-                os.close(fd)
-        elif op == "kill":
-            if init:
-                kill_and_wait(init)
-                init = None
-            seq_send(ctl, {"ok": True})
-        else:
-            seq_send(ctl, {"ok": False, "error": "unknown op %r" % op})
-
-
-REAPED = set()
-
-
 def reap_children():
     while True:
         try:
@@ -946,36 +1006,51 @@ def reap_children():
             return
         if pid == 0:
             return
-        REAPED.add(pid)
 
 
-def kill_quietly(pid):
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+def close_zygote_fds(keep=()):
+    for fd in list(ZYGOTE_FDS):
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
-def kill_and_wait(pid):
-    # A pid already reaped may belong to someone else by now: never signal it.
-    if pid in REAPED:
-        REAPED.discard(pid)
-        return
-    kill_quietly(pid)
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-    REAPED.discard(pid)
+def start_session(msg, fds, zcfg):
+    """In the zygote: start init and the worker inside a session's sandbox.
 
-
-def start_init(cfg, chan_fd, sandboxed):
+    fds are the worker's channel, then (sandbox on) the session's user, mount, net, ipc and
+    uts namespaces, which the server holds between restarts. A starter process joins them,
+    enters the session's cgroups, takes the session's uid and unshares a fresh pid namespace;
+    its child is init. The starter exits at once, so init is reparented to the zygote (a
+    subreaper), which reports its pid.
+    """
+    sandboxed = zcfg["sandboxed"]
+    cfg = dict(zcfg)
+    cfg.update(msg)
+    chan_fd, ns_fds = fds[0], fds[1:]
+    if sandboxed and len(ns_fds) != len(NS_ORDER):
+        for fd in fds:
+            os.close(fd)
+        return {"ok": False, "error": "start needs the session's namespaces"}
     r, w = os.pipe()
     starter = os.fork()
     if starter == 0:
         try:
             os.close(r)
+            close_zygote_fds(keep={INIT_EXE_FD})
+            for path in cfg.get("cgroup_procs") or ():
+                write_file(path, str(os.getpid()))
             if sandboxed:
+                os.setgroups([])
+                for fd, (_name, kind) in zip(ns_fds, NS_ORDER):
+                    check(libc.setns(fd, kind), "join the session's namespaces")
+                    os.close(fd)
+                os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+                os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+                # Changing uid made us non-dumpable, which would close /proc/self/fd to us.
+                prctl(PR_SET_DUMPABLE, 1)
                 check(libc.unshare(CLONE_NEWPID), "unshare pid namespace")
             pid = os.fork()
             if pid == 0:
@@ -991,6 +1066,8 @@ def start_init(cfg, chan_fd, sandboxed):
             os.write(w, ("E" + str(e)).encode())
             os._exit(1)
     os.close(w)
+    for fd in fds:
+        os.close(fd)
     data = b""
     while True:
         chunk = os.read(r, 4096)
@@ -1002,16 +1079,19 @@ def start_init(cfg, chan_fd, sandboxed):
         os.waitpid(starter, 0)
     except ChildProcessError:
         pass
-    REAPED.discard(starter)
     text = data.decode(errors="replace")
     if not text or text.startswith("E"):
-        raise RuntimeError(text[1:] or "the starter process died")
-    return int(text)
+        return {"ok": False, "error": "cannot start the session: %s" % (text[1:] or "the starter process died")}
+    return {"ok": True, "pid": int(text)}
 
 
-def spawn_holder(msg, ctl_fd, zcfg):
-    """In the zygote: fork a holder and give it its own namespaces and user ids."""
-    sandboxed = zcfg["sandboxed"]
+def build_sandbox(msg, ctl_fd, zcfg):
+    """In the zygote: fork a builder that makes a session's namespaces, user ids and root.
+
+    The builder reports on its channel, then waits until the server has opened its
+    namespaces (which keeps them, and the session's tmpfs mounts, alive) and closes the
+    channel; then it exits. No process stays behind for an idle sandbox.
+    """
     cfg = dict(zcfg)
     cfg.update(msg)
     sync_r, sync_w = os.pipe()
@@ -1022,36 +1102,37 @@ def spawn_holder(msg, ctl_fd, zcfg):
         os.close(go_w)
         ctl = socket.socket(fileno=ctl_fd)
         try:
-            for fd in list(ZYGOTE_FDS):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            close_zygote_fds()
             os.setsid()
-            if sandboxed:
-                check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-                if cfg.get("uid") is None:
-                    map_ids("self", os.geteuid(), os.getegid())
-                    os.write(sync_w, b"s")
-                else:
-                    os.write(sync_w, b"m")
-                    if os.read(go_r, 1) != b"1":
-                        raise RuntimeError("the zygote could not map user ids")
-                os.close(sync_w)
-                # Opened in the new mount namespace while we still have the zygote's uid:
-                # the session's own uid may not be able to search the host paths leading
-                # to them (a venv under /root, say).
-                cfg["path_fds"] = {
-                    p: os.open(p, os.O_PATH)
-                    for p in cfg["ro_paths"]
-                    if os.path.exists(p) and not os.path.islink(p)
-                }
-                # Take on the mapped ids so that files we create have an owner in the namespace.
-                os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-                os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-                # Changing uid made us non-dumpable, which would close /proc/self/fd to us.
-                prctl(PR_SET_DUMPABLE, 1)
-            run_holder(ctl, cfg, sandboxed)
+            os.setgroups([])
+            check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+            if cfg.get("uid") is None:
+                map_ids("self", os.geteuid(), os.getegid())
+                os.write(sync_w, b"s")
+            else:
+                os.write(sync_w, b"m")
+                if os.read(go_r, 1) != b"1":
+                    raise RuntimeError("the zygote could not map user ids")
+            os.close(sync_w)
+            # Opened in the new mount namespace while we still have the zygote's uid: the
+            # session's own uid may not be able to search the host paths leading to them (a
+            # venv under /root, say).
+            cfg["path_fds"] = {
+                p: os.open(p, os.O_PATH)
+                for p in cfg["ro_paths"]
+                if os.path.exists(p) and not os.path.islink(p)
+            }
+            # Take on the mapped ids so that files we create have an owner in the namespace.
+            os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+            os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+            # Changing uid made us non-dumpable, which would close /proc/self/fd to us and
+            # our namespaces to the server.
+            prctl(PR_SET_DUMPABLE, 1)
+            build_root(cfg)
+            for fd in cfg["path_fds"].values():
+                os.close(fd)
+            seq_send(ctl, {"ok": True})
+            seq_recv(ctl)
         except BaseException as e:
             try:
                 seq_send(ctl, {"ok": False, "error": str(e)})
@@ -1063,17 +1144,16 @@ def spawn_holder(msg, ctl_fd, zcfg):
     os.close(go_r)
     os.close(ctl_fd)
     try:
-        if sandboxed:
-            how = os.read(sync_r, 1)
-            if how == b"m":
-                try:
-                    map_ids(pid, int(cfg["uid"]), int(cfg["uid"]))
-                    os.write(go_w, b"1")
-                except OSError as e:
-                    os.write(go_w, b"0")
-                    return {"ok": False, "error": "cannot map user ids: %s" % e}
-            elif how != b"s":
-                return {"ok": False, "error": "the session holder died while creating its namespaces"}
+        how = os.read(sync_r, 1)
+        if how == b"m":
+            try:
+                map_ids(pid, int(cfg["uid"]), int(cfg["uid"]))
+                os.write(go_w, b"1")
+            except OSError as e:
+                os.write(go_w, b"0")
+                return {"ok": False, "error": "cannot map user ids: %s" % e}
+        elif how != b"s":
+            return {"ok": False, "error": "the sandbox builder died while creating its namespaces"}
         return {"ok": True, "pid": pid}
     finally:
         os.close(sync_r)
@@ -1081,17 +1161,20 @@ def spawn_holder(msg, ctl_fd, zcfg):
 
 
 ZYGOTE_FDS = set()
+INIT_EXE_FD = -1
 
 
-def zygote(ctl_fd):
+def zygote(ctl_fd, init_fd):
+    global INIT_EXE_FD
     ctl = socket.socket(fileno=ctl_fd)
-    ZYGOTE_FDS.add(ctl_fd)
+    ZYGOTE_FDS.update((ctl_fd, init_fd))
+    INIT_EXE_FD = init_fd
     msg, _ = seq_recv(ctl)
     if msg is None:
         return
     zcfg = msg
     if zcfg.get("seccomp_b64"):
-        zcfg["seccomp"] = [base64.b64decode(p) for p in zcfg.pop("seccomp_b64")]
+        zcfg["seccomp"] = prepare_seccomp([base64.b64decode(p) for p in zcfg.pop("seccomp_b64")])
     zcfg["ro_paths"] = ro_paths(zcfg.get("extra_ro_paths") or [])
     warm(zcfg.get("preload"))
     seq_send(
@@ -1103,25 +1186,30 @@ def zygote(ctl_fd):
             "ro_paths": zcfg["ro_paths"],
         },
     )
+    # Every session's init is reparented here when its starter exits, and reaped here.
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, lambda *_: reap_children())
     while True:
         reap_children()
         msg, fds = seq_recv(ctl)
         if msg is None:
             os._exit(0)
-        if msg.get("op") != "spawn" or len(fds) != 1:
-            for fd in fds:
-                os.close(fd)
-            seq_send(ctl, {"ok": False, "error": "bad request"})
-            continue
+        op = msg.get("op")
         try:
-            reply = spawn_holder(msg, fds[0], zcfg)
+            if op == "build" and len(fds) == 1:
+                reply = build_sandbox(msg, fds[0], zcfg)
+            elif op == "start" and fds:
+                reply = start_session(msg, fds, zcfg)
+            else:
+                for fd in fds:
+                    os.close(fd)
+                reply = {"ok": False, "error": "bad request"}
         except Exception as e:
             reply = {"ok": False, "error": str(e)}
         seq_send(ctl, reply)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3 or sys.argv[1] != "zygote":
-        die("usage: worker.py zygote CONTROL_FD")
-    zygote(int(sys.argv[2]))
+    if len(sys.argv) < 4 or sys.argv[1] != "zygote":
+        die("usage: worker.py zygote CONTROL_FD INIT_EXE_FD")
+    zygote(int(sys.argv[2]), int(sys.argv[3]))

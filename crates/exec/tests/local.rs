@@ -230,3 +230,28 @@ async fn plain_python_without_ipython_runs_cells_too() {
     );
     m.shutdown().await;
 }
+
+/// An idle session is its worker and the small `codeact-init` as pid 1, which reaps orphans
+/// and, when the worker dies, ends the namespace; no Python process stays behind for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_is_the_small_reaper_and_orphans_are_reaped() {
+    let m = manager(quick()).await;
+    let code = "import os\n\
+                print(open('/proc/1/comm').read().strip(), os.getppid())\n\
+                print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))";
+    let r = m.execute("i", code).await.unwrap();
+    assert_eq!(r.text(), "codeact-init 1\n[1, 2]\n", "{r:?}");
+    // A grandchild orphaned by its parent is reparented to init and reaped there.
+    let code = "import os, time\n\
+                if os.fork() == 0:\n    \
+                    if os.fork() == 0:\n        \
+                        time.sleep(0.2)\n        \
+                        os._exit(0)\n    \
+                    os._exit(0)\n\
+                os.wait()\n\
+                time.sleep(1)\n\
+                print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))";
+    let r = m.execute("i", code).await.unwrap();
+    assert_eq!(r.text(), "[1, 2]\n", "{r:?}");
+    m.shutdown().await;
+}

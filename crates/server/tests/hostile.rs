@@ -312,7 +312,7 @@ async fn fork_bomb() {
         matches!(r.status, ExecStatus::Interrupted | ExecStatus::Restarted),
         "the bomb should run into the timeout: {r:?}"
     );
-    // At most 64 tasks in the session's cgroup, its holder included (threads count too).
+    // At most 64 tasks in the session's cgroup, its init included (threads count too).
     assert!(
         most <= 64,
         "{most} processes of the session on the host during the bomb"
@@ -407,7 +407,7 @@ async fn memory_bomb() {
                 assert!(
                     notice(&r).contains("The session was restarted"),
                     "round {round}: the OOM killer took a process the session cannot do without \
-                     (its holder, which shares the session's memory cgroup): {r:?}"
+                     (its init, which shares the session's memory cgroup): {r:?}"
                 );
             }
             // Slowed down by the memory pressure past its 10 s.
@@ -783,8 +783,8 @@ async fn process_group_kill() {
     assert_eq!(killed.status, ExecStatus::Restarted, "{killed:?}");
     assert!(
         notice(&killed).contains("The session was restarted"),
-        "kill(0, SIGKILL) from the session reached a process outside its pid namespace (its holder), \
-         so the session cannot be restarted: {killed:?}"
+        "kill(0, SIGKILL) from the session reached a process outside its pid namespace (the \
+         zygote or the server), so the session cannot be restarted: {killed:?}"
     );
     assert_eq!(after.status, 200, "{after:?}");
     assert_eq!(after.body["outputs"][0]["text"], "1\n", "{after:?}");
@@ -799,7 +799,7 @@ async fn process_group_kill() {
         )
         .await;
     // Inside its own session the group is init's (pid 1 there), so the call either kills the
-    // worker (a restart) or is refused; either way the holder is untouched.
+    // worker (a restart) or is refused; either way nothing outside the session is touched.
     assert!(
         r.status == ExecStatus::Restarted && notice(&r).contains("The session was restarted")
             || r.status == ExecStatus::Error && r.text().contains("ProcessLookupError"),
@@ -815,9 +815,9 @@ async fn process_group_kill() {
     srv.stop().await;
 }
 
-/// A session that kills its holder (see `process_group_kill`) from a child left in the
-/// holder's process group, after moving its worker to a group of its own and making it ignore
-/// the end of its channel, must still end on DELETE.
+/// A session that kills its own process group (see `process_group_kill`) from a child left in
+/// init's group, after moving its worker to a group of its own and making it ignore the end of
+/// its channel, must still end on DELETE.
 async fn outlive_delete() {
     let srv = TestServer::start(hostile_config()).await;
     let marker = unique("codeact-outlive-");
@@ -858,10 +858,7 @@ print('armed')
         started.elapsed()
     );
     let deleted = deleted.unwrap_or_else(|_| {
-        panic!(
-            "DELETE hung (the holder is dead, but its control socket is still open in the session, \
-             so the reply never comes); the session's processes live on: {left:?}"
-        )
+        panic!("DELETE hung (the session's init is dead, and its processes live on): {left:?}")
     });
     assert_eq!(deleted.status, 204, "{deleted:?}");
     assert!(left.is_empty(), "the session outlived DELETE: {left:?}");
@@ -869,9 +866,10 @@ print('armed')
     srv.stop().await;
 }
 
-/// The worker must not hold the holder's control socket: with it, a cell can forge the
-/// holder's replies to the server, e.g. a restart reply naming any host pid as the session's
-/// init, which the server (root) then sends SIGINT to on the next interrupt.
+/// The worker must not hold any control socket of the zygote or of its sandbox's builder:
+/// with one, a cell could forge replies to the server, e.g. a start reply naming any host pid
+/// as the session's init, which the server (root) would then send SIGINT to on the next
+/// interrupt.
 async fn control_channel_forgery() {
     let srv = TestServer::start(hostile_config()).await;
     // A host process outside the sandbox, in the server's pid namespace.
@@ -908,14 +906,10 @@ print(fds)
     assert!(
         victim_status.is_none(),
         "a session made the server signal a host process ({victim_status:?}) with a reply forged on \
-         the holder's control socket it inherited (fds {})",
+         a control socket it inherited (fds {})",
         stdout(&forged).trim()
     );
-    assert_eq!(
-        stdout(&forged),
-        "[]\n",
-        "the worker holds the holder's control socket"
-    );
+    assert_eq!(stdout(&forged), "[]\n", "the worker holds a control socket");
     srv.assert_alive().await;
     srv.stop().await;
 }

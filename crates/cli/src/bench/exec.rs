@@ -26,9 +26,9 @@ const EXPECTED: &str = "1\n";
 /// Untimed sessions before the timed cold starts, and untimed cells before the round trips.
 const WARMUP_SESSIONS: usize = 3;
 const WARMUP_CELLS: usize = 20;
-/// Descriptors this process holds per live local session (holder channel, worker stream),
-/// and a margin for everything else.
-const FDS_PER_SESSION: u64 = 2;
+/// Descriptors this process holds per live local session (five namespaces, init's pidfd, the
+/// worker stream), and a margin for everything else.
+const FDS_PER_SESSION: u64 = 7;
 const FD_MARGIN: u64 = 512;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -94,13 +94,13 @@ pub struct ExecBenchArgs {
 #[derive(Debug, Clone, Serialize)]
 pub struct Memory {
     pub sessions: usize,
-    /// Sandboxes alive (codeact: holder processes), including any started ahead of demand.
+    /// Sandboxes alive (codeact: init processes), including any started ahead of demand.
     pub sandboxes: Option<usize>,
     #[serde(flatten)]
     pub total: MemSum,
     /// Share of one core all these idle sessions use together, in percent.
     pub idle_cpu_pct: Option<f64>,
-    /// Memory by process role (codeact: holder, init, worker).
+    /// Memory by process role (codeact: init, worker).
     pub roles: Vec<Role>,
     /// Memory charged to the sessions' cgroups (includes kernel memory the kernel accounts).
     pub cgroup_bytes: Option<u64>,
@@ -408,7 +408,7 @@ async fn codeact_measure(
     let target = Target {
         mgr: mgr.clone(),
         root: zygote,
-        roles: &["holder", "init", "worker"],
+        roles: &["init", "worker"],
         cgroups: sandbox,
         fit_target: sandbox.then_some(fit_target),
     };
@@ -643,10 +643,10 @@ async fn snapshot(args: &ExecBenchArgs, t: &Target, sessions: usize, base: &MemI
     } else {
         None
     };
-    let holders = procs.iter().filter(|&&(_, d)| d == 1).count();
+    let inits = procs.iter().filter(|&&(_, d)| d == 1).count();
     Memory {
         sessions,
-        sandboxes: (t.roles.len() > 1).then_some(holders),
+        sandboxes: (t.roles.len() > 1).then_some(inits),
         total,
         idle_cpu_pct,
         roles,

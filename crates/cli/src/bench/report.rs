@@ -370,7 +370,7 @@ fn breakdown(o: &mut String, r: &Row) {
             o,
             "  cold start through the Backend/Kernel interface (no session manager):"
         );
-        let _ = writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else zygote fork → holder namespaces + root → cgroup → init → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()));
+        let _ = writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else zygote fork → builder: namespaces + root → cgroup → starter → init → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()));
         let _ = writeln!(
             o,
             "    first print(1) in the new session:  {}",

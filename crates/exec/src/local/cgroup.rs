@@ -1,6 +1,6 @@
 //! Per-session cgroups (v1 or v2) for memory, process-count and CPU limits, when the server
 //! may create them (as root). Every process of a session is born inside its cgroup because
-//! the session's holder is moved in before it forks anything.
+//! each start of a session moves its starter process in before it forks anything.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -136,12 +136,10 @@ impl Cgroups {
 }
 
 impl Cgroup {
-    /// Moves process `pid` (and so all its future children) into the cgroup.
-    pub fn add(&self, pid: i32) -> std::io::Result<()> {
-        for d in &self.dirs {
-            fs::write(d.join("cgroup.procs"), pid.to_string())?;
-        }
-        Ok(())
+    /// The files a process writes its own pid into to join the cgroup (its future children
+    /// then start inside it).
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
     }
 
     /// How many times the kernel's OOM killer acted in this cgroup.

@@ -1,4 +1,4 @@
-//! Blocking SOCK_SEQPACKET control channels to the zygote and to session holders: one JSON
+//! Blocking SOCK_SEQPACKET control channels to the zygote and to sandbox builders: one JSON
 //! object per message, with file descriptors passed alongside.
 
 use std::io::{IoSlice, IoSliceMut};

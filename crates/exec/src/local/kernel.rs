@@ -1,9 +1,9 @@
-//! One local session: its holder (namespaces and filesystem), its current init/worker, and
-//! the framed JSON connection to the worker.
+//! One local session: its sandbox (namespaces and filesystem), its current init and worker,
+//! and the framed JSON connection to the worker.
 
 use std::collections::VecDeque;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,7 +18,8 @@ use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::cgroup::Cgroup;
-use super::channel::Control;
+use super::pidfd::Pidfd;
+use super::zygote::Zygote;
 use crate::{CellEnd, ExecError, Kernel, OutputSink};
 
 /// Frames larger than this from a worker mean a forged or corrupted channel. The largest
@@ -57,15 +58,6 @@ struct FileReply {
     error: Option<String>,
     #[serde(default)]
     kind: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct HolderReply {
-    ok: bool,
-    #[serde(default)]
-    pid: Option<i32>,
-    #[serde(default)]
-    error: Option<String>,
 }
 
 /// The connection to one worker process.
@@ -165,19 +157,26 @@ fn parent_of(pid: i32) -> Option<i32> {
     rest.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The holder's control channel and pid.
-pub(crate) struct Holder {
-    pub ctl: Control,
-    pub pid: i32,
-    /// The session's user-mode network stack, in egress mode.
-    pub net: Option<super::network::Slirp>,
+/// What a session keeps between restarts of its worker: references to its namespaces (its
+/// mount namespace holds the tmpfs `/workspace` and `/tmp`), its network stack, and, with the
+/// sandbox off, its working directory. No process is needed for that.
+pub(crate) struct Sandbox {
+    pub name: String,
+    /// user, mount, net, ipc and uts, in the order the zygote joins them; empty with the
+    /// sandbox off.
+    pub ns: Vec<OwnedFd>,
+    pub workdir: Option<std::path::PathBuf>,
+    /// The session's user-mode network stack, in egress mode; held so that it lives as long.
+    pub _net: Option<super::network::Slirp>,
 }
 
 pub(crate) struct LocalKernel {
-    pub holder: Arc<Mutex<Holder>>,
+    pub zygote: Arc<Zygote>,
+    pub sandbox: Arc<Sandbox>,
     pub conn: Mutex<Option<Arc<Conn>>>,
-    pub init_pid: AtomicI32,
-    pub cgroup: Option<Cgroup>,
+    /// The current init; killing it ends every process of the session.
+    pub init: Mutex<Option<Arc<Pidfd>>>,
+    pub cgroup: Option<Arc<Cgroup>>,
     pub oom_seen: AtomicU64,
     pub cells_sent: AtomicU64,
     pub max_file_bytes: u64,
@@ -187,38 +186,50 @@ pub(crate) struct LocalKernel {
 }
 
 impl LocalKernel {
-    /// Asks the holder to (re)start init and the worker, and connects to the new worker.
+    fn take_init(&self) -> Option<Arc<Pidfd>> {
+        self.init.lock().ok().and_then(|mut i| i.take())
+    }
+
+    /// (Re)starts init and the worker in the session's sandbox, and connects to the worker.
     pub async fn start_worker(&self) -> Result<(), ExecError> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         let theirs: OwnedFd = theirs.into();
-        let holder = self.holder.clone();
-        let reply: HolderReply = tokio::task::spawn_blocking(move || {
-            let h = holder
-                .lock()
-                .map_err(|_| ExecError::Protocol("holder lock poisoned".into()))?;
-            h.ctl.call(&json!({"op": "start"}), &[theirs.as_raw_fd()])
+        let old = self.take_init();
+        let zygote = self.zygote.clone();
+        let sandbox = self.sandbox.clone();
+        let procs = self
+            .cgroup
+            .as_ref()
+            .map(|c| c.procs_files())
+            .unwrap_or_default();
+        let init = tokio::task::spawn_blocking(move || {
+            // Never two workers on one working directory.
+            if let Some(old) = old {
+                old.kill();
+            }
+            let pid = zygote.start_session(
+                &sandbox.name,
+                &sandbox.ns,
+                sandbox.workdir.as_deref(),
+                &procs,
+                theirs,
+            )?;
+            // Signals go to this pid later: accept only a child of the zygote, and hold it by
+            // a pidfd so that a recycled pid can never be hit.
+            if parent_of(pid) != Some(zygote.pid()) {
+                return Err(ExecError::Protocol(format!(
+                    "the zygote reported pid {pid}, which is not a session init"
+                )));
+            }
+            Pidfd::open(pid).map_err(|e| {
+                ExecError::SandboxUnavailable(format!("the session's init died at start ({e})"))
+            })
         })
         .await
         .map_err(|e| ExecError::Protocol(e.to_string()))??;
-        let pid = match (reply.ok, reply.pid) {
-            (true, Some(pid)) => pid,
-            _ => {
-                return Err(ExecError::SandboxUnavailable(
-                    reply
-                        .error
-                        .unwrap_or_else(|| "cannot start the session".into()),
-                ))
-            }
-        };
-        // The pid comes from the sandbox side: accept only the holder's own child, so that no
-        // message forged inside a session can make us signal another process.
-        let holder_pid = self.holder.lock().map(|h| h.pid).unwrap_or(0);
-        if parent_of(pid) != Some(holder_pid) {
-            return Err(ExecError::Protocol(format!(
-                "the session reported pid {pid}, which is not its init"
-            )));
+        if let Ok(mut i) = self.init.lock() {
+            *i = Some(Arc::new(init));
         }
-        self.init_pid.store(pid, Ordering::SeqCst);
         let conn = connect(ours).await?;
         if let Ok(mut c) = self.conn.lock() {
             *c = Some(Arc::new(conn));
@@ -312,12 +323,9 @@ impl Kernel for LocalKernel {
     }
 
     async fn interrupt(&self) -> Result<(), ExecError> {
-        let pid = self.init_pid.load(Ordering::SeqCst);
-        if pid > 0 {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGINT,
-            );
+        let init = self.init.lock().ok().and_then(|i| i.clone());
+        if let Some(init) = init {
+            init.signal(nix::sys::signal::Signal::SIGINT);
         }
         Ok(())
     }
@@ -334,28 +342,17 @@ impl Kernel for LocalKernel {
         if let Ok(mut c) = self.conn.lock() {
             c.take();
         }
-        let holder = self.holder.clone();
-        let init = self.init_pid.load(Ordering::SeqCst);
+        let init = self.take_init();
+        let cgroup = self.cgroup.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            if let Ok(h) = holder.lock() {
-                // Killed from here too: the holder may be gone or may not answer.
-                if init > 0 && parent_of(init) == Some(h.pid) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(init),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                let _: Result<HolderReply, _> = h.ctl.call(&json!({"op": "kill"}), &[]);
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(h.pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+            if let Some(init) = init {
+                init.kill();
+            }
+            if let Some(cg) = cgroup {
+                cg.remove();
             }
         })
         .await;
-        if let Some(cg) = &self.cgroup {
-            cg.remove();
-        }
         if let Some(f) = self.on_drop.lock().ok().and_then(|mut f| f.take()) {
             f();
         }
@@ -396,8 +393,8 @@ impl Drop for LocalKernel {
         if let Ok(mut c) = self.conn.lock() {
             c.take();
         }
-        if let Ok(h) = self.holder.lock() {
-            let _ = h.ctl.send(&json!({"op": "kill"}), &[]);
+        if let Some(init) = self.take_init() {
+            init.signal(nix::sys::signal::Signal::SIGKILL);
         }
         if let Some(cg) = &self.cgroup {
             cg.remove();

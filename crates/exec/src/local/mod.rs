@@ -7,13 +7,16 @@
 
 mod cgroup;
 mod channel;
+mod init_exe;
 mod kernel;
 mod network;
+mod pidfd;
 mod seccomp;
 mod zygote;
 
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -22,7 +25,7 @@ use codeact_protocol::SandboxReport;
 
 use self::cgroup::Cgroups;
 use self::channel::Control;
-use self::kernel::{Holder, LocalKernel};
+use self::kernel::{LocalKernel, Sandbox};
 use self::zygote::{Limits, Zygote, ZygoteConfig};
 use crate::{Backend, ExecConfig, ExecError, Kernel, NetworkMode, SandboxMode};
 
@@ -51,7 +54,7 @@ struct Inner {
 }
 
 mod tempfile_dir {
-    //! The empty host directory each holder mounts its private staging tmpfs on.
+    //! The empty host directory each sandbox builder mounts its private staging tmpfs on.
     use std::path::PathBuf;
 
     pub struct StageDir(pub PathBuf);
@@ -99,8 +102,8 @@ impl Inner {
         let n = BACKENDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let data_dir = cache.join(format!("run-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&data_dir)?;
-        // Under the system temp dir, which every uid may search; the holder mounts a private
-        // tmpfs over it, so it stays empty on the host.
+        // Under the system temp dir, which every uid may search; each sandbox mounts a private
+        // tmpfs over it in its own mount namespace, so it stays empty on the host.
         let stage = std::env::temp_dir().join(format!("codeact-stage-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&stage)?;
         let (cgroups, cgroup_error) = if sandboxed {
@@ -190,13 +193,14 @@ impl Inner {
                 }
             }
         };
-        let result = self.start_holder(uid.map(|(_, u)| u));
+        let result = self.build_sandbox(uid.map(|(_, u)| u));
         match result {
-            Ok((holder, cgroup)) => Ok(LocalKernel {
-                holder: Arc::new(Mutex::new(holder)),
+            Ok((sandbox, cgroup)) => Ok(LocalKernel {
+                zygote: self.zygote.clone(),
+                sandbox: Arc::new(sandbox),
                 conn: Mutex::new(None),
-                init_pid: AtomicI32::new(0),
-                cgroup,
+                init: Mutex::new(None),
+                cgroup: cgroup.map(Arc::new),
                 oom_seen: AtomicU64::new(0),
                 cells_sent: AtomicU64::new(0),
                 closed: std::sync::atomic::AtomicBool::new(false),
@@ -210,27 +214,35 @@ impl Inner {
         }
     }
 
-    fn start_holder(
+    /// Makes a session's sandbox: with the sandbox on, the zygote forks a builder that
+    /// creates the namespaces and the root; we take references to its namespaces (and attach
+    /// the network stack) while it waits, then let it exit.
+    fn build_sandbox(
         &self,
         uid: Option<u32>,
-    ) -> Result<(Holder, Option<cgroup::Cgroup>), ExecError> {
-        let (ctl, theirs) = Control::pair()?;
+    ) -> Result<(Sandbox, Option<cgroup::Cgroup>), ExecError> {
         let n = self
             .next_name
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("s{n}");
-        let workdir = (!self.sandboxed()).then(|| self.data_dir.join("sessions").join(&name));
-        let pid = self.zygote.spawn(&name, uid, workdir.as_deref(), theirs)?;
-        // A session that hangs or hides must not hang the server.
+        if !self.sandboxed() {
+            let workdir = self.data_dir.join("sessions").join(&name);
+            std::fs::create_dir_all(&workdir)?;
+            let sandbox = Sandbox {
+                name,
+                ns: Vec::new(),
+                workdir: Some(workdir),
+                _net: None,
+            };
+            return Ok((sandbox, None));
+        }
+        let (ctl, theirs) = Control::pair()?;
+        let pid = self.zygote.build(&name, uid, theirs)?;
+        // A builder that hangs must not hang the server.
         ctl.set_timeout(std::time::Duration::from_secs(15))?;
-        let mut holder = Holder {
-            ctl,
-            pid,
-            net: None,
-        };
-        let ready: serde_json::Value = holder.ctl.recv()?.ok_or_else(|| {
+        let ready: serde_json::Value = ctl.recv()?.ok_or_else(|| {
             ExecError::SandboxUnavailable(
-                "the session holder died while building the sandbox".into(),
+                "the sandbox builder died while building the sandbox".into(),
             )
         })?;
         if ready.get("ok").and_then(|v| v.as_bool()) != Some(true) {
@@ -241,18 +253,36 @@ impl Inner {
                 .to_string();
             return Err(ExecError::SandboxUnavailable(why));
         }
+        let ns = ["user", "mnt", "net", "ipc", "uts"]
+            .iter()
+            .map(|kind| {
+                std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
+                    .map(OwnedFd::from)
+                    .map_err(|e| {
+                        ExecError::SandboxUnavailable(format!(
+                            "cannot hold the session's {kind} namespace: {e}"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let net = if self.config.sandbox.network == NetworkMode::Egress {
+            Some(network::attach(pid)?)
+        } else {
+            None
+        };
+        // Closing the channel lets the builder exit.
+        drop(ctl);
         let cgroup = match &self.cgroups {
-            Some(cg) => {
-                let c = cg.create(&name, &self.config.sandbox)?;
-                c.add(pid)?;
-                Some(c)
-            }
+            Some(cg) => Some(cg.create(&name, &self.config.sandbox)?),
             None => None,
         };
-        if self.sandboxed() && self.config.sandbox.network == NetworkMode::Egress {
-            holder.net = Some(network::attach(pid)?);
-        }
-        Ok((holder, cgroup))
+        let sandbox = Sandbox {
+            name,
+            ns,
+            workdir: None,
+            _net: net,
+        };
+        Ok((sandbox, cgroup))
     }
 }
 
@@ -398,7 +428,7 @@ impl Inner {
     /// Starts a sandbox with its worker ready to run a cell.
     async fn start_fresh(self: Arc<Self>) -> Result<LocalKernel, ExecError> {
         let inner = self.clone();
-        // The zygote and holder channels are blocking sockets.
+        // The zygote and builder channels are blocking sockets.
         let kernel = tokio::task::spawn_blocking(move || inner.start_blocking())
             .await
             .map_err(|e| ExecError::Protocol(e.to_string()))??;

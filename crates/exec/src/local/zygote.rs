@@ -1,6 +1,6 @@
 //! The zygote: one Python process that has imported and warmed everything a session needs,
-//! and forks a session holder on request. Sessions so start in milliseconds and share the
-//! zygote's memory copy-on-write.
+//! and forks on request the builder of a session's sandbox and each start of its worker.
+//! Sessions so start in milliseconds and share the zygote's memory copy-on-write.
 
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -61,16 +61,24 @@ struct Reply {
 }
 
 #[derive(Serialize)]
-struct Spawn<'a> {
+struct Build<'a> {
     op: &'static str,
     id: &'a str,
     uid: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct Start<'a> {
+    op: &'static str,
+    id: &'a str,
     workdir: Option<&'a Path>,
+    cgroup_procs: &'a [PathBuf],
 }
 
 pub(crate) struct Zygote {
     ctl: Mutex<Control>,
     child: Mutex<Child>,
+    pid: i32,
     pub info: ZygoteInfo,
 }
 
@@ -82,19 +90,26 @@ impl Zygote {
         env: &[(String, String)],
     ) -> Result<Self, ExecError> {
         let (ctl, theirs) = Control::pair()?;
+        let init_exe = super::init_exe::memfd()?;
         let mut cmd = Command::new(python);
-        cmd.arg("-I").arg("-c").arg(WORKER).arg("zygote").arg("3");
+        cmd.arg("-I")
+            .arg("-c")
+            .arg(WORKER)
+            .arg("zygote")
+            .arg("3")
+            .arg("4");
         cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         cmd.current_dir("/");
         let raw = theirs.as_raw_fd();
+        let exe = init_exe.as_raw_fd();
         // SAFETY: only async-signal-safe calls (dup2, setsid) run between fork and exec.
         unsafe {
             use std::os::unix::process::CommandExt;
             cmd.pre_exec(move || {
-                if libc::dup2(raw, 3) < 0 {
+                if libc::dup2(raw, 3) < 0 || libc::dup2(exe, 4) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 // Its own session: a Ctrl-C at the server's terminal must not reach sessions.
@@ -109,6 +124,7 @@ impl Zygote {
             ))
         })?;
         drop(theirs);
+        drop(init_exe);
         if let Some(err) = child.stderr.take() {
             std::thread::Builder::new()
                 .name("zygote-stderr".into())
@@ -135,33 +151,67 @@ impl Zygote {
         tracing::debug!(python = %info.python, ipython = info.ipython, "zygote warm");
         Ok(Self {
             ctl: Mutex::new(ctl),
+            pid: child.id() as i32,
             child: Mutex::new(child),
             info,
         })
     }
 
-    /// Forks a session holder that will talk on `holder_fd`; returns its pid.
-    pub fn spawn(
+    /// The zygote's pid: every session's init is its child.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Forks the builder of a session's sandbox, which reports on `builder_fd`; returns
+    /// its pid.
+    pub fn build(&self, id: &str, uid: Option<u32>, builder_fd: OwnedFd) -> Result<i32, ExecError> {
+        let reply: Reply = self.call(
+            &Build {
+                op: "build",
+                id,
+                uid,
+            },
+            &[builder_fd.as_raw_fd()],
+        )?;
+        drop(builder_fd);
+        Self::pid_of(reply)
+    }
+
+    /// Starts init and the worker of a session: in the namespaces `ns` (user, mount, net,
+    /// ipc, uts) with the sandbox on, else in `workdir`; the worker talks on `worker_fd`.
+    /// Returns init's pid.
+    pub fn start_session(
         &self,
         id: &str,
-        uid: Option<u32>,
+        ns: &[OwnedFd],
         workdir: Option<&Path>,
-        holder_fd: OwnedFd,
+        cgroup_procs: &[PathBuf],
+        worker_fd: OwnedFd,
     ) -> Result<i32, ExecError> {
+        let mut fds = vec![worker_fd.as_raw_fd()];
+        fds.extend(ns.iter().map(|f| f.as_raw_fd()));
+        let reply: Reply = self.call(
+            &Start {
+                op: "start",
+                id,
+                workdir,
+                cgroup_procs,
+            },
+            &fds,
+        )?;
+        drop(worker_fd);
+        Self::pid_of(reply)
+    }
+
+    fn call<T: Serialize>(&self, msg: &T, fds: &[std::os::fd::RawFd]) -> Result<Reply, ExecError> {
         let ctl = self
             .ctl
             .lock()
             .map_err(|_| ExecError::Protocol("zygote lock poisoned".into()))?;
-        let reply: Reply = ctl.call(
-            &Spawn {
-                op: "spawn",
-                id,
-                uid,
-                workdir,
-            },
-            &[holder_fd.as_raw_fd()],
-        )?;
-        drop(holder_fd);
+        ctl.call(msg, fds)
+    }
+
+    fn pid_of(reply: Reply) -> Result<i32, ExecError> {
         match (reply.ok, reply.pid) {
             (true, Some(pid)) => Ok(pid),
             _ => Err(ExecError::SandboxUnavailable(
