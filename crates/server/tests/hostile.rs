@@ -692,45 +692,30 @@ async fn kill_everything() {
     );
 
     // kill(-1): every process the session may signal, which is only its own.
-    let r = srv
-        .exec(
-            "kill",
-            "os.kill(-1, signal.SIGKILL)\ntime.sleep(0.2)\nprint(p.poll() is not None, x)",
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (ExecStatus::Ok, "True alive\n"),
-        "{r:?}"
-    );
+    srv.exec_ok(
+        "kill",
+        "os.kill(-1, signal.SIGKILL)\ntime.sleep(0.2)\nprint(p.poll() is not None, x)",
+        "True alive\n",
+    )
+    .await;
     assert!(common::wait_gone(&marker, Duration::from_secs(2))
         .await
         .is_empty());
     srv.assert_alive().await;
 
     // pid 1 of the session cannot be killed from inside; its parent is pid 1 too.
-    let r = srv
-        .exec(
-            "kill",
-            "print(os.getppid())\nos.kill(1, signal.SIGKILL)\ntime.sleep(0.3)\nprint(x)",
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (ExecStatus::Ok, "1\nalive\n"),
-        "{r:?}"
-    );
-    let r = srv
-        .exec(
-            "kill",
-            "os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(0.3)\nprint(x)",
-        )
-        .await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (ExecStatus::Ok, "alive\n"),
-        "{r:?}"
-    );
+    srv.exec_ok(
+        "kill",
+        "print(os.getppid())\nos.kill(1, signal.SIGKILL)\ntime.sleep(0.3)\nprint(x)",
+        "1\nalive\n",
+    )
+    .await;
+    srv.exec_ok(
+        "kill",
+        "os.kill(os.getppid(), signal.SIGKILL)\ntime.sleep(0.3)\nprint(x)",
+        "alive\n",
+    )
+    .await;
     srv.assert_alive().await;
 
     // Killing itself: the session restarts.
@@ -805,12 +790,7 @@ async fn process_group_kill() {
             || r.status == ExecStatus::Error && r.text().contains("ProcessLookupError"),
         "{r:?}"
     );
-    let r = srv.exec("pg2", "print(2)").await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (ExecStatus::Ok, "2\n"),
-        "{r:?}"
-    );
+    srv.exec_ok("pg2", "print(2)", "2\n").await;
     srv.assert_alive().await;
     srv.stop().await;
 }
@@ -837,12 +817,7 @@ os._exit = lambda *a: time.sleep(10 ** 6)
 print('armed')
 "#
     .replace("MARKER", &marker);
-    let r = srv.exec("outlive", &code).await;
-    assert_eq!(
-        (r.status, r.text().as_str()),
-        (ExecStatus::Ok, "armed\n"),
-        "{r:?}"
-    );
+    srv.exec_ok("outlive", &code, "armed\n").await;
     assert_eq!(
         common::wait_present(&marker, Duration::from_secs(5))
             .await
@@ -1093,6 +1068,29 @@ async fn server_stop_ends_everything() {
     );
 }
 
+/// A cell that writes into each of `dirs` until the write fails, and prints per directory:
+/// the directory, the MiB written, and the errno that stopped it (0 if none did within 4 GiB).
+fn fill_dirs_code(dirs: &[&str]) -> String {
+    let dirs: Vec<String> = dirs.iter().map(|d| format!("'{d}'")).collect();
+    format!(
+        "import os\n\
+         def fill(d):\n\
+         \x20   n = 0\n\
+         \x20   chunk = b'\\1' * (1 << 20)\n\
+         \x20   try:\n\
+         \x20       with open(os.path.join(d, 'fill.bin'), 'wb', buffering=0) as f:\n\
+         \x20           while n < (4 << 30):\n\
+         \x20               n += f.write(chunk)\n\
+         \x20   except OSError as e:\n\
+         \x20       return n, e.errno\n\
+         \x20   return n, 0\n\
+         for d in [{}]:\n\
+         \x20   n, err = fill(d)\n\
+         \x20   print(d, n >> 20, err, flush=True)",
+        dirs.join(", ")
+    )
+}
+
 async fn fill_the_disk() {
     let cfg = ExecConfig {
         sandbox: SandboxPolicy {
@@ -1102,21 +1100,8 @@ async fn fill_the_disk() {
         ..hostile_config()
     };
     let srv = TestServer::start(cfg).await;
-    let code = "import os\n\
-                def fill(d):\n\
-                \x20   n = 0\n\
-                \x20   chunk = b'\\0' * (1 << 20)\n\
-                \x20   try:\n\
-                \x20       with open(os.path.join(d, 'fill.bin'), 'wb', buffering=0) as f:\n\
-                \x20           while n < (4 << 30):\n\
-                \x20               n += f.write(chunk)\n\
-                \x20   except OSError as e:\n\
-                \x20       return n, e.errno\n\
-                \x20   return n, 0\n\
-                for d in ['/workspace', '/tmp', '/dev/shm']:\n\
-                \x20   n, err = fill(d)\n\
-                \x20   print(d, n >> 20, err)";
-    let (r, took) = timed(&srv, "disk", code).await;
+    let code = fill_dirs_code(&["/workspace", "/tmp", "/dev/shm"]);
+    let (r, took) = timed(&srv, "disk", &code).await;
     assert_eq!(r.status, ExecStatus::Ok, "{r:?}");
     assert!(took < Duration::from_secs(10), "{took:?}");
     let out = stdout(&r);
@@ -1161,21 +1146,8 @@ async fn disk_larger_than_memory() {
         ..hostile_config()
     })
     .await;
-    let code = "import os\n\
-                def fill(d):\n\
-                \x20   n = 0\n\
-                \x20   chunk = b'\\1' * (1 << 20)\n\
-                \x20   try:\n\
-                \x20       with open(os.path.join(d, 'fill.bin'), 'wb', buffering=0) as f:\n\
-                \x20           while n < (4 << 30):\n\
-                \x20               n += f.write(chunk)\n\
-                \x20   except OSError as e:\n\
-                \x20       return n, e.errno\n\
-                \x20   return n, 0\n\
-                for d in ['/workspace', '/tmp']:\n\
-                \x20   n, err = fill(d)\n\
-                \x20   print(d, n >> 20, err, flush=True)";
-    let (r, took) = timed(&srv, "full", code).await;
+    let code = fill_dirs_code(&["/workspace", "/tmp"]);
+    let (r, took) = timed(&srv, "full", &code).await;
     println!("filling 2 x 256 MiB of tmpfs under 384 MiB of memory: {r:?} after {took:?}");
     let mut after = Vec::new();
     for _ in 0..3 {
@@ -1476,24 +1448,30 @@ async fn many_concurrent_sessions() {
     })
     .await;
     let started = Instant::now();
-    let first: Vec<_> = (0..64)
-        .map(|i| {
-            let (http, url) = (srv.http.clone(), srv.url("/execute"));
-            tokio::spawn(async move {
-                let code = format!("import os\nmine = {i}\nprint('session', mine, os.getpid())");
-                let r: serde_json::Value = http
-                    .post(url)
-                    .json(&json!({"convid": format!("c{i}"), "code": code}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                (i, r)
+    // One cell in each of the 64 sessions at once, through the seed API.
+    let all_at_once = |code: fn(usize) -> String| {
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let (http, url) = (srv.http.clone(), srv.url("/execute"));
+                let code = code(i);
+                tokio::spawn(async move {
+                    let r: serde_json::Value = http
+                        .post(url)
+                        .json(&json!({"convid": format!("c{i}"), "code": code}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    (i, r)
+                })
             })
-        })
-        .collect();
+            .collect();
+        tasks
+    };
+    let first =
+        all_at_once(|i| format!("import os\nmine = {i}\nprint('session', mine, os.getpid())"));
     for t in first {
         let (i, r) = t.await.unwrap();
         assert_eq!(r["result"], format!("session {i} 2\n"), "{r}");
@@ -1508,23 +1486,7 @@ async fn many_concurrent_sessions() {
         64
     );
     // Each kept its own state.
-    let again: Vec<_> = (0..64)
-        .map(|i| {
-            let (http, url) = (srv.http.clone(), srv.url("/execute"));
-            tokio::spawn(async move {
-                let r: serde_json::Value = http
-                    .post(url)
-                    .json(&json!({"convid": format!("c{i}"), "code": "mine"}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                (i, r)
-            })
-        })
-        .collect();
+    let again = all_at_once(|_| "mine".to_string());
     for t in again {
         let (i, r) = t.await.unwrap();
         assert_eq!(r["result"], format!("{i}\n"), "{r}");

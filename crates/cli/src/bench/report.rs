@@ -205,32 +205,20 @@ pub fn table(b: &Bench) -> String {
                 .map(|s| format!("{} / {}", ms(s.p50), ms(s.p95)))
         }))
     );
-    let _ = writeln!(
-        o,
-        "{}",
-        fit_line("  USS total / per session", &|r| r.fit.as_ref().map(|f| {
-            format!(
-                "{} / {}",
-                mb(f.memory.total.uss_bytes as f64),
-                per_session(&f.memory, |t| t.uss_bytes)
-                    .map(mb)
-                    .unwrap_or_default()
-            )
-        }))
-    );
-    let _ = writeln!(
-        o,
-        "{}",
-        fit_line("  PSS total / per session", &|r| r.fit.as_ref().map(|f| {
-            format!(
-                "{} / {}",
-                mb(f.memory.total.pss_bytes as f64),
-                per_session(&f.memory, |t| t.pss_bytes)
-                    .map(mb)
-                    .unwrap_or_default()
-            )
-        }))
-    );
+    let uss: fn(&MemSum) -> u64 = |t| t.uss_bytes;
+    let pss: fn(&MemSum) -> u64 = |t| t.pss_bytes;
+    for (label, pick) in [
+        ("  USS total / per session", uss),
+        ("  PSS total / per session", pss),
+    ] {
+        let line = fit_line(label, &|r| {
+            r.fit.as_ref().map(|f| {
+                let per = per_session(&f.memory, pick).map(mb).unwrap_or_default();
+                format!("{} / {per}", mb(pick(&f.memory.total) as f64))
+            })
+        });
+        let _ = writeln!(o, "{line}");
+    }
     let _ = writeln!(
         o,
         "{}",

@@ -215,6 +215,17 @@ impl TestServer {
         self.exec_body(id, &json!({ "code": code })).await
     }
 
+    /// Runs a cell that must succeed and print exactly `expected`.
+    pub async fn exec_ok(&self, id: &str, code: &str, expected: &str) -> ExecResult {
+        let r = self.exec(id, code).await;
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (ExecStatus::Ok, expected),
+            "{r:?}"
+        );
+        r
+    }
+
     pub async fn exec_body(&self, id: &str, body: &Value) -> ExecResult {
         let r = self.post(&format!("/v1/sessions/{id}/execute"), body).await;
         assert_eq!(r.status, 200, "execute failed: {r:?}");
