@@ -472,12 +472,11 @@ async fn timeouts_restarts_and_deletion() {
     );
 }
 
-/// Known bug, kept out of the default run until fixed: after the engine kills and restarts a
-/// Jupyter kernel whose cell ignored SIGINT, the next cell sometimes never completes (seen in 2
-/// of 3 full runs on a loaded machine). Run with `cargo test -p codeact-exec --test jupyter --
-/// --ignored`.
+/// Regression test: after the engine restarted a kernel busy in a cell that ignored SIGINT, the
+/// gateway let the next WebSocket through before its iopub subscription was live, and the next
+/// cell lost its idle status and ran into its timeout (seen in 2 of 3 full runs on a loaded
+/// machine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: a cell after restarting a SIGINT-ignoring kernel can hang"]
 async fn a_kernel_that_ignores_interrupts_is_restarted() {
     let Some(gw) = Gateway::start().await else {
         return;

@@ -8,6 +8,7 @@ mod cell;
 mod conn;
 mod files;
 mod msg;
+mod ready;
 mod rest;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,18 +17,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use codeact_protocol::SandboxReport;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use self::conn::{Connection, Event};
 use self::msg::WireMessage;
+use self::ready::connect_ready;
 use self::rest::Rest;
 use crate::{Backend, CellEnd, ExecError, Kernel, OutputSink};
 
-/// How long a new or restarted kernel may take to answer its first `kernel_info_request`.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often `kernel_info_request` is repeated while waiting: the first one can be lost while
-/// the kernel is still binding its sockets.
-const READY_RETRY: Duration = Duration::from_secs(3);
 /// Restart requests tried before the kernel is replaced by a new one, and the pause between.
 const RESTART_ATTEMPTS: u32 = 3;
 const RESTART_RETRY: Duration = Duration::from_secs(1);
@@ -151,42 +148,6 @@ pub(crate) struct JupyterKernel {
     turn: tokio::sync::Mutex<()>,
     /// Set by `shutdown`: a cell that dies because of it must not bring the kernel back.
     shut: AtomicBool,
-}
-
-/// Opens the channels WebSocket of `kernel_id` and waits until the kernel answers.
-async fn connect_ready(rest: &Rest, kernel_id: &str) -> Result<Connection, ExecError> {
-    let conn = Connection::open(&rest.channels_url(kernel_id)?, rest.token()).await?;
-    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-    loop {
-        let mut waiter = conn
-            .request("shell", "kernel_info_request", json!({}))
-            .map_err(ExecError::BackendUnavailable)?;
-        let attempt = tokio::time::timeout(READY_RETRY, async {
-            while let Some(ev) = waiter.rx.recv().await {
-                match ev {
-                    Event::Message(m) if m.msg_type() == "kernel_info_reply" => return Ok(()),
-                    Event::Message(_) => {}
-                    Event::Lost(reason) => return Err(ExecError::BackendUnavailable(reason)),
-                }
-            }
-            Err(ExecError::BackendUnavailable(
-                "the kernel WebSocket closed".to_string(),
-            ))
-        })
-        .await;
-        match attempt {
-            Ok(Ok(())) => return Ok(conn),
-            Ok(Err(e)) => return Err(e),
-            Err(_) if tokio::time::Instant::now() >= deadline => {
-                conn.close("the kernel did not answer");
-                return Err(ExecError::BackendUnavailable(format!(
-                    "kernel {kernel_id} did not answer kernel_info_request within {} s",
-                    READY_TIMEOUT.as_secs()
-                )));
-            }
-            Err(_) => {}
-        }
-    }
 }
 
 impl JupyterKernel {
