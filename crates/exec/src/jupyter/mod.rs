@@ -201,6 +201,10 @@ impl JupyterKernel {
                 // a restart request meanwhile fails (HTTP 500): give that a moment to finish.
                 Err(e) => {
                     tracing::debug!(session = %self.session, attempt, "restarting the jupyter kernel failed: {e}");
+                    // Kernel Gateway answers HTTP 500, not 404, for a kernel it no longer has.
+                    if let Ok(false) = self.rest.exists(kernel_id).await {
+                        return false;
+                    }
                     if attempt < RESTART_ATTEMPTS {
                         tokio::time::sleep(RESTART_RETRY).await;
                     }
