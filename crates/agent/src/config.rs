@@ -97,8 +97,9 @@ pub struct AgentConfig {
     /// More Python run in that cell: by default a few names small models use without importing
     /// them (`sqrt`, `factorial`, `Counter`, `date`…). Not mentioned in the prompt.
     pub preload_code: Option<String>,
-    /// Sampling temperature for the reply after the same failing code came back: at
-    /// temperature 0 a small model otherwise repeats itself word for word.
+    /// Sampling temperature (with top-p 0.95) for the reply after the same failing code or the
+    /// same reply came back: at temperature 0 a small model otherwise repeats itself word for
+    /// word, and at 0.7 the 0.5B default model still did.
     pub unstick_temperature: f32,
     /// A Python file whose public functions become tools: it runs in the session at start and
     /// its functions are described in the system prompt.
@@ -107,7 +108,8 @@ pub struct AgentConfig {
     pub output_dir: PathBuf,
     /// Where conversations are saved as JSON after every turn; `None` keeps them in memory.
     pub conversation_dir: Option<PathBuf>,
-    /// Question an answer once when it comes right after a failed cell.
+    /// Question an answer once when nothing computed it: it comes right after a failed cell,
+    /// or (task mode) before any code ran or right after a cell that printed nothing.
     pub question_answer_after_error: bool,
     pub self_consistency: Option<SelfConsistency>,
     /// The Python session to use; `None` uses the conversation id.
@@ -154,7 +156,7 @@ impl Default for AgentConfig {
             network: None,
             preload_modules: DEFAULT_PRELOAD.iter().map(|s| s.to_string()).collect(),
             preload_code: Some(DEFAULT_PRELOAD_CODE.to_string()),
-            unstick_temperature: 0.7,
+            unstick_temperature: 1.0,
             tools_file: None,
             output_dir: std::env::temp_dir().join("codeact").join("images"),
             conversation_dir: None,

@@ -18,6 +18,7 @@ pub mod grammar;
 pub mod observe;
 pub mod parse;
 pub mod prompt;
+mod repetition;
 mod run;
 mod setup;
 pub mod tools;

@@ -2,9 +2,11 @@
 //! for empty output, placeholders for images (saved to files), and a size cap.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use base64::Engine;
 use codeact_protocol::{ExecResult, ExecStatus, ImagePart, Output};
+use regex::Regex;
 
 use crate::prompt::{EMPTY_OUTPUT, TRIMMED_OUTPUT};
 
@@ -95,6 +97,17 @@ pub fn undefined_name(result: &ExecResult) -> Option<String> {
         }
         _ => None,
     })
+}
+
+static ASSIGNMENT: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=(?:[^=]|$)").ok());
+
+/// The variable that the last line of `code` assigns at top level (`total = a + b`), if it does.
+/// A small model often computes a value into a variable and forgets to print it.
+pub fn assigned_name(code: &str) -> Option<String> {
+    let last = code.lines().rev().find(|l| !l.trim().is_empty())?;
+    let re = ASSIGNMENT.as_ref()?;
+    re.captures(last).map(|c| c[1].to_string())
 }
 
 /// Keeps the head and tail of `text` when it is longer than `limit` characters.
@@ -188,6 +201,20 @@ pub fn image_dir(output_dir: &Path, conversation_id: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_variable_a_cell_ends_by_assigning() {
+        assert_eq!(
+            assigned_name("x = 2\nremainder = pow(7, 100) % 13\n").as_deref(),
+            Some("remainder")
+        );
+        assert_eq!(assigned_name("total=1").as_deref(), Some("total"));
+        assert_eq!(assigned_name("x == 1"), None);
+        assert_eq!(assigned_name("x += 1"), None);
+        assert_eq!(assigned_name("a, b = 1, 2"), None);
+        assert_eq!(assigned_name("for i in r:\n    y = i"), None);
+        assert_eq!(assigned_name("print(x)"), None);
+    }
     use codeact_protocol::{MimeBundle, StreamName};
 
     fn result(outputs: Vec<Output>, status: ExecStatus) -> ExecResult {

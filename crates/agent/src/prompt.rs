@@ -38,8 +38,10 @@ fn ours(ctx: &PromptContext<'_>) -> String {
          \n\
          Rules:\n\
          - Do a little at a time: run a short piece of code, read its output, then take the next step.\n\
-         - Compute, do not guess: use code for arithmetic, counting, dates and text, and print() the values you need.\n\
-         - If the code fails, read the error, fix the code and run it again.\n",
+         - Compute, do not guess: use code for arithmetic, counting, dates and text, and print() the result.\n\
+         - Do in the code everything the question asks for, such as rounding or a date format.\n\
+         - Copy the numbers and text of the question into your code exactly; put text in quotes.\n\
+         - If the code fails, read the error and run corrected code. Never run code that already failed.\n",
     );
     if !ctx.preloaded.is_empty() {
         s.push_str(&format!(
@@ -53,21 +55,33 @@ fn ours(ctx: &PromptContext<'_>) -> String {
     match ctx.mode {
         Mode::Task => s.push_str(
             "- You may think first, briefly, in <thought>...</thought>.\n\
-             - When the output gives you the answer, write only the final answer between <solution> and </solution>.\n",
+             - When the output shows the answer, write only that answer between <solution> and </solution>, in the form the question asks for.\n",
         ),
         Mode::Chat => s.push_str(
             "- When the output gives you what you need, answer the user in plain words, without tags.\n",
         ),
     }
     push_tools(&mut s, ctx.tools);
+    // No `User:`/`Assistant:` labels: a small model copies them into its replies. Without
+    // them the example still cannot be continued wrongly, since generation stops at
+    // `</execute>`.
     s.push_str(
-        "\nExample:\n\nUser: What is the sum of the squares of the whole numbers from 1 to 10?\n\n",
+        "\nExample. The task: How many of the numbers from 1 to 50 have digits that add up to 7?\n\
+         \n\
+         Your reply:\n\
+         <execute>\n\
+         def digit_sum(n):\n\
+         \x20   return sum(int(d) for d in str(n))\n\
+         \n\
+         print(sum(1 for n in range(1, 51) if digit_sum(n) == 7))\n\
+         </execute>\n\
+         \n\
+         The message you receive:\n",
     );
-    s.push_str("Assistant: <execute>\nprint(sum(n * n for n in range(1, 11)))\n</execute>\n\n");
-    s.push_str(&format!("User: {OUTPUT_HEADER}385\n\n"));
+    s.push_str(&format!("{OUTPUT_HEADER}5\n\nYour reply:\n"));
     match ctx.mode {
-        Mode::Task => s.push_str("Assistant: <solution>385</solution>\n"),
-        Mode::Chat => s.push_str("Assistant: The sum of the squares from 1 to 10 is 385.\n"),
+        Mode::Task => s.push_str("<solution>5</solution>\n"),
+        Mode::Chat => s.push_str("5 of the numbers from 1 to 50 have digits that add up to 7.\n"),
     }
     s
 }
@@ -125,6 +139,11 @@ pub const OUTPUT_HEADER: &str = "Execution Output:\n";
 /// Stands in for the output of a cell that printed nothing.
 pub const EMPTY_OUTPUT: &str = "[the code ran and printed nothing; use print() to see a value]";
 
+/// Stands in for the output of a cell that printed nothing but ended by assigning a variable.
+pub fn empty_output_with_value(name: &str, value: &str) -> String {
+    format!("[the code printed nothing; {name} is now {value}]")
+}
+
 /// Marks a cell output or an observation shortened to fit.
 pub const TRIMMED_OUTPUT: &str = "[... output trimmed ...]";
 
@@ -152,6 +171,16 @@ pub const SAME_CODE_AGAIN: &str =
 pub const QUESTION_SOLUTION: &str =
     "Your last code failed, so this answer was not computed. Fix the code and run it, or, if you \
      are sure, give the same answer again in <solution>...</solution>.";
+
+/// Sent once when a task is answered before any code ran.
+pub const QUESTION_NO_CODE: &str =
+    "You have not run any code, so this answer was not computed. Run code that prints the \
+     answer.";
+
+/// Sent once when a task is answered right after a cell that printed nothing.
+pub const QUESTION_NOTHING_PRINTED: &str =
+    "Your last code printed nothing, so this answer was not computed. Run it again with print() \
+     around the value you need.";
 
 /// Sent once when an answer comes right after a failed cell (chat mode).
 pub const QUESTION_REPLY: &str =
@@ -181,6 +210,12 @@ pub fn quote_hint(name: &str) -> String {
         "`{name}` is not a variable. If you meant the text \"{name}\" from the question, write it \
          as a string in quotes: '{name}'."
     )
+}
+
+/// Sent when the code called a function that does not exist: small models call helpers such as
+/// `is_prime` as if they were built in.
+pub fn define_hint(name: &str) -> String {
+    format!("`{name}` is not defined. Write it with def in the same code, before it is used.")
 }
 
 /// Follows the output of a failed cell when later blocks of the same reply were skipped.

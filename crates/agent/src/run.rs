@@ -19,7 +19,7 @@ use crate::parse::{
 };
 use crate::prompt;
 use crate::tools::ToolInfo;
-use crate::{context, grammar, observe};
+use crate::{context, grammar, observe, repetition};
 
 /// What an agent keeps between runs.
 pub(crate) struct State {
@@ -53,11 +53,15 @@ impl State {
 struct Progress {
     executions: u32,
     last_failed: bool,
+    /// The last cell ran but printed nothing.
+    last_empty: bool,
     questioned: bool,
     nudged: bool,
     failed_codes: HashSet<String>,
-    /// The model just repeated failing code: sample the next reply less greedily.
+    /// The model just repeated failing code or its last reply: sample the next reply less
+    /// greedily.
     stuck: bool,
+    last_reply: String,
     /// The user's message or task that started the run.
     request: String,
 }
@@ -165,13 +169,18 @@ impl<'a> Runner<'a> {
             turn += 1;
             self.state.turns_total += 1;
             self.emit(AgentEvent::TurnStarted { turn });
-            let temperature = if p.stuck {
-                self.temperature.max(self.ctx.config.unstick_temperature)
+            // Sampling to get out of a loop keeps to the likelier tokens, so that a small model
+            // does not drift into nonsense.
+            let (temperature, top_p) = if p.stuck {
+                (
+                    self.temperature.max(self.ctx.config.unstick_temperature),
+                    0.95,
+                )
             } else {
-                self.temperature
+                (self.temperature, 1.0)
             };
             p.stuck = false;
-            let reply = match self.generate(mode, temperature).await {
+            let reply = match self.generate(mode, temperature, top_p, turn).await {
                 Ok(r) => r,
                 Err(end) => return end,
             };
@@ -180,6 +189,11 @@ impl<'a> Runner<'a> {
             });
             self.push(Message::assistant(reply.text.clone()));
             let parsed = parse_reply(&reply.text, self.parse_options());
+            // Greedy decoding gives the same reply to a conversation that barely changed.
+            if reply.text.trim() == p.last_reply.trim() {
+                p.stuck = true;
+            }
+            p.last_reply = reply.text.clone();
 
             if !parsed.actions.is_empty() {
                 if mode == Mode::Chat && p.executions >= limits.max_executions {
@@ -198,9 +212,9 @@ impl<'a> Runner<'a> {
                 self.ctx.config.question_answer_after_error && p.last_failed && !p.questioned;
             match (mode, &parsed.solution) {
                 (Mode::Task, Some(solution)) => {
-                    if question {
+                    if let Some(doubt) = self.doubt(&p) {
                         p.questioned = true;
-                        self.feedback(prompt::QUESTION_SOLUTION);
+                        self.feedback(doubt);
                         continue;
                     }
                     self.emit(AgentEvent::FinalAnswer {
@@ -227,18 +241,41 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// Why a task's answer cannot have come from the code, if it cannot: asked once, since a
+    /// small model otherwise answers from memory, or from code that failed or printed nothing.
+    fn doubt(&self, p: &Progress) -> Option<&'static str> {
+        if !self.ctx.config.question_answer_after_error || p.questioned {
+            return None;
+        }
+        if p.executions == 0 {
+            Some(prompt::QUESTION_NO_CODE)
+        } else if p.last_failed {
+            Some(prompt::QUESTION_SOLUTION)
+        } else if p.last_empty {
+            Some(prompt::QUESTION_NOTHING_PRINTED)
+        } else {
+            None
+        }
+    }
+
     /// Streams one reply from the model.
-    async fn generate(&mut self, mode: Mode, temperature: f32) -> Result<Reply, EndReason> {
+    async fn generate(
+        &mut self,
+        mode: Mode,
+        temperature: f32,
+        top_p: f32,
+        turn: u32,
+    ) -> Result<Reply, EndReason> {
         let cfg = &self.ctx.config;
         let use_grammar = cfg.grammar && mode == Mode::Task && self.ctx.llm.supports_grammar();
         let request = CompletionRequest {
             messages: context::fit(&self.state.conv.messages, cfg.limits.context_chars),
             max_tokens: cfg.limits.max_tokens,
             temperature,
-            top_p: 1.0,
+            top_p,
             stop: vec![EXECUTE_STOP.to_string()],
             grammar: use_grammar.then(|| grammar::TASK_GRAMMAR.to_string()),
-            seed: self.seed,
+            seed: self.seed.map(|s| turn_seed(s, turn)),
         };
         let started = tokio::select! {
             r = self.ctx.llm.stream(request) => r,
@@ -284,6 +321,13 @@ impl<'a> Runner<'a> {
                         break;
                     }
                     self.emit(AgentEvent::AssistantDelta { text: piece });
+                    // A model caught in a loop would repeat the same lines until max_tokens:
+                    // keep one copy and stop.
+                    if let Some(at) = repetition::loop_start(&text) {
+                        text.truncate(at);
+                        tracing::info!(conversation = %self.state.conv.id, "the reply repeated itself: generation stopped");
+                        break;
+                    }
                 }
                 Some(Err(e)) => return Err(self.llm_failed(e)),
             }
@@ -323,6 +367,7 @@ impl<'a> Runner<'a> {
         let mut notes: Vec<String> = Vec::new();
         let mut cancelled = false;
         let mut last_failed = false;
+        let mut last_empty = false;
         for (k, action) in parsed.actions.iter().enumerate() {
             if mode == Mode::Chat && p.executions >= self.ctx.config.limits.max_executions {
                 break;
@@ -344,6 +389,13 @@ impl<'a> Runner<'a> {
             let stem = format!("turn{}-cell{}", self.state.turns_total, k + 1);
             let mut view = observe::render(&result, &image_dir, &stem, limit);
             last_failed = observe::failed(&result);
+            last_empty = view.text == prompt::EMPTY_OUTPUT;
+            if last_empty {
+                if let Some(shown) = self.show_assigned(&action.code, limit).await {
+                    view.text = shown;
+                    last_empty = false;
+                }
+            }
             if last_failed {
                 view.text.push('\n');
                 view.text.push_str(prompt::AFTER_ERROR);
@@ -358,6 +410,8 @@ impl<'a> Runner<'a> {
                     // Small models drop the quotes around a word they were asked about.
                     if p.request.contains(name.as_str()) {
                         notes.push(prompt::quote_hint(&name));
+                    } else if action.code.contains(&format!("{name}(")) {
+                        notes.push(prompt::define_hint(&name));
                     }
                 }
             }
@@ -410,11 +464,38 @@ impl<'a> Runner<'a> {
         }
         self.push(msg);
         p.last_failed = last_failed;
+        p.last_empty = last_empty;
         p.questioned = false;
         if cancelled || self.cancel.is_cancelled() {
             return Err(EndReason::Cancelled);
         }
         Ok(())
+    }
+
+    /// For a cell that printed nothing and ended by assigning a variable: the observation with
+    /// that variable's value, read back from the session.
+    async fn show_assigned(&self, code: &str, limit: usize) -> Option<String> {
+        let name = observe::assigned_name(code)?;
+        let sid = &self.state.conv.session_id;
+        let probe = self
+            .ctx
+            .exec
+            .execute(sid, &format!("print(repr({name}))"))
+            .await
+            .ok()?;
+        if observe::failed(&probe) {
+            return None;
+        }
+        let value: String = probe
+            .outputs
+            .iter()
+            .filter_map(|o| match o {
+                codeact_protocol::Output::Stream { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let value = observe::cap(value.trim_end(), limit);
+        (!value.is_empty()).then(|| prompt::empty_output_with_value(&name, &value))
     }
 
     /// Runs one cell; on cancellation the cell is interrupted and its partial result kept.
@@ -439,4 +520,33 @@ fn normalize_code(code: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The seed of one turn's request. The engine restarts its random generator from the request's
+/// seed, so one seed for every turn would draw the same numbers each turn, and a conversation
+/// that barely changed would get a byte-identical reply even when sampling.
+fn turn_seed(seed: u64, turn: u32) -> u64 {
+    splitmix64(seed ^ splitmix64(u64::from(turn)))
+}
+
+/// One step of the SplitMix64 generator: a cheap, well-mixed hash of a 64-bit value.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_turn_gets_its_own_seed() {
+        let seeds: HashSet<u64> = (0..3u64)
+            .flat_map(|s| (1..=10).map(move |t| turn_seed(s, t)))
+            .collect();
+        assert_eq!(seeds.len(), 30);
+        assert_eq!(turn_seed(7, 3), turn_seed(7, 3));
+    }
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use codeact_agent::prompt::{
-    AFTER_ERROR, EMPTY_OUTPUT, NUDGE_PROTOCOL, QUESTION_SOLUTION, SAME_CODE_AGAIN,
-    SOLUTION_TOO_EARLY,
+    AFTER_ERROR, EMPTY_OUTPUT, NUDGE_PROTOCOL, QUESTION_NOTHING_PRINTED, QUESTION_NO_CODE,
+    QUESTION_SOLUTION, SAME_CODE_AGAIN, SOLUTION_TOO_EARLY,
 };
 use codeact_agent::{Agent, AgentConfig, Outcome, SelfConsistency};
 use codeact_protocol::{ActionOrigin, AgentEvent, EndReason, ExecStatus, Role};
@@ -224,7 +224,7 @@ async fn failure_handling_for_small_models() -> anyhow::Result<()> {
     assert!(llm.last_message(2).ends_with(SAME_CODE_AGAIN));
     // After the repeat, one reply is sampled less greedily to break the loop.
     let temps: Vec<f32> = llm.requests().iter().map(|r| r.temperature).collect();
-    assert_eq!(temps, [0.0, 0.0, 0.7, 0.0, 0.0]);
+    assert_eq!(temps, [0.0, 0.0, 1.0, 0.0, 0.0]);
     // Fixed code, then the answer is accepted at once.
     assert_eq!(observations(&out).last().map(|o| o.1), Some(ExecStatus::Ok));
     Ok(())
@@ -351,7 +351,7 @@ async fn old_outputs_are_trimmed_to_fit_the_budget() -> anyhow::Result<()> {
 #[tokio::test]
 async fn grammar_is_sent_only_when_enabled_and_supported() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut llm = ScriptedLlm::build(vec![Step::Reply("<solution>1</solution>".into())]);
+    let mut llm = ScriptedLlm::build(vec![Step::Reply("<execute>print(1)".into())]);
     llm.grammar = true;
     let llm = Arc::new(llm);
     let cfg = AgentConfig {
@@ -363,7 +363,7 @@ async fn grammar_is_sent_only_when_enabled_and_supported() -> anyhow::Result<()>
     let g = llm.requests()[0].grammar.clone().unwrap_or_default();
     assert!(g.contains("<execute>") && g.contains("<solution>"));
 
-    let plain = ScriptedLlm::replies(&["<solution>1</solution>"]);
+    let plain = ScriptedLlm::replies(&["<execute>print(1)"]);
     let agent = Agent::new(plain.clone(), manager().await?, cfg);
     agent.run_task("t").finish().await;
     assert!(plain.requests()[0].grammar.is_none());
@@ -376,6 +376,7 @@ async fn self_consistency_takes_the_majority_answer() -> anyhow::Result<()> {
     let llm = ScriptedLlm::replies(&[
         "<execute>print(3 + 4)",
         "<solution>7</solution>",
+        "<solution>8</solution>",
         "<solution>8</solution>",
         "<execute>print(7.0)",
         "<solution>7.0</solution>",
@@ -420,5 +421,111 @@ async fn cancelling_interrupts_a_running_cell() -> anyhow::Result<()> {
         }
     }
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_turn_samples_with_its_own_seed() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&[
+        "<execute>print(1)",
+        "<execute>print(2)",
+        "<solution>2</solution>",
+    ]);
+    let cfg = AgentConfig {
+        seed: Some(5),
+        ..config(&dir)
+    };
+    let agent = Agent::new(llm.clone(), manager().await?, cfg);
+    agent.run_task("t").finish().await;
+    // One seed for every turn would replay the same random draws each turn: a sampled reply
+    // to a conversation that barely changed came back byte for byte.
+    let seeds: Vec<Option<u64>> = llm.requests().iter().map(|r| r.seed).collect();
+    assert_eq!(seeds.len(), 3);
+    assert!(seeds.iter().all(Option::is_some));
+    assert!(seeds[0] != seeds[1] && seeds[1] != seeds[2] && seeds[0] != seeds[2]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_same_reply_twice_is_followed_by_a_sampled_one() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&[
+        "<execute>print(1)",
+        "<execute>print(1)",
+        "<solution>1</solution>",
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    agent.run_task("t").finish().await;
+    let temps: Vec<f32> = llm.requests().iter().map(|r| r.temperature).collect();
+    assert_eq!(temps, [0.0, 0.0, 1.0]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reply_caught_in_a_loop_is_cut_after_one_copy() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let looping = format!(
+        "<thought>{}",
+        "I will compute the value with Python.\n".repeat(12)
+    );
+    let llm = ScriptedLlm::new(vec![
+        Step::Reply(looping),
+        Step::Reply("<solution>1</solution>".into()),
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    agent.run_task("t").finish().await;
+    let conv = agent.conversation().await;
+    assert_eq!(
+        conv.messages[2].content,
+        "<thought>I will compute the value with Python.\n"
+    );
+    // The stream was dropped early instead of being read to its end.
+    let total = llm.chunks_total.load(Ordering::SeqCst);
+    assert!(llm.chunks_pulled.load(Ordering::SeqCst) < total);
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_answer_that_no_output_shows_is_questioned_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Answered from memory, then after code that printed nothing.
+    let llm = ScriptedLlm::replies(&[
+        "<solution>900000</solution>",
+        "<execute>x = 123456 * 789",
+        "<solution>0</solution>",
+        "<execute>print(x)",
+        "<solution>97406784</solution>",
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let out = agent
+        .run_task("What is 123456 multiplied by 789?")
+        .finish()
+        .await;
+    assert_eq!(out.final_answer.as_deref(), Some("97406784"));
+    assert_eq!(feedback(&out), [QUESTION_NO_CODE, QUESTION_NOTHING_PRINTED]);
+
+    // A model that is sure repeats its answer, and it stands.
+    let llm = ScriptedLlm::replies(&["<solution>Paris</solution>", "<solution>Paris</solution>"]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let out = agent.run_task("Capital of France?").finish().await;
+    assert_eq!(out.final_answer.as_deref(), Some("Paris"));
+    assert_eq!(out.turns(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn calling_a_function_that_was_never_defined_gets_a_hint() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&[
+        "<execute>print(is_prime(7))",
+        "<execute>def is_prime(n):\n    return n > 1 and all(n % d for d in range(2, n))\nprint(is_prime(7))",
+        "<solution>yes</solution>",
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let out = agent.run_task("Is 7 a prime number?").finish().await;
+    assert_eq!(out.final_answer.as_deref(), Some("yes"));
+    let hint = codeact_agent::prompt::define_hint("is_prime");
+    assert_eq!(feedback(&out), std::slice::from_ref(&hint));
     Ok(())
 }

@@ -40,21 +40,7 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(spec) = value("--variants") {
         // e.g. "ours:on:off,seed:off:off" = style:fence:grammar
-        opts.variants = spec
-            .split(',')
-            .filter_map(|v| {
-                let p: Vec<&str> = v.split(':').collect();
-                let style = match *p.first()? {
-                    "seed" => codeact_agent::PromptStyle::Seed,
-                    _ => codeact_agent::PromptStyle::Ours,
-                };
-                Some(Variant {
-                    style,
-                    fence_fallback: p.get(1) == Some(&"on"),
-                    grammar: p.get(2) == Some(&"on"),
-                })
-            })
-            .collect();
+        opts.variants = spec.split(',').map(str::parse).collect::<Result<_, _>>()?;
     }
     let llm = Arc::new(EmbeddedBackend::load_default(None).await?);
     let mut config = ExecConfig::default();

@@ -61,6 +61,34 @@ impl Variant {
     }
 }
 
+impl std::str::FromStr for Variant {
+    type Err = crate::EvalError;
+
+    /// `style:fence:grammar`, e.g. `ours:on:off` or `seed:off:on`.
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let bad = || crate::EvalError::Variant(spec.to_string());
+        let parts: Vec<&str> = spec.split(':').collect();
+        let [style, fence, grammar] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let on = |s: &str| match s {
+            "on" => Ok(true),
+            "off" => Ok(false),
+            _ => Err(bad()),
+        };
+        let style = match *style {
+            "ours" => PromptStyle::Ours,
+            "seed" => PromptStyle::Seed,
+            _ => return Err(bad()),
+        };
+        Ok(Self {
+            style,
+            fence_fallback: on(fence)?,
+            grammar: on(grammar)?,
+        })
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -214,5 +242,27 @@ async fn run_one(
         seconds,
         errors,
         messages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variants_parse_from_their_spec() {
+        assert_eq!("ours:on:off".parse::<Variant>().ok(), Some(Variant::ours()));
+        let v: Option<Variant> = "seed:off:on".parse().ok();
+        assert_eq!(
+            v,
+            Some(Variant {
+                style: PromptStyle::Seed,
+                fence_fallback: false,
+                grammar: true
+            })
+        );
+        assert!("ours:on".parse::<Variant>().is_err());
+        assert!("mine:on:off".parse::<Variant>().is_err());
+        assert!("ours:yes:off".parse::<Variant>().is_err());
     }
 }

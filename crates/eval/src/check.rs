@@ -5,7 +5,9 @@
 //! 3. or, for a numeric answer, the solution holds exactly one number (units and words around
 //!    it are allowed) and it equals the expected one within a relative 1e-6;
 //! 4. or, for a one-word answer, the solution is short (at most six words) and has that word;
-//! 5. a `0b`/`0x`/`0o` prefix is a notation, not a different answer: `0xbeef` gives `beef`.
+//! 5. a `0b`/`0x`/`0o` prefix is a notation, not a different answer: `0xbeef` gives `beef`;
+//! 6. a date printed with a midnight time (`2024-04-03 00:00:00`, as Python prints a `datetime`)
+//!    is that date; any other time is not.
 
 use std::sync::LazyLock;
 
@@ -28,6 +30,9 @@ pub fn check_answer(expected: &str, got: &str) -> bool {
     if unprefixed.is_some_and(|rest| rest == want) {
         return true;
     }
+    if is_date(&want) && strip_midnight(&have) == Some(want.as_str()) {
+        return true;
+    }
     if expected.contains(',') && list_items(expected) == list_items(got) {
         return true;
     }
@@ -40,6 +45,30 @@ pub fn check_answer(expected: &str, got: &str) -> bool {
     }
     let words = words(got);
     words.len() <= 6 && words.contains(&want)
+}
+
+/// `YYYY-MM-DD`.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// The date part of a normalised `YYYY-MM-DD 00:00:00` (or `T00:00:00`, seconds fraction
+/// allowed).
+fn strip_midnight(s: &str) -> Option<&str> {
+    let (date, time) = s.split_at_checked(10)?;
+    let time = time.strip_prefix(' ').or_else(|| time.strip_prefix('t'))?;
+    let midnight = time.strip_prefix("00:00:00").is_some_and(|frac| {
+        frac.is_empty()
+            || frac
+                .strip_prefix('.')
+                .is_some_and(|z| z.chars().all(|c| c == '0'))
+    });
+    (midnight && is_date(date)).then_some(date)
 }
 
 fn list_items(s: &str) -> Vec<String> {
@@ -91,6 +120,19 @@ mod tests {
         assert!(check_answer("beef", "0xbeef"));
         assert!(check_answer("11111111", "0b11111111"));
         assert!(!check_answer("11111111", "0b1111111"));
+    }
+
+    #[test]
+    fn a_date_at_midnight_is_the_date() {
+        assert!(check_answer("2024-04-03", "2024-04-03 00:00:00"));
+        assert!(check_answer("2024-04-03", "2024-04-03T00:00:00"));
+        assert!(check_answer("2024-04-03", "2024-04-03 00:00:00.000"));
+        assert!(!check_answer("2024-04-03", "2024-04-03 12:00:00"));
+        assert!(!check_answer("2024-04-03", "2024-04-04 00:00:00"));
+        assert!(!check_answer(
+            "2024-04-03",
+            "2024-04-03 00:00:00 or 2024-04-04"
+        ));
     }
 
     #[test]

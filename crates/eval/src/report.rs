@@ -35,7 +35,10 @@ pub struct VariantSummary {
     pub format_errors: u32,
     pub fenced_actions: u32,
     pub mean_turns: f64,
+    /// Mean seconds per task.
     pub seconds_per_task: f64,
+    /// Median seconds per task: a few runs that loop until the turn limit dominate the mean.
+    pub median_seconds: f64,
 }
 
 impl VariantSummary {
@@ -49,11 +52,25 @@ impl VariantSummary {
             fenced_actions: results.iter().map(|r| r.fenced_actions).sum(),
             mean_turns: results.iter().map(|r| f64::from(r.turns)).sum::<f64>() / n,
             seconds_per_task: results.iter().map(|r| r.seconds).sum::<f64>() / n,
+            median_seconds: median(results.iter().map(|r| r.seconds).collect()),
         }
     }
 
     pub fn solved_rate(&self) -> f64 {
         self.solved as f64 / self.total.max(1) as f64
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
     }
 }
 
@@ -70,20 +87,21 @@ impl fmt::Display for BenchReport {
         writeln!(f, "model: {}", self.model)?;
         writeln!(
             f,
-            "{:<28} {:>8} {:>7} {:>10} {:>8} {:>7} {:>9}",
-            "variant", "solved", "rate", "format err", "fenced", "turns", "s/task"
+            "{:<28} {:>8} {:>7} {:>10} {:>8} {:>7} {:>9} {:>9}",
+            "variant", "solved", "rate", "format err", "fenced", "turns", "s/task", "median s"
         )?;
         for s in &self.summaries {
             writeln!(
                 f,
-                "{:<28} {:>8} {:>6.0}% {:>10} {:>8} {:>7.2} {:>9.1}",
+                "{:<28} {:>8} {:>6.0}% {:>10} {:>8} {:>7.2} {:>9.1} {:>9.1}",
                 s.variant,
                 format!("{}/{}", s.solved, s.total),
                 100.0 * s.solved_rate(),
                 s.format_errors,
                 s.fenced_actions,
                 s.mean_turns,
-                s.seconds_per_task
+                s.seconds_per_task,
+                s.median_seconds
             )?;
         }
         Ok(())
@@ -123,7 +141,8 @@ mod tests {
 
     #[test]
     fn table() {
-        let results = vec![result(true, 2), result(false, 4)];
+        let mut results = vec![result(true, 2), result(false, 4), result(true, 3)];
+        results[2].seconds = 11.0;
         let report = BenchReport {
             model: "m".into(),
             summaries: vec![VariantSummary::of(
@@ -133,7 +152,7 @@ mod tests {
             results,
         };
         let text = report.to_string();
-        assert!(text.contains("ours fence=on grammar=off         1/2     50%          2        0    3.00       2.0"), "{text}");
+        assert!(text.contains("ours fence=on grammar=off         2/3     67%          3        0    3.00       5.0       2.0"), "{text}");
         assert_eq!(report.failures("v").len(), 1);
     }
 }

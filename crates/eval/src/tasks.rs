@@ -23,6 +23,8 @@ pub enum EvalError {
         line: usize,
         source: serde_json::Error,
     },
+    #[error("{0:?} is not a variant: write style:fence:grammar, e.g. ours:on:off or seed:off:on")]
+    Variant(String),
 }
 
 /// The tasks kept in this crate (`tasks/agent.jsonl`).

@@ -472,12 +472,11 @@ async fn timeouts_restarts_and_deletion() {
     );
 }
 
-/// Known bug, kept out of the default run until fixed: after the engine kills and restarts a
-/// Jupyter kernel whose cell ignored SIGINT, the next cell sometimes never completes (seen in 2
-/// of 3 full runs on a loaded machine). Run with `cargo test -p codeact-exec --test jupyter --
-/// --ignored`.
+/// Regression test: after the engine restarted a kernel busy in a cell that ignored SIGINT, the
+/// gateway let the next WebSocket through before its iopub subscription was live, and the next
+/// cell lost its idle status and ran into its timeout (seen in 2 of 3 full runs on a loaded
+/// machine).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: a cell after restarting a SIGINT-ignoring kernel can hang"]
 async fn a_kernel_that_ignores_interrupts_is_restarted() {
     let Some(gw) = Gateway::start().await else {
         return;
@@ -516,6 +515,31 @@ async fn stubborn_body(gw: &Gateway) {
         .expect("execute after restart");
     assert_eq!(result_text(&r).as_deref(), Some("False"), "{r:?}");
     stubborn.shutdown().await;
+
+    // A restart requested while such a cell runs restarts the kernel once, and the cell says
+    // that its session was restarted.
+    let m = manager(gw, Duration::from_secs(120));
+    run(&m, "rs", "kept = 1").await;
+    let kernels = gw.kernels().await;
+    assert_eq!(kernels.len(), 1, "{kernels:?}");
+    let restarted = format!("Kernel restarted: {}", kernels[0]);
+    let restarts = || gw.log().matches(&restarted).count();
+    assert_eq!(restarts(), 0);
+    let m2 = m.clone();
+    let ignoring = "import signal, time\n\
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)\n\
+                    print('ignoring', flush=True)\n\
+                    while True:\n    time.sleep(0.05)";
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cell = tokio::spawn(async move { m2.execute_with("rs", ignoring, None, Some(tx)).await });
+    assert!(rx.recv().await.is_some(), "the cell printed nothing");
+    m.restart("rs").await.expect("restart during a cell");
+    let r = cell.await.expect("join").expect("cell");
+    assert_eq!(r.status, ExecStatus::Restarted, "{r:?}");
+    let r = run(&m, "rs", "'kept' in globals(), 1 + 1").await;
+    assert_eq!(result_text(&r).as_deref(), Some("(False, 2)"), "{r:?}");
+    assert_eq!(restarts(), 1, "the kernel was not restarted exactly once");
+    m.shutdown().await;
 }
 
 async fn timeouts_body(gw: &Gateway) {

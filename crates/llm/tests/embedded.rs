@@ -219,6 +219,32 @@ async fn sampling_with_a_seed_repeats_itself() {
     assert_eq!(a.text, c.text);
 }
 
+/// Regression: with a seed set, a sampled reply came back byte-identical to the one before. The
+/// engine does sample at the requested temperature; what repeats is the seed's sequence of
+/// random draws, so the same seed on a near-identical prompt gives the same reply, and a new
+/// seed gives a new one (the agent now derives a seed per turn).
+#[tokio::test]
+async fn temperature_is_honoured_when_a_seed_is_set() {
+    let _g = SERIAL.lock().await;
+    let b = backend(|c| c).await;
+    let question = ask("Invent a name for a cat.");
+    let greedy_reply = complete(&b, greedy(question.clone(), 12)).await.text;
+    let mut replies = std::collections::HashSet::new();
+    for seed in 1..=5 {
+        let req = CompletionRequest {
+            temperature: 0.7,
+            seed: Some(seed),
+            ..greedy(question.clone(), 12)
+        };
+        replies.insert(complete(&b, req).await.text);
+    }
+    assert!(replies.len() >= 2, "five seeds, one reply: {replies:?}");
+    assert!(
+        replies.iter().any(|r| *r != greedy_reply),
+        "every sampled reply is the greedy one: {greedy_reply:?}"
+    );
+}
+
 #[tokio::test]
 async fn dropping_the_stream_stops_generation() {
     let _g = SERIAL.lock().await;

@@ -54,6 +54,18 @@ pub struct AgentBenchArgs {
     /// Only our default configuration instead of the whole variant matrix.
     #[arg(long)]
     pub defaults_only: bool,
+    /// Only these variants, as style:fence:grammar (e.g. `ours:on:off,seed:off:off`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "defaults_only")]
+    pub variants: Vec<Variant>,
+    /// Only the tasks with these ids.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Append each task's result (with its conversation) to this JSONL file as it finishes.
+    #[arg(long)]
+    pub progress: Option<PathBuf>,
+    /// Also write the whole report, conversations included, to this JSON file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
     #[command(flatten)]
     pub llm: LlmArgs,
     #[command(flatten)]
@@ -63,10 +75,17 @@ pub struct AgentBenchArgs {
 pub async fn agent(args: AgentBenchArgs) -> Result<i32> {
     let file = FileConfig::load(args.engine.config.as_deref())?;
     let engine = args.engine.resolve(&file)?;
-    let tasks = match &args.tasks {
+    let mut tasks = match &args.tasks {
         Some(p) => load_tasks(p).with_context(|| format!("loading {}", p.display()))?,
         None => builtin_tasks(),
     };
+    if !args.only.is_empty() {
+        tasks.retain(|t| args.only.contains(&t.id));
+        anyhow::ensure!(
+            !tasks.is_empty(),
+            "no task has one of the ids given to --only"
+        );
+    }
     let (llm, sessions) = tokio::try_join!(
         crate::llm::build(&args.llm, &file.llm),
         crate::engine::session_manager(&engine)
@@ -74,14 +93,29 @@ pub async fn agent(args: AgentBenchArgs) -> Result<i32> {
     let opts = codeact_eval::BenchOptions {
         variants: if args.defaults_only {
             vec![Variant::ours()]
+        } else if !args.variants.is_empty() {
+            args.variants.clone()
         } else {
             Variant::matrix()
         },
         task_limit: args.limit,
+        progress_file: args.progress.clone(),
         ..codeact_eval::BenchOptions::default()
     };
     let report = codeact_eval::bench_agent(llm, sessions.clone(), &tasks, &opts).await;
     sessions.shutdown().await;
     println!("{report}");
+    for s in &report.summaries {
+        for r in report.failures(&s.variant) {
+            println!(
+                "  {:<28} {:<14} expected {:<22} got {:?} ({:?})",
+                s.variant, r.id, r.expected, r.answer, r.end
+            );
+        }
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(0)
 }

@@ -8,26 +8,23 @@ mod cell;
 mod conn;
 mod files;
 mod msg;
+mod ready;
 mod rest;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use codeact_protocol::SandboxReport;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use self::conn::{Connection, Event};
 use self::msg::WireMessage;
+use self::ready::connect_ready;
 use self::rest::Rest;
 use crate::{Backend, CellEnd, ExecError, Kernel, OutputSink};
 
-/// How long a new or restarted kernel may take to answer its first `kernel_info_request`.
-const READY_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often `kernel_info_request` is repeated while waiting: the first one can be lost while
-/// the kernel is still binding its sockets.
-const READY_RETRY: Duration = Duration::from_secs(3);
 /// Restart requests tried before the kernel is replaced by a new one, and the pause between.
 const RESTART_ATTEMPTS: u32 = 3;
 const RESTART_RETRY: Duration = Duration::from_secs(1);
@@ -130,6 +127,8 @@ impl Backend for JupyterBackend {
             kernel_id: Mutex::new(kernel_id),
             live: tokio::sync::Mutex::new(Some(Arc::new(conn))),
             turn: tokio::sync::Mutex::new(()),
+            restarts: AtomicU64::new(0),
+            fresh_after: AtomicU64::new(0),
             shut: AtomicBool::new(false),
         }))
     }
@@ -149,44 +148,15 @@ pub(crate) struct JupyterKernel {
     /// a running cell instead of queueing behind it in the kernel, where an error in the cell
     /// would abort it.
     turn: tokio::sync::Mutex<()>,
+    /// How many restarts `restart` has done; a cell compares it before and after to tell that
+    /// it died of one.
+    restarts: AtomicU64,
+    /// When non-zero, the value of `restarts` at which a cell died because `restart` replaced
+    /// the kernel under it. The manager answers that death with a restart of its own; the kernel
+    /// is fresh already, and restarting it again would only cost a second kernel start.
+    fresh_after: AtomicU64,
     /// Set by `shutdown`: a cell that dies because of it must not bring the kernel back.
     shut: AtomicBool,
-}
-
-/// Opens the channels WebSocket of `kernel_id` and waits until the kernel answers.
-async fn connect_ready(rest: &Rest, kernel_id: &str) -> Result<Connection, ExecError> {
-    let conn = Connection::open(&rest.channels_url(kernel_id)?, rest.token()).await?;
-    let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
-    loop {
-        let mut waiter = conn
-            .request("shell", "kernel_info_request", json!({}))
-            .map_err(ExecError::BackendUnavailable)?;
-        let attempt = tokio::time::timeout(READY_RETRY, async {
-            while let Some(ev) = waiter.rx.recv().await {
-                match ev {
-                    Event::Message(m) if m.msg_type() == "kernel_info_reply" => return Ok(()),
-                    Event::Message(_) => {}
-                    Event::Lost(reason) => return Err(ExecError::BackendUnavailable(reason)),
-                }
-            }
-            Err(ExecError::BackendUnavailable(
-                "the kernel WebSocket closed".to_string(),
-            ))
-        })
-        .await;
-        match attempt {
-            Ok(Ok(())) => return Ok(conn),
-            Ok(Err(e)) => return Err(e),
-            Err(_) if tokio::time::Instant::now() >= deadline => {
-                conn.close("the kernel did not answer");
-                return Err(ExecError::BackendUnavailable(format!(
-                    "kernel {kernel_id} did not answer kernel_info_request within {} s",
-                    READY_TIMEOUT.as_secs()
-                )));
-            }
-            Err(_) => {}
-        }
-    }
 }
 
 impl JupyterKernel {
@@ -205,17 +175,19 @@ impl JupyterKernel {
     }
 
     /// The open WebSocket, reconnecting first if it dropped while idle: the kernel, and so the
-    /// user's variables, usually outlive a dropped socket.
-    async fn connection(&self) -> Result<Arc<Connection>, ExecError> {
+    /// user's variables, usually outlive a dropped socket. Also returns the number of restarts
+    /// so far, read together with the socket so that the two belong to the same kernel.
+    async fn connection(&self) -> Result<(Arc<Connection>, u64), ExecError> {
         self.check_live()?;
         let mut live = self.live.lock().await;
+        let restarts = self.restarts.load(Ordering::Acquire);
         if let Some(c) = live.as_ref().filter(|c| c.lost().is_none()) {
-            return Ok(c.clone());
+            return Ok((c.clone(), restarts));
         }
         let conn = Arc::new(connect_ready(&self.rest, &self.kernel_id()).await?);
         tracing::debug!(session = %self.session, "reconnected to the jupyter kernel");
         *live = Some(conn.clone());
-        Ok(conn)
+        Ok((conn, restarts))
     }
 
     /// Restarts the kernel through the REST API; false when it is gone or cannot be restarted
@@ -229,6 +201,10 @@ impl JupyterKernel {
                 // a restart request meanwhile fails (HTTP 500): give that a moment to finish.
                 Err(e) => {
                     tracing::debug!(session = %self.session, attempt, "restarting the jupyter kernel failed: {e}");
+                    // Kernel Gateway answers HTTP 500, not 404, for a kernel it no longer has.
+                    if let Ok(false) = self.rest.exists(kernel_id).await {
+                        return false;
+                    }
                     if attempt < RESTART_ATTEMPTS {
                         tokio::time::sleep(RESTART_RETRY).await;
                     }
@@ -248,7 +224,7 @@ impl JupyterKernel {
         user_expressions: Value,
     ) -> Result<WireMessage, ExecError> {
         let _turn = self.turn.lock().await;
-        let conn = self.connection().await?;
+        let (conn, _) = self.connection().await?;
         let mut waiter = conn
             .request(
                 "shell",
@@ -299,18 +275,29 @@ impl JupyterKernel {
 impl Kernel for JupyterKernel {
     async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
         let _turn = self.turn.lock().await;
-        let conn = self.connection().await?;
-        let mut waiter = match conn.request("shell", "execute_request", msg::execute_cell(code)) {
-            Ok(w) => w,
-            Err(reason) => return Ok(CellEnd::Died { reason }),
+        // A death noted for an earlier cell is not this one's to answer.
+        self.fresh_after.store(0, Ordering::Release);
+        let (conn, restarts) = self.connection().await?;
+        let end = match conn.request("shell", "execute_request", msg::execute_cell(code)) {
+            Err(reason) => CellEnd::Died { reason },
+            Ok(mut waiter) => {
+                // A deleted kernel's WebSocket stays open and silent on Jupyter servers, so the
+                // server is asked now and then whether the kernel still exists.
+                let kernel_id = self.kernel_id();
+                tokio::select! {
+                    end = cell::follow(&mut waiter, sink) => end,
+                    reason = cell::until_gone(&self.rest, &kernel_id) => CellEnd::Died { reason },
+                }
+            }
         };
-        // A deleted kernel's WebSocket stays open and silent on Jupyter servers, so the server
-        // is asked now and then whether the kernel still exists.
-        let kernel_id = self.kernel_id();
-        tokio::select! {
-            end = cell::follow(&mut waiter, sink) => Ok(end),
-            reason = cell::until_gone(&self.rest, &kernel_id) => Ok(CellEnd::Died { reason }),
+        if matches!(end, CellEnd::Died { .. }) {
+            let now = self.restarts.load(Ordering::Acquire);
+            if now != restarts {
+                tracing::debug!(session = %self.session, "the cell ended with a restart of its kernel");
+                self.fresh_after.store(now, Ordering::Release);
+            }
         }
+        Ok(end)
     }
 
     async fn interrupt(&self) -> Result<(), ExecError> {
@@ -321,6 +308,12 @@ impl Kernel for JupyterKernel {
     async fn restart(&self) -> Result<(), ExecError> {
         self.check_live()?;
         let mut live = self.live.lock().await;
+        let done = self.restarts.load(Ordering::Acquire);
+        let fresh = self.fresh_after.swap(0, Ordering::AcqRel);
+        if fresh != 0 && fresh == done && live.as_ref().is_some_and(|c| c.lost().is_none()) {
+            tracing::debug!(session = %self.session, "the kernel was restarted under the cell that died; not restarting it again");
+            return Ok(());
+        }
         let kernel_id = self.kernel_id();
         if !self.restart_on_server(&kernel_id).await {
             // The server forgot the kernel (culled as idle, or the server itself restarted) or
@@ -331,6 +324,9 @@ impl Kernel for JupyterKernel {
                 *k = new_id;
             }
         }
+        // Counted under the `live` lock and before the old socket closes, so that a cell which
+        // dies of the close knows why.
+        self.restarts.fetch_add(1, Ordering::AcqRel);
         // Closed only now, so that a cell that ended on the interrupt sent before a restart has
         // had its ending delivered; a cell still waiting hears that the session died.
         if let Some(old) = live.take() {
