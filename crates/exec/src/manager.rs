@@ -21,10 +21,29 @@ struct Session {
     last_used: Mutex<Instant>,
     last_used_unix: AtomicU64,
     executions: AtomicU64,
-    restarts: AtomicU64,
+    /// Restarts done, under a lock that every restart holds: a cell that dies while a restart
+    /// requested through the API replaces its kernel sees the count move and does not restart
+    /// the fresh kernel a second time.
+    restarts: tokio::sync::Mutex<u64>,
+    /// A copy of `restarts` for `info`, which must not wait on a restart in progress.
+    restarts_done: AtomicU64,
 }
 
 impl Session {
+    /// Restarts the kernel unless it was restarted since `seen` (the count when the caller
+    /// last looked); true if this call restarted it.
+    async fn restart_once(&self, seen: Option<u64>) -> Result<bool, ExecError> {
+        let mut n = self.restarts.lock().await;
+        if seen.is_some_and(|seen| *n != seen) {
+            return Ok(false);
+        }
+        let result = self.kernel.restart().await;
+        // Counted even when it failed: the old kernel is gone either way.
+        *n += 1;
+        self.restarts_done.store(*n, Ordering::Relaxed);
+        result.map(|()| true)
+    }
+
     fn touch(&self) {
         if let Ok(mut t) = self.last_used.lock() {
             *t = Instant::now();
@@ -44,7 +63,7 @@ impl Session {
             created_at: self.created_at,
             last_used_at: self.last_used_unix.load(Ordering::Relaxed),
             executions: self.executions.load(Ordering::Relaxed),
-            restarts: self.restarts.load(Ordering::Relaxed),
+            restarts: self.restarts_done.load(Ordering::Relaxed),
         }
     }
 }
@@ -115,7 +134,8 @@ impl SessionManager {
             last_used: Mutex::new(Instant::now()),
             last_used_unix: now.into(),
             executions: 0.into(),
-            restarts: 0.into(),
+            restarts: tokio::sync::Mutex::new(0),
+            restarts_done: 0.into(),
         });
         if let Ok(mut map) = self.sessions.lock() {
             map.insert(id.to_string(), session.clone());
@@ -210,6 +230,7 @@ impl SessionManager {
     ) -> (ExecStatus, Option<String>) {
         let secs = timeout.as_secs_f64();
         let grace = self.config.interrupt_grace;
+        let restarts = *session.restarts.lock().await;
         let outcome = {
             let kernel = &session.kernel;
             let fut = kernel.execute(code, sink);
@@ -230,11 +251,11 @@ impl SessionManager {
                 (if error { ExecStatus::Error } else { ExecStatus::Ok }, None)
             }
             Outcome::Finished(Ok(CellEnd::Died { reason })) => {
-                self.restart_after(session, &format!("the Python process died ({reason})"))
+                self.restart_after(session, restarts, &format!("the Python process died ({reason})"))
                     .await
             }
             Outcome::Finished(Err(e)) => {
-                self.restart_after(session, &format!("the session failed ({e})"))
+                self.restart_after(session, restarts, &format!("the session failed ({e})"))
                     .await
             }
             Outcome::Interrupted(Ok(CellEnd::Completed { .. })) => (
@@ -245,27 +266,39 @@ impl SessionManager {
             ),
             Outcome::Interrupted(Ok(CellEnd::Died { reason })) => {
                 let why = format!("it ran past the {secs:.0} s limit and the session died ({reason})");
-                self.restart_after(session, &why).await
+                self.restart_after(session, restarts, &why).await
             }
             Outcome::Interrupted(Err(e)) => {
                 let why = format!("it ran past the {secs:.0} s limit and the session failed ({e})");
-                self.restart_after(session, &why).await
+                self.restart_after(session, restarts, &why).await
             }
             Outcome::Stuck => {
                 let why = format!(
                     "it ran longer than the {secs:.0} s limit and did not stop within {:.0} s of an interrupt",
                     grace.as_secs_f64()
                 );
-                self.restart_after(session, &why).await
+                self.restart_after(session, restarts, &why).await
             }
         }
     }
 
-    async fn restart_after(&self, session: &Session, why: &str) -> (ExecStatus, Option<String>) {
-        session.restarts.fetch_add(1, Ordering::Relaxed);
-        let result = session.kernel.restart().await;
-        let tail = match result {
-            Ok(()) => "The session was restarted: variables and imports are gone; files in the working directory are kept.".to_string(),
+    async fn restart_after(
+        &self,
+        session: &Session,
+        seen: u64,
+        why: &str,
+    ) -> (ExecStatus, Option<String>) {
+        let kept = "variables and imports are gone; files in the working directory are kept.";
+        let tail = match session.restart_once(Some(seen)).await {
+            Ok(true) => format!("The session was restarted: {kept}"),
+            Ok(false) => {
+                return (
+                    ExecStatus::Restarted,
+                    Some(format!(
+                        "[session restarted while the cell ran (a restart was requested): {kept}]"
+                    )),
+                )
+            }
             Err(e) => format!("Restarting the session failed too ({e})."),
         };
         tracing::info!(session = %session.id, "{why}");
@@ -289,8 +322,7 @@ impl SessionManager {
             .get(id)
             .ok_or_else(|| ExecError::NotFound(id.to_string()))?;
         s.kernel.interrupt().await.ok();
-        s.kernel.restart().await?;
-        s.restarts.fetch_add(1, Ordering::Relaxed);
+        s.restart_once(None).await?;
         s.touch();
         Ok(s.info(self.backend.name()))
     }

@@ -255,3 +255,29 @@ async fn init_is_the_small_reaper_and_orphans_are_reaped() {
     assert_eq!(r.text(), "[1, 2]\n", "{r:?}");
     m.shutdown().await;
 }
+
+/// A restart requested while a cell runs ends that cell as restarted, and the manager does not
+/// answer the cell's death with a second restart of the fresh session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_under_a_running_cell_restarts_once() {
+    let m = manager(quick()).await;
+    m.execute("r", "x = 1").await.unwrap();
+    let m2 = m.clone();
+    let cell = tokio::spawn(async move {
+        m2.execute_with(
+            "r",
+            "import time\nprint('started', flush=True)\ntime.sleep(30)",
+            Some(Duration::from_secs(60)),
+            None,
+        )
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    m.restart("r").await.unwrap();
+    let r = cell.await.unwrap().unwrap();
+    assert_eq!(r.status, ExecStatus::Restarted, "{r:?}");
+    let r = m.execute("r", "'x' in globals()").await.unwrap();
+    assert_eq!(r.text(), "False\n", "{r:?}");
+    assert_eq!(m.info("r").unwrap().restarts, 1);
+    m.shutdown().await;
+}

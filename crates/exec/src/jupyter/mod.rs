@@ -11,7 +11,7 @@ mod msg;
 mod ready;
 mod rest;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -127,8 +127,6 @@ impl Backend for JupyterBackend {
             kernel_id: Mutex::new(kernel_id),
             live: tokio::sync::Mutex::new(Some(Arc::new(conn))),
             turn: tokio::sync::Mutex::new(()),
-            restarts: AtomicU64::new(0),
-            fresh_after: AtomicU64::new(0),
             shut: AtomicBool::new(false),
         }))
     }
@@ -148,13 +146,6 @@ pub(crate) struct JupyterKernel {
     /// a running cell instead of queueing behind it in the kernel, where an error in the cell
     /// would abort it.
     turn: tokio::sync::Mutex<()>,
-    /// How many restarts `restart` has done; a cell compares it before and after to tell that
-    /// it died of one.
-    restarts: AtomicU64,
-    /// When non-zero, the value of `restarts` at which a cell died because `restart` replaced
-    /// the kernel under it. The manager answers that death with a restart of its own; the kernel
-    /// is fresh already, and restarting it again would only cost a second kernel start.
-    fresh_after: AtomicU64,
     /// Set by `shutdown`: a cell that dies because of it must not bring the kernel back.
     shut: AtomicBool,
 }
@@ -175,19 +166,17 @@ impl JupyterKernel {
     }
 
     /// The open WebSocket, reconnecting first if it dropped while idle: the kernel, and so the
-    /// user's variables, usually outlive a dropped socket. Also returns the number of restarts
-    /// so far, read together with the socket so that the two belong to the same kernel.
-    async fn connection(&self) -> Result<(Arc<Connection>, u64), ExecError> {
+    /// user's variables, usually outlive a dropped socket.
+    async fn connection(&self) -> Result<Arc<Connection>, ExecError> {
         self.check_live()?;
         let mut live = self.live.lock().await;
-        let restarts = self.restarts.load(Ordering::Acquire);
         if let Some(c) = live.as_ref().filter(|c| c.lost().is_none()) {
-            return Ok((c.clone(), restarts));
+            return Ok(c.clone());
         }
         let conn = Arc::new(connect_ready(&self.rest, &self.kernel_id()).await?);
         tracing::debug!(session = %self.session, "reconnected to the jupyter kernel");
         *live = Some(conn.clone());
-        Ok((conn, restarts))
+        Ok(conn)
     }
 
     /// Restarts the kernel through the REST API; false when it is gone or cannot be restarted
@@ -224,7 +213,7 @@ impl JupyterKernel {
         user_expressions: Value,
     ) -> Result<WireMessage, ExecError> {
         let _turn = self.turn.lock().await;
-        let (conn, _) = self.connection().await?;
+        let conn = self.connection().await?;
         let mut waiter = conn
             .request(
                 "shell",
@@ -275,29 +264,18 @@ impl JupyterKernel {
 impl Kernel for JupyterKernel {
     async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
         let _turn = self.turn.lock().await;
-        // A death noted for an earlier cell is not this one's to answer.
-        self.fresh_after.store(0, Ordering::Release);
-        let (conn, restarts) = self.connection().await?;
-        let end = match conn.request("shell", "execute_request", msg::execute_cell(code)) {
-            Err(reason) => CellEnd::Died { reason },
-            Ok(mut waiter) => {
-                // A deleted kernel's WebSocket stays open and silent on Jupyter servers, so the
-                // server is asked now and then whether the kernel still exists.
-                let kernel_id = self.kernel_id();
-                tokio::select! {
-                    end = cell::follow(&mut waiter, sink) => end,
-                    reason = cell::until_gone(&self.rest, &kernel_id) => CellEnd::Died { reason },
-                }
-            }
+        let conn = self.connection().await?;
+        let mut waiter = match conn.request("shell", "execute_request", msg::execute_cell(code)) {
+            Ok(w) => w,
+            Err(reason) => return Ok(CellEnd::Died { reason }),
         };
-        if matches!(end, CellEnd::Died { .. }) {
-            let now = self.restarts.load(Ordering::Acquire);
-            if now != restarts {
-                tracing::debug!(session = %self.session, "the cell ended with a restart of its kernel");
-                self.fresh_after.store(now, Ordering::Release);
-            }
+        // A deleted kernel's WebSocket stays open and silent on Jupyter servers, so the server
+        // is asked now and then whether the kernel still exists.
+        let kernel_id = self.kernel_id();
+        tokio::select! {
+            end = cell::follow(&mut waiter, sink) => Ok(end),
+            reason = cell::until_gone(&self.rest, &kernel_id) => Ok(CellEnd::Died { reason }),
         }
-        Ok(end)
     }
 
     async fn interrupt(&self) -> Result<(), ExecError> {
@@ -308,12 +286,6 @@ impl Kernel for JupyterKernel {
     async fn restart(&self) -> Result<(), ExecError> {
         self.check_live()?;
         let mut live = self.live.lock().await;
-        let done = self.restarts.load(Ordering::Acquire);
-        let fresh = self.fresh_after.swap(0, Ordering::AcqRel);
-        if fresh != 0 && fresh == done && live.as_ref().is_some_and(|c| c.lost().is_none()) {
-            tracing::debug!(session = %self.session, "the kernel was restarted under the cell that died; not restarting it again");
-            return Ok(());
-        }
         let kernel_id = self.kernel_id();
         if !self.restart_on_server(&kernel_id).await {
             // The server forgot the kernel (culled as idle, or the server itself restarted) or
@@ -324,9 +296,6 @@ impl Kernel for JupyterKernel {
                 *k = new_id;
             }
         }
-        // Counted under the `live` lock and before the old socket closes, so that a cell which
-        // dies of the close knows why.
-        self.restarts.fetch_add(1, Ordering::AcqRel);
         // Closed only now, so that a cell that ended on the interrupt sent before a restart has
         // had its ending delivered; a cell still waiting hears that the session died.
         if let Some(old) = live.take() {
