@@ -406,11 +406,33 @@ async fn cells_outputs_and_files_body(gw: &Gateway) {
         !files.iter().any(|f| f.contains("codeact-part")),
         "{files:?}"
     );
-    // The files are in the kernel's working directory, and code sees them.
+    // The files are in the session's own working directory on the server, and code sees them.
+    let r = run(&m, "s1", "import os\nos.getcwd()").await;
+    let cwd = result_text(&r).expect("cwd").trim_matches('\'').to_string();
+    let sessions_dir = gw.dir.path().join("codeact-sessions");
+    assert!(
+        std::path::Path::new(&cwd).starts_with(&sessions_dir),
+        "{cwd} is not under {sessions_dir:?}"
+    );
     assert_eq!(
-        std::fs::read(gw.dir.path().join("hello.txt")).expect("on disk"),
+        std::fs::read(std::path::Path::new(&cwd).join("hello.txt")).expect("on disk"),
         b"hi there"
     );
+    // Another session on the same server sees none of them.
+    m.write_file("s2", "hello.txt", b"other")
+        .await
+        .expect("write s2");
+    assert_eq!(
+        m.list_files("s2").await.expect("list s2"),
+        vec!["hello.txt".to_string()]
+    );
+    assert_eq!(
+        m.read_file("s1", "hello.txt").await.expect("read s1"),
+        b"hi there"
+    );
+    let r = run(&m, "s2", "open('hello.txt').read()").await;
+    assert_eq!(result_text(&r).as_deref(), Some("'other'"));
+    m.delete("s2").await.expect("delete s2");
     let r = run(&m, "s1", "open('hello.txt').read()").await;
     assert_eq!(result_text(&r).as_deref(), Some("'hi there'"));
     run(&m, "s1", "open('made.txt', 'w').write('from code')").await;
@@ -457,6 +479,11 @@ async fn cells_outputs_and_files_body(gw: &Gateway) {
     assert_eq!(result_text(&run(&m, "s1", "y").await).as_deref(), Some("5"));
 
     m.shutdown().await;
+    // Ending the sessions removed their files from the server.
+    let left: Vec<_> = std::fs::read_dir(&sessions_dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,7 +31,7 @@ pub(super) fn check_path(path: &str) -> Result<(), ExecError> {
 }
 
 /// A Python string literal for `s` (a JSON string is one).
-fn py_str(s: &str) -> String {
+pub(super) fn py_str(s: &str) -> String {
     Value::String(s.to_string()).to_string()
 }
 

@@ -10,6 +10,7 @@ mod files;
 mod msg;
 mod ready;
 mod rest;
+mod workdir;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,8 @@ const RESTART_ATTEMPTS: u32 = 3;
 const RESTART_RETRY: Duration = Duration::from_secs(1);
 /// How long one hidden file-operation request may take once it is the kernel's turn.
 const FILE_OP_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long removing a session's files may hold up the end of the session.
+const WORKDIR_REMOVAL: Duration = Duration::from_secs(5);
 
 /// Where the Jupyter server is and which kernels to ask it for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +112,13 @@ impl Backend for JupyterBackend {
     async fn start(&self, id: &str) -> Result<Box<dyn Kernel>, ExecError> {
         let rest = self.rest()?.clone();
         let kernel_id = rest.create(&self.config.kernel_name).await?;
-        let conn = match connect_ready(&rest, &kernel_id).await {
+        let dir = workdir::name(&kernel_id);
+        let ready = async {
+            let conn = connect_ready(&rest, &kernel_id).await?;
+            workdir::enter(&conn, &dir).await?;
+            Ok::<_, ExecError>(conn)
+        };
+        let conn = match ready.await {
             Ok(c) => c,
             Err(e) => {
                 // Do not leave a kernel running on the server that nobody holds.
@@ -127,6 +136,7 @@ impl Backend for JupyterBackend {
             kernel_id: Mutex::new(kernel_id),
             live: tokio::sync::Mutex::new(Some(Arc::new(conn))),
             turn: tokio::sync::Mutex::new(()),
+            workdir: dir,
             shut: AtomicBool::new(false),
         }))
     }
@@ -146,6 +156,8 @@ pub(crate) struct JupyterKernel {
     /// a running cell instead of queueing behind it in the kernel, where an error in the cell
     /// would abort it.
     turn: tokio::sync::Mutex<()>,
+    /// The session's working directory, relative to the server's root (see `workdir`).
+    workdir: String,
     /// Set by `shutdown`: a cell that dies because of it must not bring the kernel back.
     shut: AtomicBool,
 }
@@ -302,6 +314,7 @@ impl Kernel for JupyterKernel {
             old.close("the kernel was restarted");
         }
         let conn = connect_ready(&self.rest, &self.kernel_id()).await?;
+        workdir::enter(&conn, &self.workdir).await?;
         *live = Some(Arc::new(conn));
         Ok(())
     }
@@ -311,6 +324,11 @@ impl Kernel for JupyterKernel {
             return;
         }
         if let Some(old) = self.live.lock().await.take() {
+            // A cell still running would hold the removal up: then the files stay behind.
+            let removed = tokio::time::timeout(WORKDIR_REMOVAL, workdir::remove(&old)).await;
+            if !matches!(removed, Ok(Ok(()))) {
+                tracing::warn!(session = %self.session, dir = %self.workdir, "could not remove the session's working directory on the Jupyter server");
+            }
             old.close("the session was shut down");
         }
         let kernel_id = self.kernel_id();
