@@ -25,13 +25,13 @@ pub enum BenchCommand {
     /// prompt and generation speed, time to first token, memory, KV-cache reuse.
     Llm(models::LlmBenchArgs),
     /// The agent end to end on its task set, across prompt, fence-fallback and grammar variants.
-    Agent(models::AgentBenchArgs),
+    Agent(Box<models::AgentBenchArgs>),
 }
 
 pub async fn run(args: BenchArgs) -> Result<i32> {
     match args.command {
         BenchCommand::Exec(a) => exec::run(a).await,
         BenchCommand::Llm(a) => models::llm(a).await,
-        BenchCommand::Agent(a) => models::agent(a).await,
+        BenchCommand::Agent(a) => models::agent(*a).await,
     }
 }
