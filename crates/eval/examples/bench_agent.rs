@@ -56,14 +56,7 @@ async fn main() -> anyhow::Result<()> {
     let report = bench_agent(llm, exec.clone(), &tasks, &opts).await;
     exec.shutdown().await;
     println!("{report}");
-    for s in &report.summaries {
-        for r in report.failures(&s.variant) {
-            println!(
-                "  {:<28} {:<14} expected {:<22} got {:?} ({:?})",
-                s.variant, r.id, r.expected, r.answer, r.end
-            );
-        }
-    }
+    print!("{}", report.failure_lines());
     if let Some(path) = value("--json") {
         std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
     }

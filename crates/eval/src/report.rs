@@ -116,6 +116,21 @@ impl BenchReport {
             .filter(|r| r.variant == variant && !r.solved)
             .collect()
     }
+
+    /// One line per unsolved task of every variant: what was expected, what came back, and
+    /// how the run ended.
+    pub fn failure_lines(&self) -> String {
+        let mut out = String::new();
+        for s in &self.summaries {
+            for r in self.failures(&s.variant) {
+                out.push_str(&format!(
+                    "  {:<28} {:<14} expected {:<22} got {:?} ({:?})\n",
+                    s.variant, r.id, r.expected, r.answer, r.end
+                ));
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]

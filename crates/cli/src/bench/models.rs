@@ -105,14 +105,7 @@ pub async fn agent(args: AgentBenchArgs) -> Result<i32> {
     let report = codeact_eval::bench_agent(llm, sessions.clone(), &tasks, &opts).await;
     sessions.shutdown().await;
     println!("{report}");
-    for s in &report.summaries {
-        for r in report.failures(&s.variant) {
-            println!(
-                "  {:<28} {:<14} expected {:<22} got {:?} ({:?})",
-                s.variant, r.id, r.expected, r.answer, r.end
-            );
-        }
-    }
+    print!("{}", report.failure_lines());
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
