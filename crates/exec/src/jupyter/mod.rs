@@ -162,6 +162,36 @@ pub(crate) struct JupyterKernel {
     shut: AtomicBool,
 }
 
+/// Sends `code` as a hidden execute request on `conn` and waits for its `execute_reply`.
+pub(super) async fn hidden_reply(
+    conn: &Connection,
+    code: &str,
+    user_expressions: Value,
+) -> Result<WireMessage, ExecError> {
+    let mut waiter = conn
+        .request(
+            "shell",
+            "execute_request",
+            msg::execute_hidden(code, user_expressions),
+        )
+        .map_err(ExecError::BackendUnavailable)?;
+    while let Some(ev) = waiter.rx.recv().await {
+        match ev {
+            Event::Lost(reason) => return Err(ExecError::BackendUnavailable(reason)),
+            Event::Message(m) if matches!(m.execution_state(), Some("dead" | "restarting")) => {
+                return Err(ExecError::BackendUnavailable("the kernel died".to_string()));
+            }
+            Event::Message(m) if m.channel == "shell" && m.msg_type() == "execute_reply" => {
+                return Ok(m);
+            }
+            Event::Message(_) => {}
+        }
+    }
+    Err(ExecError::BackendUnavailable(
+        "the kernel WebSocket closed".to_string(),
+    ))
+}
+
 impl JupyterKernel {
     fn kernel_id(&self) -> String {
         self.kernel_id.lock().map(|k| k.clone()).unwrap_or_default()
@@ -226,34 +256,7 @@ impl JupyterKernel {
     ) -> Result<WireMessage, ExecError> {
         let _turn = self.turn.lock().await;
         let conn = self.connection().await?;
-        let mut waiter = conn
-            .request(
-                "shell",
-                "execute_request",
-                msg::execute_hidden(code, user_expressions),
-            )
-            .map_err(ExecError::BackendUnavailable)?;
-        let wait = async {
-            while let Some(ev) = waiter.rx.recv().await {
-                match ev {
-                    Event::Lost(reason) => return Err(ExecError::BackendUnavailable(reason)),
-                    Event::Message(m)
-                        if matches!(m.execution_state(), Some("dead" | "restarting")) =>
-                    {
-                        return Err(ExecError::BackendUnavailable("the kernel died".to_string()));
-                    }
-                    Event::Message(m)
-                        if m.channel == "shell" && m.msg_type() == "execute_reply" =>
-                    {
-                        return Ok(m);
-                    }
-                    Event::Message(_) => {}
-                }
-            }
-            Err(ExecError::BackendUnavailable(
-                "the kernel WebSocket closed".to_string(),
-            ))
-        };
+        let wait = hidden_reply(&conn, code, user_expressions);
         let kernel_id = self.kernel_id();
         let watched = async {
             tokio::select! {

@@ -4,9 +4,9 @@
 
 use serde_json::{json, Value};
 
-use super::conn::{Connection, Event};
+use super::conn::Connection;
 use super::files::py_str;
-use super::msg;
+use super::hidden_reply;
 use crate::ExecError;
 
 /// Where the session's files live, relative to the server's root directory. Named after the
@@ -42,32 +42,16 @@ pub(super) async fn remove(conn: &Connection) -> Result<(), ExecError> {
 
 /// Runs setup code hidden from the user's history and waits for it to succeed.
 async fn run(conn: &Connection, code: &str) -> Result<(), ExecError> {
-    let mut waiter = conn
-        .request(
-            "shell",
-            "execute_request",
-            msg::execute_hidden(code, json!({})),
-        )
-        .map_err(ExecError::BackendUnavailable)?;
-    while let Some(ev) = waiter.rx.recv().await {
-        match ev {
-            Event::Lost(reason) => return Err(ExecError::BackendUnavailable(reason)),
-            Event::Message(m) if m.channel == "shell" && m.msg_type() == "execute_reply" => {
-                return match m.content.get("status").and_then(Value::as_str) {
-                    Some("ok") => Ok(()),
-                    _ => Err(ExecError::BackendUnavailable(format!(
-                        "cannot set up the session's working directory: {}",
-                        m.content
-                            .get("evalue")
-                            .and_then(Value::as_str)
-                            .unwrap_or("error")
-                    ))),
-                };
-            }
-            Event::Message(_) => {}
-        }
+    let reply = hidden_reply(conn, code, json!({})).await?;
+    match reply.content.get("status").and_then(Value::as_str) {
+        Some("ok") => Ok(()),
+        _ => Err(ExecError::BackendUnavailable(format!(
+            "cannot set up the session's working directory: {}",
+            reply
+                .content
+                .get("evalue")
+                .and_then(Value::as_str)
+                .unwrap_or("error")
+        ))),
     }
-    Err(ExecError::BackendUnavailable(
-        "the kernel WebSocket closed".to_string(),
-    ))
 }
