@@ -101,6 +101,12 @@ pub struct AgentConfig {
     /// same reply came back: at temperature 0 a small model otherwise repeats itself word for
     /// word, and at 0.7 the 0.5B default model still did.
     pub unstick_temperature: f32,
+    /// How many times a reply that would run code which already failed is dropped and sampled
+    /// again (at `unstick_temperature` and hotter) before it is run anyway.
+    pub resample_repeats: u32,
+    /// In task mode, follow each successful output with a reminder to answer once the output
+    /// is the answer: a small model otherwise keeps computing after it has its result.
+    pub answer_reminder: bool,
     /// A Python file whose public functions become tools: it runs in the session at start and
     /// its functions are described in the system prompt.
     pub tools_file: Option<PathBuf>,
@@ -157,6 +163,8 @@ impl Default for AgentConfig {
             preload_modules: DEFAULT_PRELOAD.iter().map(|s| s.to_string()).collect(),
             preload_code: Some(DEFAULT_PRELOAD_CODE.to_string()),
             unstick_temperature: 1.0,
+            resample_repeats: 3,
+            answer_reminder: true,
             tools_file: None,
             output_dir: std::env::temp_dir().join("codeact").join("images"),
             conversation_dir: None,

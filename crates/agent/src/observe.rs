@@ -87,6 +87,15 @@ fn save_png(path: &Path, b64: &str) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| e.to_string())
 }
 
+/// What identifies a cell's error: its type and message. The same error twice means the model
+/// is stuck even when it changed the code around the failing line.
+pub fn error_signature(result: &ExecResult) -> Option<String> {
+    result.outputs.iter().find_map(|o| match o {
+        Output::Error { ename, evalue, .. } => Some(format!("{ename}: {evalue}")),
+        _ => None,
+    })
+}
+
 /// The name in a `NameError` that ended the cell, if that is how it ended.
 pub fn undefined_name(result: &ExecResult) -> Option<String> {
     result.outputs.iter().find_map(|o| match o {

@@ -41,6 +41,7 @@ fn ours(ctx: &PromptContext<'_>) -> String {
          - Compute, do not guess: use code for arithmetic, counting, dates and text, and print() the result.\n\
          - Do in the code everything the question asks for, such as rounding or a date format.\n\
          - Copy the numbers and text of the question into your code exactly; put text in quotes.\n\
+         - Prefer the ready functions of Python and its standard library (sum, max, sorted, the math and statistics modules...) to writing your own.\n\
          - If the code fails, read the error and run corrected code. Never run code that already failed.\n",
     );
     if !ctx.preloaded.is_empty() {
@@ -63,28 +64,67 @@ fn ours(ctx: &PromptContext<'_>) -> String {
     }
     push_tools(&mut s, ctx.tools);
     // No `User:`/`Assistant:` labels: a small model copies them into its replies. Without
-    // them the example still cannot be continued wrongly, since generation stops at
-    // `</execute>`.
-    s.push_str(
-        "\nExample. The task: How many of the numbers from 1 to 50 have digits that add up to 7?\n\
-         \n\
-         Your reply:\n\
-         <execute>\n\
-         def digit_sum(n):\n\
-         \x20   return sum(int(d) for d in str(n))\n\
-         \n\
-         print(sum(1 for n in range(1, 51) if digit_sum(n) == 7))\n\
-         </execute>\n\
-         \n\
-         The message you receive:\n",
-    );
-    s.push_str(&format!("{OUTPUT_HEADER}5\n\nYour reply:\n"));
-    match ctx.mode {
-        Mode::Task => s.push_str("<solution>5</solution>\n"),
-        Mode::Chat => s.push_str("5 of the numbers from 1 to 50 have digits that add up to 7.\n"),
+    // them the examples still cannot be continued wrongly, since generation stops at
+    // `</execute>`. Examples from different fields, so that a small model does not take
+    // one example's code for the answer to every task.
+    for (k, ex) in EXAMPLES.iter().enumerate() {
+        let asked = match ctx.mode {
+            Mode::Task => "The task",
+            Mode::Chat => "The user writes",
+        };
+        s.push_str(&format!(
+            "\nExample {}. {asked}: {}\n\nYour reply:\n<execute>\n{}\n</execute>\n\n\
+             The message you receive:\n{OUTPUT_HEADER}{}\n\nYour reply:\n",
+            k + 1,
+            ex.task,
+            ex.code,
+            ex.output
+        ));
+        match ctx.mode {
+            Mode::Task => s.push_str(&format!("<solution>{}</solution>\n", ex.answer)),
+            Mode::Chat => s.push_str(&format!("{}\n", ex.reply)),
+        }
     }
     s
 }
+
+/// A worked example of the protocol in the system prompt.
+struct Example {
+    task: &'static str,
+    code: &'static str,
+    output: &'static str,
+    /// The `<solution>` of task mode.
+    answer: &'static str,
+    /// The plain answer of chat mode.
+    reply: &'static str,
+}
+
+/// The examples show code that takes its values from the question, prints the result, and an
+/// answer in the form the question asked for.
+const EXAMPLES: [Example; 3] = [
+    Example {
+        task: "A box holds 24 eggs. How many boxes are needed for 1000 eggs?",
+        code: "eggs = 1000\nper_box = 24\nprint(math.ceil(eggs / per_box))",
+        output: "42",
+        answer: "42",
+        reply: "42 boxes are needed for 1000 eggs.",
+    },
+    Example {
+        task: "Which letters appear more than once in 'programming'? Answer as a \
+               comma-separated list in alphabetical order.",
+        code: "text = 'programming'\nprint(sorted(set(c for c in text if text.count(c) > 1)))",
+        output: "['g', 'm', 'r']",
+        answer: "g, m, r",
+        reply: "The letters that appear more than once are g, m and r.",
+    },
+    Example {
+        task: "Is 2 to the power of 10 greater than 1000? Answer yes or no.",
+        code: "print(2 ** 10 > 1000)",
+        output: "True",
+        answer: "yes",
+        reply: "Yes: 2 to the power of 10 is 1024, which is greater than 1000.",
+    },
+];
 
 /// The content of the original CodeAct demo prompt, reworded; no example on purpose.
 fn seed(ctx: &PromptContext<'_>) -> String {
@@ -166,6 +206,18 @@ pub const SOLUTION_TOO_EARLY: &str =
 pub const SAME_CODE_AGAIN: &str =
     "This is the same code that failed before, and it failed again. Do not repeat it: change the \
      approach.";
+
+/// Why a reply was dropped and sampled again (shown to the user, not to the model).
+pub const DISCARDED_REPEAT: &str = "the reply would run code that already ran; sampling another";
+
+/// Follows a task's successful cell output.
+pub const ANSWER_REMINDER: &str =
+    "If this output answers the task, reply with the answer in <solution>...</solution>.";
+
+/// Sent when changed code fails with the error it had before.
+pub const SAME_ERROR_AGAIN: &str =
+    "This is the same error as before. The change did not fix it: rewrite the failing part \
+     another way.";
 
 /// Sent once when an answer comes right after a failed cell (task mode).
 pub const QUESTION_SOLUTION: &str =

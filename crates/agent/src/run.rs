@@ -58,6 +58,10 @@ struct Progress {
     questioned: bool,
     nudged: bool,
     failed_codes: HashSet<String>,
+    /// Every cell run so far, normalized: running one again tells a small model nothing new.
+    ran_codes: HashSet<String>,
+    /// Errors already seen, as `observe::error_signature` gives them.
+    failed_errors: HashSet<String>,
     /// The model just repeated failing code or its last reply: sample the next reply less
     /// greedily.
     stuck: bool,
@@ -169,26 +173,15 @@ impl<'a> Runner<'a> {
             turn += 1;
             self.state.turns_total += 1;
             self.emit(AgentEvent::TurnStarted { turn });
-            // Sampling to get out of a loop keeps to the likelier tokens, so that a small model
-            // does not drift into nonsense.
-            let (temperature, top_p) = if p.stuck {
-                (
-                    self.temperature.max(self.ctx.config.unstick_temperature),
-                    0.95,
-                )
-            } else {
-                (self.temperature, 1.0)
-            };
-            p.stuck = false;
-            let reply = match self.generate(mode, temperature, top_p, turn).await {
+            let (reply, parsed) = match self.next_reply(mode, turn, &p).await {
                 Ok(r) => r,
                 Err(end) => return end,
             };
+            p.stuck = false;
             self.emit(AgentEvent::AssistantMessage {
                 text: reply.text.clone(),
             });
             self.push(Message::assistant(reply.text.clone()));
-            let parsed = parse_reply(&reply.text, self.parse_options());
             // Greedy decoding gives the same reply to a conversation that barely changed.
             if reply.text.trim() == p.last_reply.trim() {
                 p.stuck = true;
@@ -258,6 +251,47 @@ impl<'a> Runner<'a> {
         }
     }
 
+    /// The model's reply for this turn. A reply that would run code which already ran in this
+    /// run is dropped and sampled again, a few times: a small model that saw its code fail tends
+    /// to write it again word for word, even at temperature 1 and after a hint, and one that got
+    /// its result sometimes keeps re-running the cell instead of answering.
+    async fn next_reply(
+        &mut self,
+        mode: Mode,
+        turn: u32,
+        p: &Progress,
+    ) -> Result<(Reply, ParsedReply), EndReason> {
+        let mut attempt = 0u32;
+        loop {
+            // Sampling to get out of a loop keeps to the likelier tokens, so that a small model
+            // does not drift into nonsense; each new attempt is a little hotter.
+            let (temperature, top_p) = if p.stuck || attempt > 0 {
+                let base = self.temperature.max(self.ctx.config.unstick_temperature);
+                let hotter = attempt.saturating_sub(1) as f32;
+                (base * (1.0 + 0.25 * hotter), 0.95)
+            } else {
+                (self.temperature, 1.0)
+            };
+            let reply = self
+                .generate(mode, temperature, top_p, turn, attempt)
+                .await?;
+            let parsed = parse_reply(&reply.text, self.parse_options());
+            let repeats = parsed
+                .actions
+                .iter()
+                .any(|a| p.ran_codes.contains(&normalize_code(&a.code)));
+            if !repeats || attempt >= self.ctx.config.resample_repeats {
+                return Ok((reply, parsed));
+            }
+            attempt += 1;
+            tracing::info!(conversation = %self.state.conv.id, attempt, "the reply repeated code that failed: sampling it again");
+            self.emit(AgentEvent::ReplyDiscarded {
+                text: reply.text,
+                reason: prompt::DISCARDED_REPEAT.to_string(),
+            });
+        }
+    }
+
     /// Streams one reply from the model.
     async fn generate(
         &mut self,
@@ -265,6 +299,7 @@ impl<'a> Runner<'a> {
         temperature: f32,
         top_p: f32,
         turn: u32,
+        attempt: u32,
     ) -> Result<Reply, EndReason> {
         let cfg = &self.ctx.config;
         let use_grammar = cfg.grammar && mode == Mode::Task && self.ctx.llm.supports_grammar();
@@ -275,7 +310,7 @@ impl<'a> Runner<'a> {
             top_p,
             stop: vec![EXECUTE_STOP.to_string()],
             grammar: use_grammar.then(|| grammar::TASK_GRAMMAR.to_string()),
-            seed: self.seed.map(|s| turn_seed(s, turn)),
+            seed: self.seed.map(|s| turn_seed(s, turn, attempt)),
         };
         let started = tokio::select! {
             r = self.ctx.llm.stream(request) => r,
@@ -377,6 +412,7 @@ impl<'a> Runner<'a> {
                 origin: action.origin,
             });
             p.executions += 1;
+            p.ran_codes.insert(normalize_code(&action.code));
             let (result, was_cancelled) = match self.execute(&action.code).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -399,19 +435,27 @@ impl<'a> Runner<'a> {
             if last_failed {
                 view.text.push('\n');
                 view.text.push_str(prompt::AFTER_ERROR);
-                let key = normalize_code(&action.code);
-                if !p.failed_codes.insert(key)
-                    && !notes.iter().any(|n| n == prompt::SAME_CODE_AGAIN)
-                {
-                    notes.push(prompt::SAME_CODE_AGAIN.to_string());
+                let same_code = !p.failed_codes.insert(normalize_code(&action.code));
+                let same_error = observe::error_signature(&result)
+                    .is_some_and(|sig| !p.failed_errors.insert(sig));
+                let note = if same_code {
+                    Some(prompt::SAME_CODE_AGAIN)
+                } else if same_error {
+                    Some(prompt::SAME_ERROR_AGAIN)
+                } else {
+                    None
+                };
+                if let Some(note) = note.filter(|n| !notes.iter().any(|m| m == n)) {
+                    notes.push(note.to_string());
                     p.stuck = true;
                 }
                 if let Some(name) = observe::undefined_name(&result) {
-                    // Small models drop the quotes around a word they were asked about.
-                    if p.request.contains(name.as_str()) {
-                        notes.push(prompt::quote_hint(&name));
-                    } else if action.code.contains(&format!("{name}(")) {
+                    // Small models call helpers that do not exist, and drop the quotes around
+                    // a word they were asked about.
+                    if action.code.contains(&format!("{name}(")) {
                         notes.push(prompt::define_hint(&name));
+                    } else if p.request.contains(name.as_str()) {
+                        notes.push(prompt::quote_hint(&name));
                     }
                 }
             }
@@ -451,6 +495,17 @@ impl<'a> Runner<'a> {
             notes.push(prompt::SOLUTION_TOO_EARLY.to_string());
         }
         let mut content = prompt::observation_message(&cells);
+        // A small model that got its result tends to keep writing code instead of answering.
+        if mode == Mode::Task
+            && self.ctx.config.answer_reminder
+            && !last_failed
+            && !last_empty
+            && !cancelled
+            && notes.is_empty()
+        {
+            content.push_str("\n\n");
+            content.push_str(prompt::ANSWER_REMINDER);
+        }
         for n in &notes {
             self.emit(AgentEvent::Feedback {
                 text: n.to_string(),
@@ -525,8 +580,8 @@ fn normalize_code(code: &str) -> String {
 /// The seed of one turn's request. The engine restarts its random generator from the request's
 /// seed, so one seed for every turn would draw the same numbers each turn, and a conversation
 /// that barely changed would get a byte-identical reply even when sampling.
-fn turn_seed(seed: u64, turn: u32) -> u64 {
-    splitmix64(seed ^ splitmix64(u64::from(turn)))
+fn turn_seed(seed: u64, turn: u32, attempt: u32) -> u64 {
+    splitmix64(seed ^ splitmix64(u64::from(turn) | u64::from(attempt) << 32))
 }
 
 /// One step of the SplitMix64 generator: a cheap, well-mixed hash of a 64-bit value.
@@ -544,9 +599,9 @@ mod tests {
     #[test]
     fn every_turn_gets_its_own_seed() {
         let seeds: HashSet<u64> = (0..3u64)
-            .flat_map(|s| (1..=10).map(move |t| turn_seed(s, t)))
+            .flat_map(|s| (1..=10).flat_map(move |t| (0..2).map(move |a| turn_seed(s, t, a))))
             .collect();
-        assert_eq!(seeds.len(), 30);
-        assert_eq!(turn_seed(7, 3), turn_seed(7, 3));
+        assert_eq!(seeds.len(), 60);
+        assert_eq!(turn_seed(7, 3, 1), turn_seed(7, 3, 1));
     }
 }

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use codeact_agent::prompt::{
-    AFTER_ERROR, EMPTY_OUTPUT, NUDGE_PROTOCOL, QUESTION_NOTHING_PRINTED, QUESTION_NO_CODE,
-    QUESTION_SOLUTION, SAME_CODE_AGAIN, SOLUTION_TOO_EARLY,
+    AFTER_ERROR, ANSWER_REMINDER, EMPTY_OUTPUT, NUDGE_PROTOCOL, QUESTION_NOTHING_PRINTED,
+    QUESTION_NO_CODE, QUESTION_SOLUTION, SAME_CODE_AGAIN, SAME_ERROR_AGAIN, SOLUTION_TOO_EARLY,
 };
 use codeact_agent::{Agent, AgentConfig, Outcome, SelfConsistency};
 use codeact_protocol::{ActionOrigin, AgentEvent, EndReason, ExecStatus, Role};
@@ -28,6 +28,11 @@ fn feedback(o: &Outcome) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// The message after a task's successful cell.
+fn with_reminder(output: &str) -> String {
+    format!("Execution Output:\n{output}\n\n{ANSWER_REMINDER}")
 }
 
 fn observations(o: &Outcome) -> Vec<(String, ExecStatus)> {
@@ -60,7 +65,7 @@ async fn computes_then_answers() -> anyhow::Result<()> {
         "<thought>use math</thought>\n<execute>\nprint(math.factorial(5) + 1)\n</execute>"
     );
     // The model sees exactly the output, after a fixed header.
-    assert_eq!(llm.last_message(1), "Execution Output:\n121");
+    assert_eq!(llm.last_message(1), with_reminder("121"));
     let reqs = llm.requests();
     assert_eq!(reqs[0].stop, vec!["</execute>".to_string()]);
     assert!(reqs[0].grammar.is_none());
@@ -128,7 +133,7 @@ async fn fenced_block_is_run_and_generation_stops_when_it_closes() -> anyhow::Re
         conv.messages[2].content,
         "Let me compute it.\n```python\nprint(2 ** 10)\n```\n"
     );
-    assert_eq!(llm.last_message(1), "Execution Output:\n1024");
+    assert_eq!(llm.last_message(1), with_reminder("1024"));
     Ok(())
 }
 
@@ -184,10 +189,7 @@ async fn all_blocks_run_in_order_in_one_session() -> anyhow::Result<()> {
     assert_eq!(obs[0].0, silent);
     assert_eq!(obs[1].0, "3");
     assert_eq!(obs[2].0, "20");
-    assert_eq!(
-        llm.last_message(1),
-        format!("Execution Output:\n{silent}\n3")
-    );
+    assert_eq!(llm.last_message(1), with_reminder(&format!("{silent}\n3")));
     Ok(())
 }
 
@@ -201,7 +203,12 @@ async fn failure_handling_for_small_models() -> anyhow::Result<()> {
         "<execute>print(sum(values))</execute>",
         "<solution>3</solution>",
     ]);
-    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    // With resampling off, the repeated code runs and gets the hint.
+    let cfg = AgentConfig {
+        resample_repeats: 0,
+        ..config(&dir)
+    };
+    let agent = Agent::new(llm.clone(), manager().await?, cfg);
     let out = agent.run_task("t").finish().await;
     assert_eq!(out.end, EndReason::Solution);
     assert_eq!(out.final_answer.as_deref(), Some("3"));
@@ -229,6 +236,92 @@ async fn failure_handling_for_small_models() -> anyhow::Result<()> {
     assert_eq!(temps, [0.0, 0.0, 1.0, 0.0, 0.0]);
     // Fixed code, then the answer is accepted at once.
     assert_eq!(observations(&out).last().map(|o| o.1), Some(ExecStatus::Ok));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reply_repeating_failed_code_is_sampled_again() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let failing = "<execute>\nvalues = [1, 2]\nprint(values[5])\n</execute>";
+    let llm = ScriptedLlm::replies(&[
+        failing,
+        failing,
+        "<execute>\nvalues = [1, 2]\nprint(values[1] + 1)\n</execute>",
+        "<solution>3</solution>",
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let out = agent.run_task("t").finish().await;
+    assert_eq!(out.end, EndReason::Solution);
+    let discarded: Vec<&str> = out
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ReplyDiscarded { text, .. } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(discarded, [failing]);
+    // The dropped reply is not in the conversation and was not run; the new one is hotter.
+    let temps: Vec<f32> = llm.requests().iter().map(|r| r.temperature).collect();
+    assert_eq!(temps, [0.0, 0.0, 1.0, 0.0]);
+    assert_eq!(observations(&out).len(), 2);
+    let conv = agent.conversation().await;
+    let assistant: Vec<&str> = conv
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(assistant.len(), 3);
+    assert!(feedback(&out).is_empty(), "{:?}", feedback(&out));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_cell_that_worked_is_not_run_again() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&[
+        "<execute>print(6 * 7)</execute>",
+        "<execute>\nprint(6 * 7)\n</execute>",
+        "<solution>42</solution>",
+    ]);
+    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let out = agent.run_task("t").finish().await;
+    assert_eq!(out.final_answer.as_deref(), Some("42"));
+    assert_eq!(observations(&out).len(), 1);
+    assert!(out
+        .events
+        .iter()
+        .any(|e| matches!(e, AgentEvent::ReplyDiscarded { .. })));
+    Ok(())
+}
+
+#[tokio::test]
+async fn repeats_are_run_once_resampling_is_spent() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let failing = "<execute>print(1/0)</execute>";
+    let llm = ScriptedLlm::replies(&[
+        failing,
+        failing,
+        failing,
+        failing,
+        "<execute>print(2/0)</execute>",
+        "<execute>print(1/1)</execute>",
+        "<solution>1.0</solution>",
+    ]);
+    let cfg = AgentConfig {
+        resample_repeats: 2,
+        ..config(&dir)
+    };
+    let agent = Agent::new(llm.clone(), manager().await?, cfg);
+    let out = agent.run_task("t").finish().await;
+    assert_eq!(out.end, EndReason::Solution);
+    // Two attempts, each hotter, then the third copy is run and gets the hint. Changed code
+    // that fails with the same error gets its own hint; after each hint one reply is sampled.
+    let temps: Vec<f32> = llm.requests().iter().map(|r| r.temperature).collect();
+    assert_eq!(temps, [0.0, 0.0, 1.0, 1.25, 1.0, 1.0, 0.0]);
+    assert_eq!(feedback(&out), [SAME_CODE_AGAIN, SAME_ERROR_AGAIN]);
+    assert_eq!(observations(&out).len(), 4);
     Ok(())
 }
 
@@ -280,7 +373,7 @@ async fn common_names_are_preloaded() -> anyhow::Result<()> {
     agent.run_task("t").finish().await;
     assert_eq!(
         llm.last_message(1),
-        "Execution Output:\n4.0 24 2 2 2\n46 2024 1 3 datetime"
+        with_reminder("4.0 24 2 2 2\n46 2024 1 3 datetime")
     );
     Ok(())
 }

@@ -194,6 +194,9 @@ fn progress(style: &Style, ev: &AgentEvent) {
             }
         }
         AgentEvent::Feedback { text } => eprintln!("{}", style.paint("35", text.trim_end())),
+        AgentEvent::ReplyDiscarded { reason, .. } => {
+            eprintln!("{}", style.paint("35", &format!("[{reason}]")))
+        }
         AgentEvent::Error { message } => {
             eprintln!("{}", style.paint("31", &format!("error: {message}")))
         }
@@ -261,6 +264,11 @@ pub async fn chat(args: ChatArgs) -> Result<i32> {
                 AgentEvent::Feedback { text } => {
                     writeln!(stdout, "{}", out_style.paint("35", text.trim_end()))?
                 }
+                AgentEvent::ReplyDiscarded { reason, .. } => writeln!(
+                    stdout,
+                    "\n{}",
+                    out_style.paint("35", &format!("[{reason}]"))
+                )?,
                 AgentEvent::Error { message } => writeln!(
                     stdout,
                     "{}",

@@ -209,6 +209,7 @@ async fn run_one(
     let mut format_errors = 0;
     let mut fenced_actions = 0;
     let mut errors = Vec::new();
+    let mut discarded = Vec::new();
     for e in &outcome.events {
         match e {
             AgentEvent::AssistantMessage { text } => {
@@ -222,6 +223,7 @@ async fn run_one(
                 ..
             } => fenced_actions += 1,
             AgentEvent::Error { message } => errors.push(message.clone()),
+            AgentEvent::ReplyDiscarded { text, .. } => discarded.push(text.clone()),
             _ => {}
         }
     }
@@ -239,6 +241,7 @@ async fn run_one(
         turns: outcome.turns(),
         format_errors,
         fenced_actions,
+        discarded,
         seconds,
         errors,
         messages,

@@ -20,6 +20,10 @@ pub struct TaskResult {
     /// Code actions taken from a fenced block instead of `<execute>`.
     pub fenced_actions: u32,
     pub seconds: f64,
+    /// Replies dropped and sampled again (they would have re-run a cell), for reading what
+    /// went wrong; they are not in `messages`.
+    #[serde(default)]
+    pub discarded: Vec<String>,
     /// Error events of the run (backend or engine failures).
     pub errors: Vec<String>,
     /// The conversation, for reading what went wrong.
@@ -148,6 +152,7 @@ mod tests {
             turns,
             format_errors: 1,
             fenced_actions: 0,
+            discarded: Vec::new(),
             seconds: 2.0,
             errors: Vec::new(),
             messages: Vec::new(),

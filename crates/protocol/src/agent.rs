@@ -44,6 +44,9 @@ pub enum AgentEvent {
     AssistantDelta { text: String },
     /// The model's whole reply for this turn.
     AssistantMessage { text: String },
+    /// The reply just streamed was dropped, not added to the conversation, and the turn is
+    /// sampled again (e.g. it would have run code that already failed).
+    ReplyDiscarded { text: String, reason: String },
     /// Code the loop is about to run.
     CodeAction { code: String, origin: ActionOrigin },
     /// What running the code produced, and the text the model will see.
