@@ -88,6 +88,12 @@ async fn build(args: &AgentArgs, mode: Mode, resume: Option<&str>) -> Result<(Ag
     config.network = Some(network);
     config.fence_fallback = !args.no_fence_fallback && a.fence_fallback.unwrap_or(true);
     config.grammar = args.grammar || a.grammar.unwrap_or(false);
+    if let Some(n) = a.resample_repeats {
+        config.resample_repeats = n;
+    }
+    if let Some(on) = a.answer_reminder {
+        config.answer_reminder = on;
+    }
     config.temperature = args.llm.temperature.or(file.llm.temperature).unwrap_or(0.0);
     config.tools_file = args.tools.clone().or(a.tools.clone());
     config.output_dir = args

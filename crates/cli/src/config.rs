@@ -84,6 +84,10 @@ pub struct AgentSection {
     pub context_chars: Option<usize>,
     pub fence_fallback: Option<bool>,
     pub grammar: Option<bool>,
+    /// Times a reply that would re-run a cell is sampled again.
+    pub resample_repeats: Option<u32>,
+    /// In task mode, remind the model to answer after each successful output.
+    pub answer_reminder: Option<bool>,
     pub samples: Option<u32>,
     pub tools: Option<PathBuf>,
     pub conversations_dir: Option<PathBuf>,
