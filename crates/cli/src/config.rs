@@ -243,3 +243,39 @@ impl FileConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TOML block of the README's "Configuration" section.
+    fn readme_sample() -> String {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("### Configuration")
+            .and_then(|at| {
+                readme[at..]
+                    .find("```toml")
+                    .map(|b| at + b + "```toml".len())
+            })
+            .unwrap_or(0);
+        let end = readme[start..].find("```").map_or(start, |e| start + e);
+        readme[start..end].to_string()
+    }
+
+    #[test]
+    fn the_readme_sample_parses_with_every_key_enabled() {
+        let sample = readme_sample();
+        assert!(sample.contains("[agent]"), "README sample not found");
+        let enabled: String = sample
+            .lines()
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed: Result<FileConfig, _> = toml::from_str(&enabled);
+        let file = parsed.unwrap_or_else(|e| panic!("{e}\n{enabled}"));
+        assert_eq!(file.agent.resample_repeats, Some(3));
+        assert_eq!(file.agent.answer_reminder, Some(true));
+        assert_eq!(file.agent.max_turns, Some(10));
+    }
+}
