@@ -29,7 +29,11 @@ impl LlmBackend for ToyModel {
             .map(|m| m.content.clone())
             .unwrap_or_default();
         let reply = match last.strip_prefix("Execution Output:\n") {
-            Some(output) => format!("<solution>{}</solution>", output.trim()),
+            // The output stops at the loop's reminder, after a blank line.
+            Some(output) => format!(
+                "<solution>{}</solution>",
+                output.split("\n\n").next().unwrap_or_default().trim()
+            ),
             None => match self.code.get(&last) {
                 // A fenced block without the tag: counts only with the fence fallback.
                 Some(code) if code.starts_with("fenced:") => {

@@ -230,6 +230,9 @@ impl Gateway {
             .arg("--KernelGatewayApp.port_retries=0")
             .arg(format!("--KernelGatewayApp.auth_token={token}"))
             .env("JUPYTER_RUNTIME_DIR", &runtime.0)
+            // The gateway's root, where each session makes its working directory: the
+            // throwaway runtime directory, not the caller's.
+            .current_dir(&runtime.0)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
