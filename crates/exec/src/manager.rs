@@ -2,7 +2,7 @@
 //! idle, capped in number.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +27,9 @@ struct Session {
     restarts: tokio::sync::Mutex<u64>,
     /// A copy of `restarts` for `info`, which must not wait on a restart in progress.
     restarts_done: AtomicU64,
+    /// A restart was requested through the API and has not happened yet. The restart first
+    /// interrupts the running cell; a cell that ends by that interrupt is reported as restarted.
+    restart_requested: AtomicBool,
 }
 
 impl Session {
@@ -38,6 +41,7 @@ impl Session {
             return Ok(false);
         }
         let result = self.kernel.restart().await;
+        self.restart_requested.store(false, Ordering::Relaxed);
         // Counted even when it failed: the old kernel is gone either way.
         *n += 1;
         self.restarts_done.store(*n, Ordering::Relaxed);
@@ -66,6 +70,14 @@ impl Session {
             restarts: self.restarts_done.load(Ordering::Relaxed),
         }
     }
+}
+
+/// What a restart keeps and loses, as the notices say it.
+const KEPT: &str = "variables and imports are gone; files in the working directory are kept.";
+
+/// The notice of a cell that ran while a restart requested through the API replaced its kernel.
+fn restarted_by_request() -> String {
+    format!("[session restarted while the cell ran (a restart was requested): {KEPT}]")
 }
 
 /// How the kernel's part of a cell ended, before the manager decides what to report.
@@ -136,6 +148,7 @@ impl SessionManager {
             executions: 0.into(),
             restarts: tokio::sync::Mutex::new(0),
             restarts_done: 0.into(),
+            restart_requested: false.into(),
         });
         if let Ok(mut map) = self.sessions.lock() {
             map.insert(id.to_string(), session.clone());
@@ -247,6 +260,16 @@ impl SessionManager {
             }
         };
         match outcome {
+            Outcome::Finished(Ok(CellEnd::Completed { error }))
+                if error && session.restart_requested.load(Ordering::Relaxed) =>
+            {
+                // Ended by the interrupt of a requested restart: whichever of this cell and
+                // the request takes the restart lock first restarts the session, once.
+                if let Err(e) = session.restart_once(Some(restarts)).await {
+                    tracing::warn!(session = %session.id, "restart failed: {e}");
+                }
+                (ExecStatus::Restarted, Some(restarted_by_request()))
+            }
             Outcome::Finished(Ok(CellEnd::Completed { error })) => {
                 (if error { ExecStatus::Error } else { ExecStatus::Ok }, None)
             }
@@ -288,17 +311,9 @@ impl SessionManager {
         seen: u64,
         why: &str,
     ) -> (ExecStatus, Option<String>) {
-        let kept = "variables and imports are gone; files in the working directory are kept.";
         let tail = match session.restart_once(Some(seen)).await {
-            Ok(true) => format!("The session was restarted: {kept}"),
-            Ok(false) => {
-                return (
-                    ExecStatus::Restarted,
-                    Some(format!(
-                        "[session restarted while the cell ran (a restart was requested): {kept}]"
-                    )),
-                )
-            }
+            Ok(true) => format!("The session was restarted: {KEPT}"),
+            Ok(false) => return (ExecStatus::Restarted, Some(restarted_by_request())),
             Err(e) => format!("Restarting the session failed too ({e})."),
         };
         tracing::info!(session = %session.id, "{why}");
@@ -321,8 +336,12 @@ impl SessionManager {
         let s = self
             .get(id)
             .ok_or_else(|| ExecError::NotFound(id.to_string()))?;
+        let seen = *s.restarts.lock().await;
+        s.restart_requested.store(true, Ordering::Relaxed);
         s.kernel.interrupt().await.ok();
-        s.restart_once(None).await?;
+        // With the count from before the interrupt: if the interrupted cell already had the
+        // session restarted (see `run_cell`), this does nothing.
+        s.restart_once(Some(seen)).await?;
         s.touch();
         Ok(s.info(self.backend.name()))
     }
