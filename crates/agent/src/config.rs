@@ -19,7 +19,7 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum PromptStyle {
-    /// This project's prompt: short rules, the pre-imported modules and one worked example.
+    /// This project's prompt: short rules, the pre-imported modules and three worked examples.
     #[default]
     Ours,
     /// A prompt with the content of the original CodeAct demo, no example, and strict parsing
