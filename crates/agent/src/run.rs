@@ -284,7 +284,7 @@ impl<'a> Runner<'a> {
                 return Ok((reply, parsed));
             }
             attempt += 1;
-            tracing::info!(conversation = %self.state.conv.id, attempt, "the reply repeated code that failed: sampling it again");
+            tracing::info!(conversation = %self.state.conv.id, attempt, "the reply would re-run a cell: sampling it again");
             self.emit(AgentEvent::ReplyDiscarded {
                 text: reply.text,
                 reason: prompt::DISCARDED_REPEAT.to_string(),
