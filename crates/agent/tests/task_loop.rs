@@ -30,6 +30,17 @@ fn feedback(o: &Outcome) -> Vec<String> {
         .collect()
 }
 
+/// The replies the loop dropped and sampled again.
+fn discarded(o: &Outcome) -> Vec<String> {
+    o.events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ReplyDiscarded { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The message after a task's successful cell.
 fn with_reminder(output: &str) -> String {
     format!("Execution Output:\n{output}\n\n{ANSWER_REMINDER}")
@@ -252,15 +263,7 @@ async fn a_reply_repeating_failed_code_is_sampled_again() -> anyhow::Result<()> 
     let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
     let out = agent.run_task("t").finish().await;
     assert_eq!(out.end, EndReason::Solution);
-    let discarded: Vec<&str> = out
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ReplyDiscarded { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(discarded, [failing]);
+    assert_eq!(discarded(&out), [failing]);
     // The dropped reply is not in the conversation and was not run; the new one is hotter.
     let temps: Vec<f32> = llm.requests().iter().map(|r| r.temperature).collect();
     assert_eq!(temps, [0.0, 0.0, 1.0, 0.0]);
@@ -289,10 +292,7 @@ async fn a_cell_that_worked_is_not_run_again() -> anyhow::Result<()> {
     let out = agent.run_task("t").finish().await;
     assert_eq!(out.final_answer.as_deref(), Some("42"));
     assert_eq!(observations(&out).len(), 1);
-    assert!(out
-        .events
-        .iter()
-        .any(|e| matches!(e, AgentEvent::ReplyDiscarded { .. })));
+    assert!(!discarded(&out).is_empty());
     Ok(())
 }
 

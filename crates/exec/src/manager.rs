@@ -35,9 +35,9 @@ struct Session {
 impl Session {
     /// Restarts the kernel unless it was restarted since `seen` (the count when the caller
     /// last looked); true if this call restarted it.
-    async fn restart_once(&self, seen: Option<u64>) -> Result<bool, ExecError> {
+    async fn restart_once(&self, seen: u64) -> Result<bool, ExecError> {
         let mut n = self.restarts.lock().await;
-        if seen.is_some_and(|seen| *n != seen) {
+        if *n != seen {
             return Ok(false);
         }
         let result = self.kernel.restart().await;
@@ -265,7 +265,7 @@ impl SessionManager {
             {
                 // Ended by the interrupt of a requested restart: whichever of this cell and
                 // the request takes the restart lock first restarts the session, once.
-                if let Err(e) = session.restart_once(Some(restarts)).await {
+                if let Err(e) = session.restart_once(restarts).await {
                     tracing::warn!(session = %session.id, "restart failed: {e}");
                 }
                 (ExecStatus::Restarted, Some(restarted_by_request()))
@@ -311,7 +311,7 @@ impl SessionManager {
         seen: u64,
         why: &str,
     ) -> (ExecStatus, Option<String>) {
-        let tail = match session.restart_once(Some(seen)).await {
+        let tail = match session.restart_once(seen).await {
             Ok(true) => format!("The session was restarted: {KEPT}"),
             Ok(false) => return (ExecStatus::Restarted, Some(restarted_by_request())),
             Err(e) => format!("Restarting the session failed too ({e})."),
@@ -341,7 +341,7 @@ impl SessionManager {
         s.kernel.interrupt().await.ok();
         // With the count from before the interrupt: if the interrupted cell already had the
         // session restarted (see `run_cell`), this does nothing.
-        s.restart_once(Some(seen)).await?;
+        s.restart_once(seen).await?;
         s.touch();
         Ok(s.info(self.backend.name()))
     }
