@@ -10,7 +10,7 @@
 # stderr so that callers can capture the interpreter's path.
 set -euo pipefail
 
-VENV="${BENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact/bench-venv}"
+VENV="${BENCH_VENV:-${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}/bench-venv}"
 PYTHON="${BENCH_PYTHON:-/usr/bin/python3}"
 MODULES='import ipykernel, jupyter_client, kernel_gateway, psutil'
 

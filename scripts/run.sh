@@ -4,7 +4,7 @@
 # model is downloaded and verified on its first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CODEACT_CACHE="${CODEACT_CACHE:-$HOME/.cache/codeact}"
+export CODEACT_CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CODEACT_CACHE/target}"
 scripts/setup.sh >&2
 [ $# -eq 0 ] && set -- chat

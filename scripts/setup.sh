@@ -4,7 +4,7 @@
 # Idempotent and quick on a second run. Caches live outside the clone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CACHE="${CODEACT_CACHE:-$HOME/.cache/codeact}"
+CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 mkdir -p "$CACHE"
 build=1

@@ -5,7 +5,7 @@
 # Caches live under ~/.cache/codeact (the cargo target dir included), so reruns are fast.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CODEACT_CACHE="${CODEACT_CACHE:-$HOME/.cache/codeact}"
+export CODEACT_CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CODEACT_CACHE/target}"
 
 step() { printf '\n==> %s\n' "$*"; }

@@ -105,14 +105,13 @@ impl Default for ExecConfig {
     }
 }
 
-/// The project-managed venv if it exists, else `python3` from the PATH.
+/// `$CODEACT_PYTHON`, else the session venv in the codeact cache if it exists
+/// ([`codeact_protocol::paths::session_venv_python`]), else `/usr/bin/python3`.
 pub fn default_python() -> PathBuf {
-    if let Ok(p) = std::env::var("CODEACT_PYTHON") {
+    if let Some(p) = std::env::var_os("CODEACT_PYTHON").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let venv = dirs::cache_dir()
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join("codeact/venv/bin/python");
+    let venv = codeact_protocol::paths::session_venv_python();
     if venv.exists() {
         venv
     } else {

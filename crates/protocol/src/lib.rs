@@ -5,6 +5,7 @@
 mod agent;
 mod exec;
 mod message;
+pub mod paths;
 
 pub use agent::{ActionOrigin, AgentEvent, EndReason};
 pub use exec::{

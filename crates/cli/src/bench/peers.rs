@@ -18,9 +18,7 @@ const INSTALL: &str = include_str!("../../../../scripts/bench-peers.sh");
 const DRIVER: &str = include_str!("../../../../scripts/bench_peers.py");
 
 fn default_venv() -> PathBuf {
-    dirs::cache_dir()
-        .unwrap_or_else(|| PathBuf::from("/tmp"))
-        .join("codeact/bench-venv")
+    codeact_protocol::paths::cache_dir().join("bench-venv")
 }
 
 /// The peers' Python, installing the venv first unless `no_install`.

@@ -95,9 +95,7 @@ impl Inner {
         if egress {
             network::check_available()?;
         }
-        let cache = dirs::cache_dir()
-            .unwrap_or_else(|| PathBuf::from("/tmp"))
-            .join("codeact");
+        let cache = codeact_protocol::paths::cache_dir();
         static BACKENDS: AtomicU64 = AtomicU64::new(0);
         let n = BACKENDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let data_dir = cache.join(format!("run-{}-{n}", std::process::id()));
