@@ -4,6 +4,7 @@
 
 mod agent;
 mod exec;
+pub mod http;
 mod message;
 pub mod paths;
 

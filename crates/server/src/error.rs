@@ -4,10 +4,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use codeact_exec::ExecError;
+use codeact_protocol::http::ErrorEnvelope;
 use codeact_protocol::ErrorCode;
-use serde_json::json;
 
-/// An error answered as `{"error": {"code": "...", "message": "..."}}`.
+/// An error answered as an [`ErrorEnvelope`]: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug)]
 pub struct ApiError {
     pub code: ErrorCode,
@@ -24,6 +24,11 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)
+    }
+
+    /// The error as it goes on the wire.
+    pub fn envelope(self) -> ErrorEnvelope {
+        ErrorEnvelope::new(self.code, self.message)
     }
 
     fn status(&self) -> StatusCode {
@@ -51,7 +56,6 @@ impl From<ExecError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = Json(json!({"error": {"code": self.code.as_str(), "message": self.message}}));
-        (status, body).into_response()
+        (status, Json(self.envelope())).into_response()
     }
 }

@@ -11,10 +11,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use codeact_protocol::http::{
+    CreateSessionRequest, ErrorEnvelope, ExecuteEvent, ExecuteRequest, FileList, Health,
+    HealthStatus, SeedExecuteRequest, SeedExecuteResponse, SessionList,
+};
 use codeact_protocol::{ErrorCode, ExecResult, Output};
 use futures::stream::{self, Stream, StreamExt};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
@@ -73,24 +75,14 @@ async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such endpoint")
 }
 
-async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+async fn health() -> Json<Health> {
+    Json(Health {
+        status: HealthStatus::Ok,
+    })
 }
 
 async fn sandbox(State(s): State<AppState>) -> impl IntoResponse {
     Json(s.sessions.report())
-}
-
-#[derive(Deserialize)]
-struct SeedRequest {
-    convid: String,
-    code: String,
-}
-
-#[derive(Serialize)]
-struct SeedReply {
-    result: String,
-    new_kernel_created: bool,
 }
 
 /// Runs a cell on a task of its own, so that a client that hangs up does not abandon the
@@ -115,20 +107,13 @@ async fn run_detached(
 
 async fn seed_execute(
     State(s): State<AppState>,
-    ApiJson(req): ApiJson<SeedRequest>,
-) -> Result<Json<SeedReply>, ApiError> {
+    ApiJson(req): ApiJson<SeedExecuteRequest>,
+) -> Result<Json<SeedExecuteResponse>, ApiError> {
     let r = run_detached(&s, req.convid, req.code, None, None).await?;
-    Ok(Json(SeedReply {
+    Ok(Json(SeedExecuteResponse {
         result: r.text(),
         new_kernel_created: r.new_session,
     }))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct CreateRequest {
-    #[serde(default)]
-    id: Option<String>,
 }
 
 async fn create_session(
@@ -136,8 +121,8 @@ async fn create_session(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_error)?;
-    let req: CreateRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateRequest::default()
+    let req: CreateSessionRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateSessionRequest::default()
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
@@ -148,7 +133,9 @@ async fn create_session(
 }
 
 async fn list_sessions(State(s): State<AppState>) -> impl IntoResponse {
-    Json(json!({"sessions": s.sessions.list()}))
+    Json(SessionList {
+        sessions: s.sessions.list(),
+    })
 }
 
 async fn get_session(
@@ -166,29 +153,20 @@ async fn delete_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExecuteRequest {
-    code: String,
-    /// Overrides the server's cell timeout, in seconds.
-    #[serde(default)]
-    timeout_s: Option<f64>,
-    /// Answer with server-sent events: `output` for each piece, then `done`.
-    #[serde(default)]
-    stream: bool,
-}
-
 async fn execute(
     State(s): State<AppState>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ExecuteRequest>,
 ) -> Result<Response, ApiError> {
     let timeout = match req.timeout_s {
-        Some(t) if t.is_finite() && t > 0.0 && t <= 86_400.0 => Some(Duration::from_secs_f64(t)),
+        Some(t) if t.is_finite() && t > 0.0 && t <= ExecuteRequest::MAX_TIMEOUT_S => {
+            Some(Duration::from_secs_f64(t))
+        }
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "timeout_s must be between 0 and 86400",
-            ))
+            return Err(ApiError::bad_request(format!(
+                "timeout_s must be between 0 and {}",
+                ExecuteRequest::MAX_TIMEOUT_S
+            )))
         }
         None => None,
     };
@@ -212,25 +190,26 @@ fn event_stream(
     rx: mpsc::UnboundedReceiver<Output>,
     done: tokio::sync::oneshot::Receiver<Result<ExecResult, ApiError>>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    let outputs = UnboundedReceiverStream::new(rx).map(|o| {
-        Ok(Event::default()
-            .event("output")
-            .json_data(&o)
-            .unwrap_or_else(|_| Event::default()))
-    });
+    let outputs = UnboundedReceiverStream::new(rx).map(|o| Ok(sse(ExecuteEvent::Output(o))));
     let last = stream::once(async move {
-        let ev = match done.await {
-            Ok(Ok(r)) => Event::default().event("done").json_data(&r),
-            Ok(Err(e)) => Event::default()
-                .event("error")
-                .json_data(json!({"error": {"code": e.code.as_str(), "message": e.message}})),
-            Err(_) => Event::default().event("error").json_data(
-                json!({"error": {"code": "internal", "message": "execution task lost"}}),
-            ),
-        };
-        Ok(ev.unwrap_or_else(|_| Event::default()))
+        Ok(sse(match done.await {
+            Ok(Ok(r)) => ExecuteEvent::Done(r),
+            Ok(Err(e)) => ExecuteEvent::Error(e.envelope()),
+            Err(_) => ExecuteEvent::Error(ErrorEnvelope::new(
+                ErrorCode::Internal,
+                "execution task lost",
+            )),
+        }))
     });
     outputs.chain(last)
+}
+
+fn sse(e: ExecuteEvent) -> Event {
+    // Our payloads are plain data whose serialisation cannot fail; an empty event is still
+    // better than dropping the stream.
+    Event::default()
+        .event(e.name())
+        .data(e.data().unwrap_or_default())
 }
 
 async fn interrupt(
@@ -252,7 +231,9 @@ async fn list_files(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(json!({"files": s.sessions.list_files(&id).await?})))
+    Ok(Json(FileList {
+        files: s.sessions.list_files(&id).await?,
+    }))
 }
 
 async fn upload(

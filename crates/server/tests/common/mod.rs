@@ -7,9 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use codeact_exec::local::LocalBackend;
 use codeact_exec::{ExecConfig, SessionManager};
+use codeact_protocol::http::{
+    ErrorEnvelope, ExecuteRequest, SeedExecuteRequest, SeedExecuteResponse,
+};
 use codeact_protocol::{ExecResult, ExecStatus, Output};
 use codeact_server::ServerConfig;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -63,25 +66,28 @@ impl std::fmt::Debug for Reply {
 }
 
 impl Reply {
-    /// The `error.code` of an error answer.
-    pub fn error_code(&self) -> &str {
-        self.body
-            .pointer("/error/code")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+    /// The body as the API's error envelope, if it is one.
+    pub fn error(&self) -> Option<ErrorEnvelope> {
+        serde_json::from_value(self.body.clone()).ok()
+    }
+
+    /// The `error.code` of an error answer (`""` when the body is no error envelope).
+    pub fn error_code(&self) -> &'static str {
+        self.error().map(|e| e.error.code.as_str()).unwrap_or("")
     }
 
     /// Asserts an error answer with this HTTP status and code, and a non-empty message.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "wrong status: {self:?}");
-        assert_eq!(self.error_code(), code, "wrong error code: {self:?}");
-        let msg = self
-            .body
-            .pointer("/error/message")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        assert!(!msg.is_empty(), "error without a message: {self:?}");
+        let e = self
+            .error()
+            .unwrap_or_else(|| panic!("not an error envelope: {self:?}"));
+        assert_eq!(e.error.code.as_str(), code, "wrong error code: {self:?}");
+        assert!(
+            !e.error.message.is_empty(),
+            "error without a message: {self:?}"
+        );
     }
 }
 
@@ -212,7 +218,8 @@ impl TestServer {
 
     /// `POST /v1/sessions/{id}/execute`; asserts 200 and parses the result.
     pub async fn exec(&self, id: &str, code: &str) -> ExecResult {
-        self.exec_body(id, &json!({ "code": code })).await
+        let body = serde_json::to_value(ExecuteRequest::new(code)).unwrap();
+        self.exec_body(id, &body).await
     }
 
     /// Runs a cell that must succeed and print exactly `expected`.
@@ -235,18 +242,17 @@ impl TestServer {
 
     /// The seed endpoint: `(result, new_kernel_created)`.
     pub async fn seed(&self, convid: &str, code: &str) -> (String, bool) {
+        let req = SeedExecuteRequest {
+            convid: convid.into(),
+            code: code.into(),
+        };
         let r = self
-            .post("/execute", &json!({ "convid": convid, "code": code }))
+            .post("/execute", &serde_json::to_value(req).unwrap())
             .await;
         assert_eq!(r.status, 200, "/execute failed: {r:?}");
-        let result = r.body["result"]
-            .as_str()
-            .expect("result is a string")
-            .to_string();
-        let created = r.body["new_kernel_created"]
-            .as_bool()
-            .expect("new_kernel_created is a bool");
-        (result, created)
+        let reply: SeedExecuteResponse = serde_json::from_value(r.body.clone())
+            .unwrap_or_else(|e| panic!("not a seed reply ({e}): {r:?}"));
+        (reply.result, reply.new_kernel_created)
     }
 
     /// Deletes a session, asserting 204.
