@@ -3,31 +3,55 @@
 # tests need (system packages, the session venv, Jupyter Kernel Gateway, llama.cpp's server,
 # the default model), then runs formatting, lints and every test.
 # Caches live under ~/.cache/codeact (the cargo target dir included), so reruns are fast.
+#
+# On a cold machine most of the time is compiling: llama.cpp twice (once inside the Rust
+# build for the embedded engine, once for the llama-server peer) and the Rust dependencies.
+# The peers are installed in the background while cargo compiles, and whatever the cache
+# already holds is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CODEACT_CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CODEACT_CACHE/target}"
+mkdir -p "$CODEACT_CACHE"
 
-step() { printf '\n==> %s\n' "$*"; }
+start=$SECONDS
+step() { printf '\n==> [%ds] %s\n' "$((SECONDS - start))" "$*"; }
 
 step "setup: system packages and the session venv"
 scripts/setup.sh --no-build
-step "peers: Jupyter Kernel Gateway"
-scripts/jupyter-gateway.sh install
-step "peers: llama.cpp's llama-server (built from source once, then cached)"
-scripts/llama-server.sh >/dev/null
-step "the default model (downloaded and verified once)"
-scripts/fetch-model.sh >/dev/null
 
+step "peers (in the background): Jupyter Kernel Gateway, llama-server"
+peers_log="$CODEACT_CACHE/peers-install.log"
+(
+  scripts/jupyter-gateway.sh install
+  scripts/llama-server.sh >/dev/null
+) >"$peers_log" 2>&1 &
+peers=$!
+
+step "python: ruff and pytest (the session worker)"
+scripts/python-checks.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "cargo test --no-run (build every test binary)"
+cargo test --workspace --no-run --quiet
+step "the default model (downloaded and verified once)"
+scripts/fetch-model.sh >/dev/null
+
+step "waiting for the peers"
+if ! wait "$peers"; then
+  echo "installing the peers failed:" >&2
+  tail -n 40 "$peers_log" >&2
+  exit 1
+fi
+
 step "cargo test"
 set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee "$CODEACT_CACHE/last-test.log"
 status=${PIPESTATUS[0]}
 set -e
+step "done"
 # One summary line for the whole run.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "\n%d passed, %d failed, %d skipped\n", p, f, i }' \
   "$CODEACT_CACHE/last-test.log"
