@@ -1,44 +1,13 @@
-//! `codeact run` (one task, the answer on stdout) and `codeact chat` (interactive).
+//! `codeact run` (one task, the answer on stdout) and `codeact chat` (interactive): the agent's
+//! event stream shown on a terminal.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use codeact_agent::{Agent, AgentConfig, Conversation, Mode, SelfConsistency};
+use codeact_agent::{Agent, AgentConfig, CancellationToken, Conversation, Mode};
 use codeact_protocol::{AgentEvent, EndReason};
 
-use crate::config::{AgentSection, EngineArgs, FileConfig};
-use crate::llm::LlmArgs;
-
-/// Agent flags shared by `run` and `chat`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct AgentArgs {
-    #[command(flatten)]
-    pub llm: LlmArgs,
-    #[command(flatten)]
-    pub engine: EngineArgs,
-    /// A Python file whose public functions become tools of the agent.
-    #[arg(long)]
-    pub tools: Option<PathBuf>,
-    /// Most model turns for a task.
-    #[arg(long)]
-    pub max_turns: Option<u32>,
-    /// Constrain replies with a grammar (embedded engine and llama-server only).
-    #[arg(long)]
-    pub grammar: bool,
-    /// Do not run a fenced ```python block when a reply has no <execute> tag.
-    #[arg(long)]
-    pub no_fence_fallback: bool,
-    /// Sample this many attempts and take the majority answer (task mode).
-    #[arg(long)]
-    pub samples: Option<u32>,
-    /// Where conversations are saved (default ~/.local/share/codeact/conversations).
-    #[arg(long)]
-    pub conversations: Option<PathBuf>,
-    /// Where figures are saved (default ./codeact-figures).
-    #[arg(long)]
-    pub figures: Option<PathBuf>,
-}
+use crate::config::{AgentArgs, Config};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -60,112 +29,79 @@ pub struct ChatArgs {
     pub agent: AgentArgs,
 }
 
-fn conversations_dir(args: &AgentArgs, file: &AgentSection) -> PathBuf {
-    args.conversations
-        .clone()
-        .or(file.conversations_dir.clone())
-        .unwrap_or_else(|| {
-            dirs::data_local_dir()
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("codeact/conversations")
-        })
-}
-
-async fn build(args: &AgentArgs, mode: Mode, resume: Option<&str>) -> Result<(Agent, PathBuf)> {
-    let file = FileConfig::load(args.engine.config.as_deref())?;
-    let engine = args.engine.resolve(&file)?;
-    let network = engine.exec.sandbox.network == codeact_exec::NetworkMode::Egress
-        || engine.exec.sandbox.mode == codeact_exec::SandboxMode::None;
+async fn build(config: &Config, mode: Mode, resume: Option<&str>) -> Result<Agent> {
     let (llm, sessions) = tokio::try_join!(
-        crate::llm::build(&args.llm, &file.llm),
-        crate::engine::session_manager(&engine)
+        crate::backends::llm(&config.llm),
+        crate::backends::session_manager(config)
     )?;
-    let a = &file.agent;
-    let mut config = AgentConfig {
+    let agent_config = AgentConfig {
         mode,
-        ..AgentConfig::default()
+        ..config.agent.clone()
     };
-    config.network = Some(network);
-    config.fence_fallback = !args.no_fence_fallback && a.fence_fallback.unwrap_or(true);
-    config.grammar = args.grammar || a.grammar.unwrap_or(false);
-    if let Some(n) = a.resample_repeats {
-        config.resample_repeats = n;
-    }
-    if let Some(on) = a.answer_reminder {
-        config.answer_reminder = on;
-    }
-    config.temperature = args.llm.temperature.or(file.llm.temperature).unwrap_or(0.0);
-    config.tools_file = args.tools.clone().or(a.tools.clone());
-    config.output_dir = args
-        .figures
-        .clone()
-        .or(a.figures_dir.clone())
-        .unwrap_or_else(|| PathBuf::from("codeact-figures"));
-    let conv_dir = conversations_dir(args, a);
-    config.conversation_dir = Some(conv_dir.clone());
-    if let Some(t) = args.max_turns.or(a.max_turns) {
-        config.limits.max_turns = t;
-    }
-    if let Some(t) = a.max_executions_per_message {
-        config.limits.max_executions = t;
-    }
-    if let Some(c) = a.context_chars {
-        config.limits.context_chars = c;
-    }
-    if let Some(m) = file.llm.max_tokens {
-        config.limits.max_tokens = m;
-    }
-    if let Some(n) = args.samples.or(a.samples).filter(|n| *n > 1) {
-        config.self_consistency = Some(SelfConsistency {
-            samples: n,
-            ..SelfConsistency::default()
-        });
-    }
-    let agent = match resume {
+    Ok(match resume {
         Some(id) => {
-            let conv = Conversation::load_id(&conv_dir, id)
+            let conv = Conversation::load_id(&config.conversations_dir, id)
                 .with_context(|| format!("loading conversation {id}"))?;
-            Agent::resume(llm, sessions, config, conv)
+            Agent::resume(llm, sessions, agent_config, conv)
         }
-        None => Agent::new(llm, sessions, config),
-    };
-    Ok((agent, conv_dir))
+        None => Agent::new(llm, sessions, agent_config),
+    })
 }
 
-/// Terminal styling, only when writing to a terminal.
-struct Style {
-    on: bool,
+/// Ctrl-C stops the run (not the program) while the returned task lives.
+fn cancel_on_ctrl_c(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.cancel();
+        }
+    })
 }
+
+/// ANSI colours, only when writing to a terminal.
+struct Style(bool);
 
 impl Style {
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.on {
+        if self.0 {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
             text.to_string()
         }
     }
+
+    /// The events both front ends show the same way (`None`: not shown).
+    fn common(&self, ev: &AgentEvent) -> Option<String> {
+        Some(match ev {
+            AgentEvent::Feedback { text } => self.paint("35", text.trim_end()),
+            AgentEvent::ReplyDiscarded { reason, .. } => self.paint("35", &format!("[{reason}]")),
+            AgentEvent::Error { message } => self.paint("31", &format!("error: {message}")),
+            _ => return None,
+        })
+    }
+
+    fn figures(&self, images: &[String]) -> String {
+        let lines = images
+            .iter()
+            .map(|p| self.paint("33", &format!("figure saved: {p}")));
+        lines.map(|l| format!("\n{l}")).collect()
+    }
 }
 
-pub async fn run(args: RunArgs) -> Result<i32> {
-    let (agent, _) = build(&args.agent, Mode::Task, None).await?;
+fn end_reason(reason: &EndReason) -> Result<String> {
+    Ok(serde_json::to_string(reason)?.trim_matches('"').to_string())
+}
+
+pub async fn run(config: Config, args: RunArgs) -> Result<i32> {
+    let agent = build(&config, Mode::Task, None).await?;
     let mut run = agent.run_task(args.task.clone());
-    let cancel = run.cancel_token();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            cancel.cancel();
-        }
-    });
-    let style = Style {
-        on: std::io::stderr().is_terminal(),
-    };
-    let mut answer = None;
-    let mut end = EndReason::Error;
+    let ctrl_c = cancel_on_ctrl_c(run.cancel_token());
+    let style = Style(std::io::stderr().is_terminal());
+    let (mut answer, mut end) = (None, EndReason::Error);
     while let Some(ev) = run.next_event().await {
         if args.json {
             println!("{}", serde_json::to_string(&ev)?);
-        } else {
-            progress(&style, &ev);
+        } else if let Some(line) = progress(&style, &ev) {
+            eprintln!("{line}");
         }
         match ev {
             AgentEvent::FinalAnswer { text } => answer = Some(text),
@@ -173,48 +109,49 @@ pub async fn run(args: RunArgs) -> Result<i32> {
             _ => {}
         }
     }
+    ctrl_c.abort();
     agent.close().await;
-    if !args.json {
-        match &answer {
-            Some(a) => println!("{}", a.trim()),
-            None => eprintln!(
-                "no answer ({})",
-                serde_json::to_string(&end)?.trim_matches('"')
-            ),
-        }
+    match &answer {
+        Some(a) if !args.json => println!("{}", a.trim()),
+        None if !args.json => eprintln!("no answer ({})", end_reason(&end)?),
+        _ => {}
     }
     Ok(if answer.is_some() { 0 } else { 1 })
 }
 
-/// Progress of a task on stderr.
-fn progress(style: &Style, ev: &AgentEvent) {
+/// A task's progress line for stderr.
+fn progress(style: &Style, ev: &AgentEvent) -> Option<String> {
     match ev {
-        AgentEvent::TurnStarted { turn } => {
-            eprintln!("{}", style.paint("2", &format!("── turn {turn}")))
-        }
-        AgentEvent::CodeAction { code, .. } => eprintln!("{}", style.paint("36", code.trim_end())),
+        AgentEvent::TurnStarted { turn } => Some(style.paint("2", &format!("── turn {turn}"))),
+        AgentEvent::CodeAction { code, .. } => Some(style.paint("36", code.trim_end())),
         AgentEvent::Observation { text, images, .. } => {
-            eprintln!("{}", style.paint("2", text.trim_end()));
-            for p in images {
-                eprintln!("{}", style.paint("33", &format!("figure saved: {p}")));
-            }
+            Some(style.paint("2", text.trim_end()) + &style.figures(images))
         }
-        AgentEvent::Feedback { text } => eprintln!("{}", style.paint("35", text.trim_end())),
-        AgentEvent::ReplyDiscarded { reason, .. } => {
-            eprintln!("{}", style.paint("35", &format!("[{reason}]")))
-        }
-        AgentEvent::Error { message } => {
-            eprintln!("{}", style.paint("31", &format!("error: {message}")))
-        }
-        _ => {}
+        _ => style.common(ev),
     }
 }
 
-pub async fn chat(args: ChatArgs) -> Result<i32> {
-    let (agent, conv_dir) = build(&args.agent, Mode::Chat, args.resume.as_deref()).await?;
-    let out_style = Style {
-        on: std::io::stdout().is_terminal(),
-    };
+/// What the chat shows of an event on stdout; replies stream as they come.
+fn chat_text(style: &Style, ev: &AgentEvent) -> Result<Option<String>> {
+    Ok(match ev {
+        AgentEvent::AssistantDelta { text } => Some(text.clone()),
+        AgentEvent::AssistantMessage { .. } => Some("\n".into()),
+        AgentEvent::Observation { text, images, .. } => {
+            let out = style.paint("2", &format!("┌ output\n{}\n└", text.trim_end()));
+            Some(out + &style.figures(images) + "\n")
+        }
+        AgentEvent::ReplyDiscarded { .. } => style.common(ev).map(|l| format!("\n{l}\n")),
+        AgentEvent::End { reason } if *reason != EndReason::Reply => Some(format!(
+            "{}\n",
+            style.paint("2", &format!("[{}]", end_reason(reason)?))
+        )),
+        _ => style.common(ev).map(|l| l + "\n"),
+    })
+}
+
+pub async fn chat(config: Config, args: ChatArgs) -> Result<i32> {
+    let agent = build(&config, Mode::Chat, args.resume.as_deref()).await?;
+    let style = Style(std::io::stdout().is_terminal());
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!(
@@ -222,11 +159,10 @@ pub async fn chat(args: ChatArgs) -> Result<i32> {
             agent.id()
         );
     }
-    let stdin = std::io::stdin();
-    let mut lines = stdin.lock().lines();
+    let mut lines = std::io::stdin().lock().lines();
     loop {
         if interactive {
-            eprint!("{}", out_style.paint("1;32", "> "));
+            eprint!("{}", style.paint("1;32", "> "));
             std::io::stderr().flush().ok();
         }
         let Some(line) = lines.next() else { break };
@@ -239,62 +175,20 @@ pub async fn chat(args: ChatArgs) -> Result<i32> {
             break;
         }
         let mut run = agent.send(msg.to_string());
-        let cancel = run.cancel_token();
-        let ctrlc = tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
-            }
-        });
+        let ctrl_c = cancel_on_ctrl_c(run.cancel_token());
         let mut stdout = std::io::stdout();
         while let Some(ev) = run.next_event().await {
-            match &ev {
-                AgentEvent::AssistantDelta { text } => {
-                    write!(stdout, "{text}")?;
-                    stdout.flush()?;
-                }
-                AgentEvent::AssistantMessage { .. } => writeln!(stdout)?,
-                AgentEvent::Observation { text, images, .. } => {
-                    writeln!(
-                        stdout,
-                        "{}",
-                        out_style.paint("2", &format!("┌ output\n{}\n└", text.trim_end()))
-                    )?;
-                    for p in images {
-                        writeln!(
-                            stdout,
-                            "{}",
-                            out_style.paint("33", &format!("figure saved: {p}"))
-                        )?;
-                    }
-                }
-                AgentEvent::Feedback { text } => {
-                    writeln!(stdout, "{}", out_style.paint("35", text.trim_end()))?
-                }
-                AgentEvent::ReplyDiscarded { reason, .. } => writeln!(
-                    stdout,
-                    "\n{}",
-                    out_style.paint("35", &format!("[{reason}]"))
-                )?,
-                AgentEvent::Error { message } => writeln!(
-                    stdout,
-                    "{}",
-                    out_style.paint("31", &format!("error: {message}"))
-                )?,
-                AgentEvent::End { reason } if *reason != EndReason::Reply => writeln!(
-                    stdout,
-                    "{}",
-                    out_style.paint(
-                        "2",
-                        &format!("[{}]", serde_json::to_string(reason)?.trim_matches('"'))
-                    )
-                )?,
-                _ => {}
+            if let Some(text) = chat_text(&style, &ev)? {
+                write!(stdout, "{text}")?;
+                stdout.flush()?;
             }
         }
-        ctrlc.abort();
+        ctrl_c.abort();
     }
     let conv = agent.conversation().await;
-    let path = conv.save(&conv_dir).context("saving the conversation")?;
+    let path = conv
+        .save(&config.conversations_dir)
+        .context("saving the conversation")?;
     agent.close().await;
     eprintln!(
         "conversation saved: {} (resume with --resume {})",

@@ -1,11 +1,12 @@
 //! `codeact exec`: run one cell against a running server or an in-process engine.
 
 use std::io::Write;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use codeact_protocol::{ExecResult, ExecStatus, Output, StreamName};
 
-use crate::config::{EngineArgs, FileConfig};
+use crate::config::{Config, EngineArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct ExecArgs {
@@ -24,7 +25,8 @@ pub struct ExecArgs {
     pub engine: EngineArgs,
 }
 
-pub async fn run(args: ExecArgs) -> Result<i32> {
+/// `config` is read only when the cell runs here, not on a server.
+pub async fn run(config: Option<&Path>, args: ExecArgs) -> Result<i32> {
     let code = if args.code == "-" {
         std::io::read_to_string(std::io::stdin()).context("reading code from stdin")?
     } else {
@@ -33,9 +35,8 @@ pub async fn run(args: ExecArgs) -> Result<i32> {
     let result = match &args.server {
         Some(url) => remote(url, &args.session, &code).await?,
         None => {
-            let file = FileConfig::load(args.engine.config.as_deref())?;
-            let engine = args.engine.resolve(&file)?;
-            let sessions = crate::engine::session_manager(&engine).await?;
+            let config = Config::load(config, &[&args.engine])?;
+            let sessions = crate::backends::session_manager(&config).await?;
             let r = sessions.execute(&args.session, &code).await;
             sessions.shutdown().await;
             r?

@@ -1,20 +1,28 @@
-//! The `codeact` command.
+//! The `codeact` command: parses the command line, resolves the one configuration and hands
+//! over to the crate that does the work. It is the one crate that writes to the terminal.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod agent_cmd;
+mod backends;
 mod bench;
 mod config;
-mod engine;
 mod exec;
-mod llm;
 mod serve;
+
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+
+use config::{Config, EngineArgs};
 
 /// CodeAct: LLM agents whose actions are Python code, run in sandboxed persistent sessions.
 #[derive(Debug, Parser)]
 #[command(name = "codeact", version, about)]
 struct Cli {
+    /// Configuration file (default: ~/.config/codeact/config.toml when it exists).
+    #[arg(long, global = true, env = "CODEACT_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,9 +38,12 @@ enum Command {
     /// Run one cell of Python in a session.
     Exec(exec::ExecArgs),
     /// Show what the sandbox enforces on this machine.
-    Sandbox(config::EngineArgs),
+    Sandbox(EngineArgs),
     /// Run benchmarks and print comparison tables.
-    Bench(bench::BenchArgs),
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
 }
 
 fn init_tracing() {
@@ -66,17 +77,11 @@ fn main() {
     init_tracing();
     raise_open_files_limit();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let code = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let code = runtime.block_on(async move { dispatch(cli).await });
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| runtime.block_on(dispatch(cli)));
     match code {
         Ok(c) => std::process::exit(c),
         Err(e) => {
@@ -87,16 +92,15 @@ fn main() {
 }
 
 async fn dispatch(cli: Cli) -> Result<i32> {
+    let path = cli.config.as_deref();
     match cli.command {
-        Command::Chat(a) => agent_cmd::chat(a).await,
-        Command::Run(a) => agent_cmd::run(a).await,
-        Command::Serve(a) => serve::run(a).await.map(|_| 0),
-        Command::Exec(a) => exec::run(a).await,
-        Command::Bench(a) => bench::run(a).await,
+        Command::Chat(a) => agent_cmd::chat(Config::load(path, &[&a.agent])?, a).await,
+        Command::Run(a) => agent_cmd::run(Config::load(path, &[&a.agent])?, a).await,
+        Command::Serve(a) => serve::run(Config::load(path, &[&a])?).await.map(|_| 0),
+        Command::Exec(a) => exec::run(path, a).await,
+        Command::Bench { command } => bench::run(path, command).await,
         Command::Sandbox(a) => {
-            let file = config::FileConfig::load(a.config.as_deref())?;
-            let engine = a.resolve(&file)?;
-            let sessions = engine::session_manager(&engine).await?;
+            let sessions = backends::session_manager(&Config::load(path, &[&a])?).await?;
             println!("{}", serde_json::to_string_pretty(&sessions.report())?);
             sessions.shutdown().await;
             Ok(0)

@@ -3,35 +3,36 @@
 use anyhow::{Context, Result};
 use codeact_server::ServerConfig;
 
-use crate::config::{EngineArgs, FileConfig};
+use crate::config::{Config, EngineArgs, Layers, Overrides};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on (default 127.0.0.1).
     #[arg(long)]
     pub host: Option<String>,
-    /// Port to listen on (0 picks a free one).
+    /// Port to listen on (default 8000; 0 picks a free one).
     #[arg(long)]
     pub port: Option<u16>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
 
-pub async fn run(args: ServeArgs) -> Result<()> {
-    let file = FileConfig::load(args.engine.config.as_deref())?;
-    let engine = args.engine.resolve(&file)?;
-    let host = args
-        .host
-        .or(file.server.host.clone())
-        .unwrap_or_else(|| "127.0.0.1".into());
-    let port = args.port.or(file.server.port).unwrap_or(8000);
-    let sessions = crate::engine::session_manager(&engine).await?;
-    let listener = tokio::net::TcpListener::bind((host.as_str(), port))
+impl Overrides for ServeArgs {
+    fn apply(&self, l: &mut Layers) {
+        self.engine.apply(l);
+        l.server.host = self.host.clone().or(l.server.host.take());
+        l.server.port = self.port.or(l.server.port);
+    }
+}
+
+pub async fn run(config: Config) -> Result<()> {
+    let sessions = crate::backends::session_manager(&config).await?;
+    let (host, port) = (config.host.as_str(), config.port);
+    let listener = tokio::net::TcpListener::bind((host, port))
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
-    let addr = listener.local_addr()?;
     // The one line on stdout: scripts wait for it to learn the address.
-    println!("codeact serving on http://{addr}");
+    println!("codeact serving on http://{}", listener.local_addr()?);
     let report = sessions.report();
     eprintln!(
         "sandbox: {} (isolated: {})",
@@ -43,27 +44,23 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     for line in &report.missing {
         eprintln!("  missing:  {line}");
     }
-    let config = ServerConfig {
-        max_body_bytes: file
-            .server
-            .max_body_bytes
-            .unwrap_or(ServerConfig::default().max_body_bytes),
-    };
-    codeact_server::serve(listener, sessions, config, shutdown_signal()).await?;
+    let mut server = ServerConfig::default();
+    server.max_body_bytes = config.max_body_bytes.unwrap_or(server.max_body_bytes);
+    codeact_server::serve(listener, sessions, server, shutdown_signal()).await?;
     Ok(())
 }
 
 async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(t) => t,
-        Err(_) => {
-            let _ = ctrl_c.await;
-            return;
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

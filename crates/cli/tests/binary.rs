@@ -47,8 +47,14 @@ fn bad_flags_are_refused_clearly() {
         .args(["exec", "--sandbox", "maybe", "1"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--sandbox must be local or none"));
+    // A usage error: clap's exit status 2, naming the flag and its choices.
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("invalid value 'maybe' for '--sandbox")
+            && stderr.contains("[possible values: local, none]"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! Benchmarks of the CodeAct loop. [`bench_agent`] runs a set of short tasks that need
+//! Quality evaluations of the CodeAct loop. [`bench_agent`] runs a set of short tasks that need
 //! computation (arithmetic, strings, dates, lists) end to end with a given model, for several
-//! prompt and parsing variants, and returns a [`BenchReport`] that prints as a table.
+//! prompt and parsing variants, and returns a [`BenchReport`] that prints as a table. Its one
+//! front end is `codeact bench agent`.
 
 mod bench;
 mod check;

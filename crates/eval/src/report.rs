@@ -1,7 +1,10 @@
-//! Benchmark results: one row per task and variant, one summary per variant, printed as a table.
+//! Evaluation results: one row per task and variant, one summary per variant, printed as a
+//! table (the layout and statistics of every benchmark report, from `codeact-bench`).
 
 use std::fmt;
 
+use codeact_bench::stats::{mean, median};
+use codeact_bench::table::table;
 use codeact_protocol::{EndReason, Message};
 use serde::Serialize;
 
@@ -47,34 +50,22 @@ pub struct VariantSummary {
 
 impl VariantSummary {
     pub fn of(variant: String, results: &[TaskResult]) -> Self {
-        let n = results.len().max(1) as f64;
+        let turns: Vec<f64> = results.iter().map(|r| f64::from(r.turns)).collect();
+        let seconds: Vec<f64> = results.iter().map(|r| r.seconds).collect();
         Self {
             variant,
             solved: results.iter().filter(|r| r.solved).count(),
             total: results.len(),
             format_errors: results.iter().map(|r| r.format_errors).sum(),
             fenced_actions: results.iter().map(|r| r.fenced_actions).sum(),
-            mean_turns: results.iter().map(|r| f64::from(r.turns)).sum::<f64>() / n,
-            seconds_per_task: results.iter().map(|r| r.seconds).sum::<f64>() / n,
-            median_seconds: median(results.iter().map(|r| r.seconds).collect()),
+            mean_turns: mean(&turns),
+            seconds_per_task: mean(&seconds),
+            median_seconds: median(&seconds),
         }
     }
 
     pub fn solved_rate(&self) -> f64 {
         self.solved as f64 / self.total.max(1) as f64
-    }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return 0.0;
-    }
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
     }
 }
 
@@ -89,26 +80,29 @@ pub struct BenchReport {
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "model: {}", self.model)?;
-        writeln!(
-            f,
-            "{:<28} {:>8} {:>7} {:>10} {:>8} {:>7} {:>9} {:>9}",
-            "variant", "solved", "rate", "format err", "fenced", "turns", "s/task", "median s"
-        )?;
+        let mut t = table([
+            "variant",
+            "solved",
+            "rate",
+            "format err",
+            "fenced",
+            "turns",
+            "s/task",
+            "median s",
+        ]);
         for s in &self.summaries {
-            writeln!(
-                f,
-                "{:<28} {:>8} {:>6.0}% {:>10} {:>8} {:>7.2} {:>9.1} {:>9.1}",
-                s.variant,
+            t.add_row([
+                s.variant.clone(),
                 format!("{}/{}", s.solved, s.total),
-                100.0 * s.solved_rate(),
-                s.format_errors,
-                s.fenced_actions,
-                s.mean_turns,
-                s.seconds_per_task,
-                s.median_seconds
-            )?;
+                format!("{:.0}%", 100.0 * s.solved_rate()),
+                s.format_errors.to_string(),
+                s.fenced_actions.to_string(),
+                format!("{:.2}", s.mean_turns),
+                format!("{:.1}", s.seconds_per_task),
+                format!("{:.1}", s.median_seconds),
+            ]);
         }
-        Ok(())
+        writeln!(f, "{t}")
     }
 }
 
@@ -172,7 +166,27 @@ mod tests {
             results,
         };
         let text = report.to_string();
-        assert!(text.contains("ours fence=on grammar=off         2/3     67%          3        0    3.00       5.0       2.0"), "{text}");
+        let row = text
+            .lines()
+            .find(|l| l.contains("ours fence=on grammar=off"))
+            .unwrap_or_else(|| panic!("{text}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        assert_eq!(
+            cells,
+            [
+                "",
+                "ours fence=on grammar=off",
+                "2/3",
+                "67%",
+                "3",
+                "0",
+                "3.00",
+                "5.0",
+                "2.0",
+                ""
+            ],
+            "{text}"
+        );
         assert_eq!(report.failures("v").len(), 1);
     }
 }

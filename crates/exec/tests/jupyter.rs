@@ -5,7 +5,7 @@
 //! `CODEACT_SKIP_JUPYTER=1` is set.
 
 // Test helpers outside #[test] functions panic on setup failures by design.
-#![allow(clippy::expect_used, clippy::unwrap_used)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::print_stderr)]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

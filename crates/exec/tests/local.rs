@@ -1,5 +1,5 @@
 //! The local backend with real Python sessions, sandbox on.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,10 +5,8 @@
 //! gets to invent the block's output.
 
 mod backend;
-pub mod bench;
 pub mod embedded;
 mod grammar;
-pub mod llama_server;
 pub mod model;
 pub mod openai;
 mod sse;
@@ -17,7 +15,8 @@ mod stop;
 pub use backend::{
     BoxChunkStream, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError, Usage,
 };
-pub use bench::{bench_llm, BenchOptions, BenchReport};
 pub use embedded::{EmbeddedBackend, EmbeddedConfig, EngineTimings, ModelInfo};
-pub use model::{default_model_path, ensure_default_model};
+pub use model::{
+    default_model_path, ensure_default_model, ensure_default_model_with, FetchProgress,
+};
 pub use openai::{OpenAiBackend, OpenAiConfig, ServerTimings};

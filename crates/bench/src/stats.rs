@@ -1,4 +1,4 @@
-//! Percentiles of timing samples.
+//! The statistics of every benchmark report: percentiles of timing samples, means and medians.
 
 use serde::Serialize;
 
@@ -41,7 +41,28 @@ impl Summary {
     }
 }
 
+/// The arithmetic mean; 0 for no samples.
+pub fn mean(samples: &[f64]) -> f64 {
+    samples.iter().sum::<f64>() / samples.len().max(1) as f64
+}
+
+/// The median, averaging the middle pair of an even count; 0 for no samples.
+pub fn median(samples: &[f64]) -> f64 {
+    let mut v = samples.to_vec();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[mid]
+    } else {
+        (v[mid - 1] + v[mid]) / 2.0
+    }
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -56,5 +77,14 @@ mod tests {
         let one = Summary::of(&[3.0]).unwrap();
         assert_eq!((one.p50, one.p95), (3.0, 3.0));
         assert!(Summary::of(&[]).is_none());
+    }
+
+    #[test]
+    fn median_and_mean() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(mean(&[1.0, 2.0, 6.0]), 3.0);
+        assert_eq!(mean(&[]), 0.0);
     }
 }

@@ -7,12 +7,15 @@ use codeact_protocol::Message;
 use futures::StreamExt;
 use serde::Deserialize;
 
+use codeact_llm::{
+    BoxChunkStream, Chunk, CompletionRequest, EmbeddedBackend, EmbeddedConfig, LlmBackend,
+    OpenAiBackend, OpenAiConfig, Usage,
+};
+
 use super::measure::{peak_rss, reset_peak_rss};
-use super::{BenchOptions, EngineNumbers, SecondTurn};
-use crate::backend::{Chunk, CompletionRequest, LlmBackend, LlmError, Usage};
-use crate::embedded::{EmbeddedBackend, EmbeddedConfig};
+use super::{EngineNumbers, LlmBenchOptions, SecondTurn};
 use crate::llama_server::{LlamaServer, LlamaServerOptions};
-use crate::openai::{OpenAiBackend, OpenAiConfig};
+use crate::{BenchError, Context};
 
 const WORDS: &[&str] = &[
     "the",
@@ -75,7 +78,7 @@ async fn fit_prompt(
     b: &EmbeddedBackend,
     target: u32,
     build: impl Fn(usize) -> Vec<Message>,
-) -> Result<Vec<Message>, LlmError> {
+) -> Result<Vec<Message>, BenchError> {
     let mut words = (target as usize * 3 / 4).max(1);
     let mut messages = build(words);
     for _ in 0..4 {
@@ -122,7 +125,7 @@ struct Timed {
     usage: Usage,
 }
 
-async fn timed(b: &dyn LlmBackend, req: CompletionRequest) -> Result<Timed, LlmError> {
+async fn timed(b: &dyn LlmBackend, req: CompletionRequest) -> Result<Timed, BenchError> {
     let start = Instant::now();
     let mut stream = b.stream(req).await?;
     let mut ttft = None;
@@ -142,12 +145,10 @@ async fn timed(b: &dyn LlmBackend, req: CompletionRequest) -> Result<Timed, LlmE
             }
         }
     }
-    Err(LlmError::Protocol(
-        "the stream ended without a Done chunk".into(),
-    ))
+    Err(BenchError::msg("the stream ended without a Done chunk"))
 }
 
-fn ctx_size(opts: &BenchOptions) -> u32 {
+fn ctx_size(opts: &LlmBenchOptions) -> u32 {
     (opts.conversation_tokens.max(opts.prompt_tokens) + opts.gen_tokens + 512).max(4096)
 }
 
@@ -167,10 +168,10 @@ fn defeat_cache(mut conv: Vec<Message>) -> Vec<Message> {
 }
 
 pub(super) async fn embedded(
-    opts: &BenchOptions,
+    opts: &LlmBenchOptions,
     model: &Path,
     threads: usize,
-) -> Result<(EngineNumbers, SecondTurn, u64, Prompts), LlmError> {
+) -> Result<(EngineNumbers, SecondTurn, u64, Prompts), BenchError> {
     let rss_reset = reset_peak_rss();
     let start = Instant::now();
     let config = EmbeddedConfig {
@@ -239,12 +240,12 @@ fn next_turn(mut conv: Vec<Message>, reply: &str) -> Vec<Message> {
 }
 
 pub(super) async fn server(
-    opts: &BenchOptions,
+    opts: &LlmBenchOptions,
     model: &Path,
     threads: usize,
     binary: PathBuf,
     prompts: &Prompts,
-) -> Result<(EngineNumbers, SecondTurn), LlmError> {
+) -> Result<(EngineNumbers, SecondTurn), BenchError> {
     let start = Instant::now();
     let server_opts = LlamaServerOptions {
         ctx_size: ctx_size(opts),
@@ -294,7 +295,7 @@ pub(super) async fn server(
     Ok((numbers, second))
 }
 
-async fn drain_timed(mut stream: crate::BoxChunkStream, start: Instant) -> Result<f64, LlmError> {
+async fn drain_timed(mut stream: BoxChunkStream, start: Instant) -> Result<f64, BenchError> {
     let mut ttft = None;
     while let Some(item) = stream.next().await {
         item?;
@@ -311,11 +312,11 @@ struct BenchRow {
 }
 
 pub(super) async fn llama_bench(
-    opts: &BenchOptions,
+    opts: &LlmBenchOptions,
     model: &Path,
     threads: usize,
     binary: PathBuf,
-) -> Result<EngineNumbers, LlmError> {
+) -> Result<EngineNumbers, BenchError> {
     let mut cmd = std::process::Command::new(binary);
     cmd.arg("-m").arg(model).args(["-t", &threads.to_string()]);
     cmd.args([
@@ -330,8 +331,8 @@ pub(super) async fn llama_bench(
     ]);
     let out = tokio::task::spawn_blocking(move || cmd.output())
         .await
-        .map_err(|e| LlmError::Model(format!("llama-bench panicked: {e}")))?
-        .map_err(|e| LlmError::Model(format!("cannot run llama-bench: {e}")))?;
+        .context("llama-bench panicked")?
+        .context("cannot run llama-bench")?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         let tail: String = err
@@ -342,13 +343,13 @@ pub(super) async fn llama_bench(
             .into_iter()
             .rev()
             .collect();
-        return Err(LlmError::Model(format!(
+        return Err(BenchError::msg(format!(
             "llama-bench exited with {}: {tail}",
             out.status
         )));
     }
-    let rows: Vec<BenchRow> = serde_json::from_slice(&out.stdout)
-        .map_err(|e| LlmError::Protocol(format!("unexpected llama-bench output: {e}")))?;
+    let rows: Vec<BenchRow> =
+        serde_json::from_slice(&out.stdout).context("unexpected llama-bench output")?;
     let pp = rows
         .iter()
         .find(|r| r.n_prompt > 0 && r.n_gen == 0)

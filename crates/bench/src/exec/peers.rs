@@ -1,35 +1,31 @@
-//! The peers: their venv (scripts/bench-peers.sh), the ipykernel driver (scripts/bench_peers.py)
-//! and a Jupyter Kernel Gateway process. Both scripts are compiled into the binary so that the
-//! command works from any directory.
+//! The peers of the execution engine: their venv (installed by scripts/bench-peers.sh), the
+//! ipykernel driver (python/bench_peers.py) and a Jupyter Kernel Gateway process. Both scripts
+//! are compiled in, so that the benchmark works from any directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
 use codeact_exec::jupyter::{JupyterBackend, JupyterConfig};
 use serde::Deserialize;
 
-use super::exec::{ExecBenchArgs, Fit, Memory, Overhead, Row};
-use super::procfs::MemSum;
-use super::stats::Summary;
+use super::results::{Fit, Memory, Overhead, Row};
+use super::ExecBenchOptions;
+use crate::procfs::MemSum;
+use crate::stats::Summary;
+use crate::{BenchError, Context};
 
 const INSTALL: &str = include_str!("../../../../scripts/bench-peers.sh");
-const DRIVER: &str = include_str!("../../../../scripts/bench_peers.py");
-
-fn default_venv() -> PathBuf {
-    codeact_protocol::paths::cache_dir().join("bench-venv")
-}
+const DRIVER: &str = include_str!("../../python/bench_peers.py");
 
 /// The peers' Python, installing the venv first unless `no_install`.
-pub async fn ensure_venv(venv: Option<PathBuf>, no_install: bool) -> Result<PathBuf> {
-    let venv = venv.unwrap_or_else(default_venv);
+pub(super) async fn ensure_venv(venv: &Path, no_install: bool) -> Result<PathBuf, BenchError> {
     let mut cmd = tokio::process::Command::new("bash");
     cmd.arg("-c").arg(INSTALL).arg("bench-peers.sh");
     if no_install {
         cmd.arg("--check");
     }
-    cmd.env("BENCH_VENV", &venv)
+    cmd.env("BENCH_VENV", venv)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -40,13 +36,14 @@ pub async fn ensure_venv(venv: Option<PathBuf>, no_install: bool) -> Result<Path
         .wait_with_output()
         .await?;
     if !out.status.success() {
-        if no_install {
-            bail!(
+        return Err(BenchError::msg(if no_install {
+            format!(
                 "the peers' venv {} is incomplete (--no-install)",
                 venv.display()
-            );
-        }
-        bail!("scripts/bench-peers.sh failed ({})", out.status);
+            )
+        } else {
+            format!("scripts/bench-peers.sh failed ({})", out.status)
+        }));
     }
     Ok(venv.join("bin/python"))
 }
@@ -55,7 +52,7 @@ pub async fn ensure_venv(venv: Option<PathBuf>, no_install: bool) -> Result<Path
 struct RuntimeDir(PathBuf);
 
 impl RuntimeDir {
-    fn new(tag: &str) -> Result<Self> {
+    fn new(tag: &str) -> Result<Self, BenchError> {
         let d = std::env::temp_dir().join(format!("codeact-bench-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
         Ok(Self(d))
@@ -126,7 +123,7 @@ struct DriverOut {
 }
 
 /// ipykernel driven by jupyter_client, measured by the Python driver.
-pub async fn ipykernel_row(args: &ExecBenchArgs, python: &Path) -> Row {
+pub(super) async fn ipykernel_row(args: &ExecBenchOptions, python: &Path) -> Row {
     let (key, label) = ("ipykernel", "ipykernel");
     match ipykernel(args, python).await {
         Ok(r) => r,
@@ -134,7 +131,7 @@ pub async fn ipykernel_row(args: &ExecBenchArgs, python: &Path) -> Row {
     }
 }
 
-async fn ipykernel(args: &ExecBenchArgs, python: &Path) -> Result<Row> {
+async fn ipykernel(args: &ExecBenchOptions, python: &Path) -> Result<Row, BenchError> {
     let runtime = RuntimeDir::new("ipykernel")?;
     let out = tokio::process::Command::new(python)
         .arg("-c")
@@ -161,7 +158,10 @@ async fn ipykernel(args: &ExecBenchArgs, python: &Path) -> Result<Row> {
         .wait_with_output()
         .await?;
     if !out.status.success() {
-        bail!("the ipykernel driver failed ({})", out.status);
+        return Err(BenchError::msg(format!(
+            "the ipykernel driver failed ({})",
+            out.status
+        )));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
@@ -197,7 +197,7 @@ async fn ipykernel(args: &ExecBenchArgs, python: &Path) -> Result<Row> {
 }
 
 /// A Jupyter Kernel Gateway on a loopback port, with a token.
-pub struct Gateway {
+pub(super) struct Gateway {
     child: tokio::process::Child,
     pub pid: i32,
     pub url: String,
@@ -207,7 +207,7 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub async fn start(python: &Path) -> Result<Self> {
+    pub(super) async fn start(python: &Path) -> Result<Self, BenchError> {
         let runtime = RuntimeDir::new("jkg")?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -249,13 +249,16 @@ impl Gateway {
             if let Some(status) = child.try_wait()? {
                 let log =
                     std::fs::read_to_string(runtime.0.join("gateway.log")).unwrap_or_default();
-                bail!("the gateway exited ({status}): {}", log.trim());
+                return Err(BenchError::msg(format!(
+                    "the gateway exited ({status}): {}",
+                    log.trim()
+                )));
             }
             if probe.ping().await.is_ok() {
                 break;
             }
             if t0.elapsed() > Duration::from_secs(60) {
-                bail!("the gateway did not answer within 60 s");
+                return Err(BenchError::msg("the gateway did not answer within 60 s"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -271,7 +274,7 @@ impl Gateway {
     }
 
     /// Asks the gateway to stop (it shuts its kernels down), then kills it if it lingers.
-    pub async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         let _ = tokio::process::Command::new("kill")
             .args(["-TERM", &self.pid.to_string()])
             .status()

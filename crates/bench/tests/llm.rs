@@ -2,9 +2,10 @@
 //!
 //! Uses llama-server and llama-bench when scripts/llama-server.sh has installed them; with
 //! CODEACT_SKIP_LLAMA_SERVER=1 only the embedded engine and the machine are measured.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use codeact_llm::{bench_llm, BenchOptions};
+use codeact_bench::llm::{run, LlmBenchOptions};
+use codeact_llm::ensure_default_model;
 
 #[tokio::test]
 async fn small_benchmark_runs_every_stage() {
@@ -13,16 +14,19 @@ async fn small_benchmark_runs_every_stage() {
         .with_test_writer()
         .try_init();
     let with_server = std::env::var("CODEACT_SKIP_LLAMA_SERVER").map_or(true, |v| v != "1");
-    let opts = BenchOptions {
+    let opts = LlmBenchOptions {
         prompt_tokens: 64,
         gen_tokens: 16,
         conversation_tokens: 300,
-        llama_server: with_server,
-        llama_bench: with_server,
-        threads: Some(2),
-        ..BenchOptions::default()
+        skip_peers: !with_server,
     };
-    let report = bench_llm(opts).await.expect("benchmark runs");
+    let model = tokio::task::spawn_blocking(ensure_default_model)
+        .await
+        .unwrap()
+        .expect("default model");
+    let report = run(&model, Some(2), &opts, &|_| {})
+        .await
+        .expect("benchmark runs");
     println!("{report}");
     let e = report.embedded.as_ref().expect("embedded numbers");
     assert!(e.prompt_tps > 0.0 && e.gen_tps > 0.0, "{report}");

@@ -1,0 +1,175 @@
+//! `codeact bench`: the one front end of every benchmark. The performance benchmarks live in
+//! `codeact-bench`, the agent's evaluation in `codeact-eval`; here they get their configuration,
+//! and their reports are printed.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{ensure, Context, Result};
+use clap::Subcommand;
+use codeact_bench::exec::ExecBenchOptions;
+use codeact_bench::llm::LlmBenchOptions;
+use codeact_eval::{builtin_tasks, load_tasks, Variant};
+
+use crate::backends;
+use crate::config::{Config, EngineArgs, Layers, LlmArgs, Overrides};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The execution engine against ipykernel (jupyter_client) and Jupyter Kernel Gateway:
+    /// cold start, round trip, memory per idle session, sessions that fit.
+    Exec(ExecBench),
+    /// The embedded llama.cpp engine against llama-server and llama-bench on the same GGUF:
+    /// prompt and generation speed, time to first token, memory, KV-cache reuse.
+    Llm(LlmBench),
+    /// The agent end to end on its task set, across prompt, fence-fallback and grammar variants.
+    Agent(Box<AgentBench>),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExecBench {
+    #[command(flatten)]
+    pub opts: ExecBenchOptions,
+    /// Python interpreter of the codeact sessions.
+    #[arg(long, env = "CODEACT_PYTHON")]
+    pub python: Option<PathBuf>,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LlmBench {
+    #[command(flatten)]
+    pub opts: LlmBenchOptions,
+    /// GGUF to measure (default: the configured model, else the bundled default model).
+    #[arg(long, env = "CODEACT_MODEL_PATH")]
+    pub model_path: Option<PathBuf>,
+    /// Threads for every engine (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentBench {
+    /// Tasks as JSONL (default: the built-in set).
+    #[arg(long)]
+    pub tasks: Option<PathBuf>,
+    /// Run only the first N tasks.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Only our default configuration instead of the whole variant matrix.
+    #[arg(long)]
+    pub defaults_only: bool,
+    /// Only these variants, as style:fence:grammar (e.g. `ours:on:off,seed:off:off`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "defaults_only")]
+    pub variants: Vec<Variant>,
+    /// Only the tasks with these ids.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Append each task's result (with its conversation) to this JSONL file as it finishes.
+    #[arg(long)]
+    pub progress: Option<PathBuf>,
+    /// Also write the whole report, conversations included, to this JSON file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+impl Overrides for ExecBench {
+    fn apply(&self, l: &mut Layers) {
+        l.exec.python = self.python.clone().or(l.exec.python.take());
+    }
+}
+
+impl Overrides for LlmBench {
+    fn apply(&self, l: &mut Layers) {
+        l.llm.model_path = self.model_path.clone().or(l.llm.model_path.take());
+        l.llm.threads = self.threads.or(l.llm.threads);
+    }
+}
+
+fn progress(line: &str) {
+    eprintln!("[bench] {line}");
+}
+
+fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
+    std::fs::write(path, serde_json::to_vec_pretty(value)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+pub async fn run(config: Option<&Path>, command: BenchCommand) -> Result<i32> {
+    match command {
+        BenchCommand::Exec(a) => {
+            let c = Config::load(config, &[&a])?;
+            let report = codeact_bench::exec::run(&a.opts, &c.exec, &progress).await?;
+            if let Some(path) = &a.json_out {
+                write_json(path, &report)?;
+            }
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(if report.has_errors() { 1 } else { 0 })
+        }
+        BenchCommand::Llm(a) => {
+            let c = Config::load(config, &[&a])?;
+            let model = backends::model_path(&c.llm).await?;
+            let report = codeact_bench::llm::run(&model, c.llm.threads, &a.opts, &progress).await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(0)
+        }
+        BenchCommand::Agent(a) => agent(Config::load(config, &[&a.llm, &a.engine])?, &a).await,
+    }
+}
+
+async fn agent(config: Config, args: &AgentBench) -> Result<i32> {
+    let mut tasks = match &args.tasks {
+        Some(p) => load_tasks(p).with_context(|| format!("loading {}", p.display()))?,
+        None => builtin_tasks(),
+    };
+    if !args.only.is_empty() {
+        tasks.retain(|t| args.only.contains(&t.id));
+        ensure!(
+            !tasks.is_empty(),
+            "no task has one of the ids given to --only"
+        );
+    }
+    let (llm, sessions) = tokio::try_join!(
+        backends::llm(&config.llm),
+        backends::session_manager(&config)
+    )?;
+    let opts = codeact_eval::BenchOptions {
+        variants: if args.defaults_only {
+            vec![Variant::ours()]
+        } else if !args.variants.is_empty() {
+            args.variants.clone()
+        } else {
+            Variant::matrix()
+        },
+        task_limit: args.limit,
+        progress_file: args.progress.clone(),
+        ..codeact_eval::BenchOptions::default()
+    };
+    let report = codeact_eval::bench_agent(llm, sessions.clone(), &tasks, &opts).await;
+    sessions.shutdown().await;
+    println!("{report}");
+    print!("{}", report.failure_lines());
+    if let Some(path) = &args.json {
+        write_json(path, &report)?;
+    }
+    Ok(0)
+}

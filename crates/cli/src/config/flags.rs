@@ -1,0 +1,191 @@
+//! The command-line flags that override the configuration, in groups the commands share, and
+//! the choices they take.
+//!
+//! The choices are `clap::ValueEnum`s here, mapped to the engine's own enums in one place
+//! ([`EngineArgs::apply`]): clap is the binary's concern, so the library crates stay free of it.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum;
+use codeact_exec::{NetworkMode, SandboxMode};
+use serde::Deserialize;
+
+use super::Layers;
+
+/// Flags (and their environment variables, which clap reads) written over the file's settings.
+pub trait Overrides {
+    fn apply(&self, layers: &mut Layers);
+}
+
+/// The execution backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Sandboxed sessions on this machine.
+    Local,
+    /// A Jupyter Server or Kernel Gateway.
+    Jupyter,
+}
+
+/// The LLM backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmKind {
+    /// llama.cpp in this process.
+    Embedded,
+    /// Any OpenAI-compatible server.
+    #[value(name = "openai")]
+    OpenAi,
+}
+
+/// `--sandbox`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Sandbox {
+    /// Namespaces, read-only root, limits, seccomp.
+    Local,
+    /// No isolation at all (warns).
+    None,
+}
+
+/// `--network`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Network {
+    /// Loopback only.
+    None,
+    /// Outbound NAT through slirp4netns; the host's loopback stays unreachable.
+    Egress,
+}
+
+/// Engine flags shared by every command that runs code.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EngineArgs {
+    /// Execution backend.
+    #[arg(long, env = "CODEACT_BACKEND")]
+    pub backend: Option<BackendKind>,
+    /// Sandbox of the local backend.
+    #[arg(long, env = "CODEACT_SANDBOX")]
+    pub sandbox: Option<Sandbox>,
+    /// Network of the sessions.
+    #[arg(long, env = "CODEACT_NETWORK")]
+    pub network: Option<Network>,
+    /// Per-cell timeout in seconds (default 60; also $CODEACT_CELL_TIMEOUT).
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Jupyter Server / Kernel Gateway URL for --backend jupyter.
+    #[arg(long, env = "CODEACT_JUPYTER_URL")]
+    pub jupyter_url: Option<String>,
+    /// Python interpreter of the session environment.
+    #[arg(long, env = "CODEACT_PYTHON")]
+    pub python: Option<PathBuf>,
+}
+
+impl Overrides for EngineArgs {
+    fn apply(&self, l: &mut Layers) {
+        set(&mut l.exec.backend, self.backend);
+        set(&mut l.exec.cell_timeout_s, self.timeout);
+        set(&mut l.exec.python, self.python.clone());
+        set(&mut l.jupyter.url, self.jupyter_url.clone());
+        if let Some(s) = self.sandbox {
+            l.sandbox.mode = match s {
+                Sandbox::Local => SandboxMode::Local,
+                Sandbox::None => SandboxMode::None,
+            };
+        }
+        if let Some(n) = self.network {
+            l.sandbox.network = match n {
+                Network::None => NetworkMode::None,
+                Network::Egress => NetworkMode::Egress,
+            };
+        }
+    }
+}
+
+/// Model flags shared by `chat`, `run` and the agent benchmark.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct LlmArgs {
+    /// LLM backend.
+    #[arg(long, env = "CODEACT_LLM")]
+    pub llm: Option<LlmKind>,
+    /// GGUF file for the embedded engine (default: Qwen2.5-Coder-0.5B-Instruct, fetched on first use).
+    #[arg(long, env = "CODEACT_MODEL_PATH")]
+    pub model_path: Option<PathBuf>,
+    /// Model name sent to an OpenAI-compatible server.
+    #[arg(long, env = "CODEACT_MODEL")]
+    pub model: Option<String>,
+    /// Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.
+    #[arg(long, env = "CODEACT_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Threads of the embedded engine (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Sampling temperature (default 0: greedy, deterministic).
+    #[arg(long)]
+    pub temperature: Option<f32>,
+}
+
+impl Overrides for LlmArgs {
+    fn apply(&self, l: &mut Layers) {
+        let m = &mut l.llm;
+        set(&mut m.backend, self.llm);
+        set(&mut m.model_path, self.model_path.clone());
+        set(&mut m.model, self.model.clone());
+        set(&mut m.base_url, self.base_url.clone());
+        set(&mut m.threads, self.threads);
+        set(&mut m.temperature, self.temperature);
+    }
+}
+
+/// Agent flags shared by `run` and `chat`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// A Python file whose public functions become tools of the agent.
+    #[arg(long)]
+    pub tools: Option<PathBuf>,
+    /// Most model turns for a task.
+    #[arg(long)]
+    pub max_turns: Option<u32>,
+    /// Constrain replies with a grammar (embedded engine and llama-server only).
+    #[arg(long)]
+    pub grammar: bool,
+    /// Do not run a fenced ```python block when a reply has no <execute> tag.
+    #[arg(long)]
+    pub no_fence_fallback: bool,
+    /// Sample this many attempts and take the majority answer (task mode).
+    #[arg(long)]
+    pub samples: Option<u32>,
+    /// Where conversations are saved (default ~/.local/share/codeact/conversations).
+    #[arg(long)]
+    pub conversations: Option<PathBuf>,
+    /// Where figures are saved (default ./codeact-figures).
+    #[arg(long)]
+    pub figures: Option<PathBuf>,
+}
+
+impl Overrides for AgentArgs {
+    fn apply(&self, l: &mut Layers) {
+        self.llm.apply(l);
+        self.engine.apply(l);
+        let a = &mut l.agent;
+        set(&mut a.tools, self.tools.clone());
+        set(&mut a.max_turns, self.max_turns);
+        set(&mut a.grammar, self.grammar.then_some(true));
+        set(
+            &mut a.fence_fallback,
+            self.no_fence_fallback.then_some(false),
+        );
+        set(&mut a.samples, self.samples);
+        set(&mut a.conversations_dir, self.conversations.clone());
+        set(&mut a.figures_dir, self.figures.clone());
+    }
+}
+
+/// A flag given on the command line replaces the value below it.
+fn set<T>(slot: &mut Option<T>, flag: Option<T>) {
+    if flag.is_some() {
+        *slot = flag;
+    }
+}
