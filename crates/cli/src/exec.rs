@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use codeact_protocol::http::{ErrorEnvelope, ExecuteRequest};
 use codeact_protocol::{ExecResult, ExecStatus, Output, StreamName};
 
 use crate::config::{Config, EngineArgs};
@@ -61,14 +62,17 @@ async fn remote(url: &str, session: &str, code: &str) -> Result<ExecResult> {
     );
     let resp = reqwest::Client::new()
         .post(&url)
-        .json(&serde_json::json!({ "code": code }))
+        .json(&ExecuteRequest::new(code))
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;
     let status = resp.status();
     let body = resp.text().await?;
     if !status.is_success() {
-        bail!("server answered {status}: {body}");
+        match serde_json::from_str::<ErrorEnvelope>(&body) {
+            Ok(e) => bail!("the server refused the cell ({status}): {e}"),
+            Err(_) => bail!("server answered {status}: {body}"),
+        }
     }
     serde_json::from_str(&body).context("invalid reply from the server")
 }
