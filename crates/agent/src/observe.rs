@@ -148,6 +148,10 @@ fn is_frame_header(line: &str) -> bool {
     l.starts_with("File ") || l.starts_with("Cell In[") || l.starts_with("Input In[")
 }
 
+/// The longest syntax error report shown whole: the file line, the code, the caret and the
+/// error fit in far fewer; a longer one is not the usual shape and gets the general treatment.
+const MAX_SYNTAX_ERROR_LINES: usize = 8;
+
 /// A traceback cut down to what a small model can act on: the failing line of the cell and the
 /// error itself. Frames inside libraries say little to the model and crowd out the error.
 pub fn trim_traceback(ename: &str, evalue: &str, traceback: &[String]) -> String {
@@ -168,7 +172,7 @@ pub fn trim_traceback(ename: &str, evalue: &str, traceback: &[String]) -> String
             .copied()
             .filter(|l| !l.contains("Traceback (most recent call last)"))
             .collect();
-        if keep.len() <= 8 && !keep.is_empty() {
+        if keep.len() <= MAX_SYNTAX_ERROR_LINES && !keep.is_empty() {
             return keep.join("\n");
         }
     }

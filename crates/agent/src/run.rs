@@ -261,16 +261,21 @@ impl<'a> Runner<'a> {
         turn: u32,
         p: &Progress,
     ) -> Result<(Reply, ParsedReply), EndReason> {
+        let ctx = self.ctx;
         let mut attempt = 0u32;
         loop {
             // Sampling to get out of a loop keeps to the likelier tokens, so that a small model
             // does not drift into nonsense; each new attempt is a little hotter.
+            let sampling = &ctx.config.sampling;
             let (temperature, top_p) = if p.stuck || attempt > 0 {
-                let base = self.temperature.max(self.ctx.config.unstick_temperature);
+                let base = self.temperature.max(sampling.unstick_temperature);
                 let hotter = attempt.saturating_sub(1) as f32;
-                (base * (1.0 + 0.25 * hotter), 0.95)
+                (
+                    base * (1.0 + sampling.resample_heat_step * hotter),
+                    sampling.unstick_top_p,
+                )
             } else {
-                (self.temperature, 1.0)
+                (self.temperature, sampling.top_p)
             };
             let reply = self
                 .generate(mode, temperature, top_p, turn, attempt)
@@ -280,7 +285,7 @@ impl<'a> Runner<'a> {
                 .actions
                 .iter()
                 .any(|a| p.ran_codes.contains(&normalize_code(&a.code)));
-            if !repeats || attempt >= self.ctx.config.resample_repeats {
+            if !repeats || attempt >= sampling.resample_repeats {
                 return Ok((reply, parsed));
             }
             attempt += 1;
@@ -301,10 +306,15 @@ impl<'a> Runner<'a> {
         turn: u32,
         attempt: u32,
     ) -> Result<Reply, EndReason> {
-        let cfg = &self.ctx.config;
+        let ctx = self.ctx;
+        let cfg = &ctx.config;
         let use_grammar = cfg.grammar && mode == Mode::Task && self.ctx.llm.supports_grammar();
         let request = CompletionRequest {
-            messages: context::fit(&self.state.conv.messages, cfg.limits.context_chars),
+            messages: context::fit(
+                &self.state.conv.messages,
+                cfg.limits.context_chars,
+                &cfg.context_fit,
+            ),
             max_tokens: cfg.limits.max_tokens,
             temperature,
             top_p,
@@ -358,7 +368,7 @@ impl<'a> Runner<'a> {
                     self.emit(AgentEvent::AssistantDelta { text: piece });
                     // A model caught in a loop would repeat the same lines until max_tokens:
                     // keep one copy and stop.
-                    if let Some(at) = repetition::loop_start(&text) {
+                    if let Some(at) = repetition::loop_start(&text, &cfg.loop_cut) {
                         text.truncate(at);
                         tracing::info!(conversation = %self.state.conv.id, "the reply repeated itself: generation stopped");
                         break;

@@ -89,7 +89,7 @@ async fn build(args: &AgentArgs, mode: Mode, resume: Option<&str>) -> Result<(Ag
     config.fence_fallback = !args.no_fence_fallback && a.fence_fallback.unwrap_or(true);
     config.grammar = args.grammar || a.grammar.unwrap_or(false);
     if let Some(n) = a.resample_repeats {
-        config.resample_repeats = n;
+        config.sampling.resample_repeats = n;
     }
     if let Some(on) = a.answer_reminder {
         config.answer_reminder = on;
