@@ -207,9 +207,6 @@ pub const SAME_CODE_AGAIN: &str =
     "This is the same code that failed before, and it failed again. Do not repeat it: change the \
      approach.";
 
-/// Why a reply was dropped and sampled again (shown to the user, not to the model).
-pub const DISCARDED_REPEAT: &str = "the reply would run code that already ran; sampling another";
-
 /// Follows a task's successful cell output.
 pub const ANSWER_REMINDER: &str =
     "If this output answers the task, reply with the answer in <solution>...</solution>.";

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use codeact_exec::ExecError;
 use codeact_llm::{Chunk, CompletionRequest, LlmError};
-use codeact_protocol::{AgentEvent, EndReason, ExecResult, Message};
+use codeact_protocol::{AgentErrorCode, AgentEvent, DiscardReason, EndReason, ExecResult, Message};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::Inner;
 use crate::config::{Mode, PromptStyle};
 use crate::conversation::Conversation;
+use crate::error::{exec_error_code, llm_error_code};
 use crate::parse::{
     close_open_execute, closed_fence_end, parse_reply, ParseOptions, ParsedReply, EXECUTE_STOP,
 };
@@ -119,6 +120,7 @@ impl<'a> Runner<'a> {
         if let Err(e) = self.state.conv.save(dir) {
             tracing::warn!("saving the conversation failed: {e}");
             self.emit(AgentEvent::Error {
+                code: AgentErrorCode::Conversation,
                 message: format!("saving the conversation failed: {e}"),
             });
         }
@@ -148,6 +150,7 @@ impl<'a> Runner<'a> {
     pub async fn run(&mut self, mode: Mode, user_text: String) -> EndReason {
         if let Err(e) = self.ensure_ready(mode).await {
             self.emit(AgentEvent::Error {
+                code: e.code(),
                 message: format!("setting up the Python session failed: {e}"),
             });
             return EndReason::Error;
@@ -292,7 +295,7 @@ impl<'a> Runner<'a> {
             tracing::info!(conversation = %self.state.conv.id, attempt, "the reply would re-run a cell: sampling it again");
             self.emit(AgentEvent::ReplyDiscarded {
                 text: reply.text,
-                reason: prompt::DISCARDED_REPEAT.to_string(),
+                reason: DiscardReason::RepeatsExecutedCode,
             });
         }
     }
@@ -393,6 +396,7 @@ impl<'a> Runner<'a> {
             _ => EndReason::Error,
         };
         self.emit(AgentEvent::Error {
+            code: llm_error_code(&e),
             message: e.to_string(),
         });
         reason
@@ -427,6 +431,7 @@ impl<'a> Runner<'a> {
                 Ok(r) => r,
                 Err(e) => {
                     self.emit(AgentEvent::Error {
+                        code: exec_error_code(&e),
                         message: format!("running the code failed: {e}"),
                     });
                     return Err(EndReason::Error);
@@ -489,6 +494,7 @@ impl<'a> Runner<'a> {
                 self.state.ready = false;
                 if let Err(e) = self.ensure_ready(mode).await {
                     self.emit(AgentEvent::Error {
+                        code: e.code(),
                         message: format!("reloading the session failed: {e}"),
                     });
                 }

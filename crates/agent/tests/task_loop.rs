@@ -10,7 +10,7 @@ use codeact_agent::prompt::{
     QUESTION_NO_CODE, QUESTION_SOLUTION, SAME_CODE_AGAIN, SAME_ERROR_AGAIN, SOLUTION_TOO_EARLY,
 };
 use codeact_agent::{Agent, AgentConfig, Outcome, SelfConsistency};
-use codeact_protocol::{ActionOrigin, AgentEvent, EndReason, ExecStatus, Role};
+use codeact_protocol::{ActionOrigin, AgentErrorCode, AgentEvent, EndReason, ExecStatus, Role};
 use common::{manager, ScriptedLlm, Step};
 
 fn config(dir: &tempfile::TempDir) -> AgentConfig {
@@ -402,10 +402,13 @@ async fn context_length_error_ends_the_run() -> anyhow::Result<()> {
     let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
     let out = agent.run_task("t").finish().await;
     assert_eq!(out.end, EndReason::ContextLength);
-    assert!(out
-        .events
-        .iter()
-        .any(|e| matches!(e, AgentEvent::Error { .. })));
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        AgentEvent::Error {
+            code: AgentErrorCode::ContextLength,
+            ..
+        }
+    )));
     Ok(())
 }
 

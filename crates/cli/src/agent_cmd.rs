@@ -203,7 +203,7 @@ fn progress(style: &Style, ev: &AgentEvent) {
         AgentEvent::ReplyDiscarded { reason, .. } => {
             eprintln!("{}", style.paint("35", &format!("[{reason}]")))
         }
-        AgentEvent::Error { message } => {
+        AgentEvent::Error { message, .. } => {
             eprintln!("{}", style.paint("31", &format!("error: {message}")))
         }
         _ => {}
@@ -275,7 +275,7 @@ pub async fn chat(args: ChatArgs) -> Result<i32> {
                     "\n{}",
                     out_style.paint("35", &format!("[{reason}]"))
                 )?,
-                AgentEvent::Error { message } => writeln!(
+                AgentEvent::Error { message, .. } => writeln!(
                     stdout,
                     "{}",
                     out_style.paint("31", &format!("error: {message}"))
