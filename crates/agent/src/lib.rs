@@ -8,6 +8,7 @@
 //! ending with `End`. Conversations are saved as JSON ([`Conversation`]) and can be resumed with
 //! [`Agent::resume`].
 
+mod act;
 mod agent;
 mod config;
 pub mod consistency;
