@@ -8,7 +8,7 @@ use base64::Engine;
 use codeact_protocol::{ExecResult, ExecStatus, ImagePart, Output};
 use regex::Regex;
 
-use crate::prompt::{EMPTY_OUTPUT, TRIMMED_OUTPUT};
+use crate::prompt::{image_not_saved, image_saved, EMPTY_OUTPUT, TRIMMED_OUTPUT};
 
 /// What the model is shown for one cell, and the images it displayed.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,13 +35,17 @@ pub fn render(result: &ExecResult, image_dir: &Path, stem: &str, limit: usize) -
                     let path = image_dir.join(format!("{stem}-{}.png", images.len() + 1));
                     match save_png(&path, png) {
                         Ok(()) => {
-                            text.push_str(&format!("[image saved to {}]\n", path.display()));
+                            text.push_str(&image_saved(&path));
+                            text.push('\n');
                             images.push(ImagePart {
                                 path: path.display().to_string(),
                                 png_base64: png.clone(),
                             });
                         }
-                        Err(e) => text.push_str(&format!("[an image could not be saved: {e}]\n")),
+                        Err(e) => {
+                            text.push_str(&image_not_saved(&e));
+                            text.push('\n');
+                        }
                     }
                 } else if let Some(t) = &data.text_plain {
                     text.push_str(t);

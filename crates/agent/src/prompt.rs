@@ -1,6 +1,7 @@
 //! Every text the model reads that the loop writes itself: the system prompts, the nudges and
-//! hints, and the wrapper around execution output. Kept in one place so that the exact wording
-//! can be reviewed and snapshot-tested.
+//! hints, and the wrapper and placeholders of execution output. Kept in one place so that the
+//! exact wording can be reviewed and snapshot-tested. What the cells print, and the engine's
+//! notices (`ExecResult::notice`: time limits, restarts, truncation), come from elsewhere.
 
 use crate::config::{Mode, PromptStyle};
 use crate::tools::ToolInfo;
@@ -182,6 +183,16 @@ pub const EMPTY_OUTPUT: &str = "[the code ran and printed nothing; use print() t
 /// Stands in for the output of a cell that printed nothing but ended by assigning a variable.
 pub fn empty_output_with_value(name: &str, value: &str) -> String {
     format!("[the code printed nothing; {name} is now {value}]")
+}
+
+/// Stands in for an image a cell displayed, saved to `path`.
+pub fn image_saved(path: &std::path::Path) -> String {
+    format!("[image saved to {}]", path.display())
+}
+
+/// Stands in for an image a cell displayed that could not be saved.
+pub fn image_not_saved(why: &str) -> String {
+    format!("[an image could not be saved: {why}]")
 }
 
 /// Marks a cell output or an observation shortened to fit.
