@@ -76,6 +76,93 @@ impl Default for SelfConsistency {
     }
 }
 
+/// How replies are sampled. Ordinary replies use [`AgentConfig::temperature`] with
+/// [`Sampling::top_p`]; the reply after a hint, or after a reply identical to the one before, is
+/// "unstuck" at a higher temperature; a reply that would re-run a cell is dropped and resampled,
+/// each attempt a little hotter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Sampling {
+    /// Top-p of ordinary replies (1.0: every token stays a candidate).
+    pub top_p: f32,
+    /// Sampling temperature for the reply after the same failing code or the same reply came
+    /// back (or the configured temperature, if higher): at temperature 0 a small model
+    /// otherwise repeats itself word for word, and at 0.7 the 0.5B default model still did.
+    pub unstick_temperature: f32,
+    /// Top-p while unsticking or resampling: keeping to the likelier tokens stops a small model
+    /// from drifting into nonsense at the higher temperature.
+    pub unstick_top_p: f32,
+    /// How many times a reply that would run code which already ran is dropped and sampled
+    /// again before it is run anyway.
+    pub resample_repeats: u32,
+    /// How much hotter each resampling attempt after the first is, as a fraction of the unstick
+    /// temperature: attempt `n` (1-based) samples at `unstick × (1 + step × (n − 1))`, so 1.0,
+    /// 1.25, 1.5 by default.
+    pub resample_heat_step: f32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Self {
+            top_p: 1.0,
+            unstick_temperature: 1.0,
+            unstick_top_p: 0.95,
+            resample_repeats: 3,
+            resample_heat_step: 0.25,
+        }
+    }
+}
+
+/// When a streaming reply counts as caught in a loop and is cut after the first copy: its
+/// complete lines end with the same block of lines written `copies` times in a row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoopCut {
+    /// The longest repeated block looked for, in lines.
+    pub max_block_lines: usize,
+    /// Copies of a block in a row that make a loop; below 2, replies are never cut.
+    pub copies: usize,
+    /// Non-blank characters a block needs: short lines (`}`, a fence, a blank line) repeat in
+    /// ordinary text.
+    pub min_block_chars: usize,
+}
+
+impl Default for LoopCut {
+    fn default() -> Self {
+        Self {
+            max_block_lines: 8,
+            copies: 3,
+            min_block_chars: 12,
+        }
+    }
+}
+
+/// How a conversation over [`Limits::context_chars`] is shrunk for the prompt: older execution
+/// outputs are shortened first, then older exchanges dropped. The stored conversation is kept
+/// whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContextFit {
+    /// Characters counted for each message on top of its content, for its role and the chat
+    /// template's markers.
+    pub message_overhead_chars: usize,
+    /// Execution outputs longer than this (in bytes, header included) may be shortened; shorter
+    /// ones would save little.
+    pub shorten_over_bytes: usize,
+    /// Messages at the end whose output is never shortened: the model needs the latest most.
+    pub keep_last_messages: usize,
+}
+
+impl Default for ContextFit {
+    fn default() -> Self {
+        Self {
+            message_overhead_chars: 16,
+            shorten_over_bytes: 200,
+            keep_last_messages: 2,
+        }
+    }
+}
+
 /// Everything that shapes one agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -97,13 +184,12 @@ pub struct AgentConfig {
     /// More Python run in that cell: by default a few names small models use without importing
     /// them (`sqrt`, `factorial`, `Counter`, `date`…). Not mentioned in the prompt.
     pub preload_code: Option<String>,
-    /// Sampling temperature (with top-p 0.95) for the reply after the same failing code or the
-    /// same reply came back: at temperature 0 a small model otherwise repeats itself word for
-    /// word, and at 0.7 the 0.5B default model still did.
-    pub unstick_temperature: f32,
-    /// How many times a reply that would run code which already failed is dropped and sampled
-    /// again (at `unstick_temperature` and hotter) before it is run anyway.
-    pub resample_repeats: u32,
+    /// How replies are sampled, ordinarily and when the model is stuck.
+    pub sampling: Sampling,
+    /// When a reply that repeats itself is cut.
+    pub loop_cut: LoopCut,
+    /// How the prompt is shrunk to `limits.context_chars`.
+    pub context_fit: ContextFit,
     /// In task mode, follow each successful output with a reminder to answer once the output
     /// is the answer: a small model otherwise keeps computing after it has its result.
     pub answer_reminder: bool,
@@ -162,8 +248,9 @@ impl Default for AgentConfig {
             network: None,
             preload_modules: DEFAULT_PRELOAD.iter().map(|s| s.to_string()).collect(),
             preload_code: Some(DEFAULT_PRELOAD_CODE.to_string()),
-            unstick_temperature: 1.0,
-            resample_repeats: 3,
+            sampling: Sampling::default(),
+            loop_cut: LoopCut::default(),
+            context_fit: ContextFit::default(),
             answer_reminder: true,
             tools_file: None,
             output_dir: std::env::temp_dir().join("codeact").join("images"),

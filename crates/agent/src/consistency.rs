@@ -94,6 +94,9 @@ fn has_majority(answers: &[Option<String>], samples: u32) -> bool {
     })
 }
 
+/// Room in the turn count for each attempt, so that the images attempts save are named apart.
+const TURNS_PER_ATTEMPT: u32 = 1000;
+
 struct Attempt {
     events: Vec<AgentEvent>,
     end: EndReason,
@@ -115,7 +118,7 @@ pub(crate) async fn run_voting(
         let mut conv = main.state.conv.clone();
         conv.session_id = format!("{}-sc{i}", main.state.conv.session_id);
         let mut state = State::new(conv, false);
-        state.turns_total = main.state.turns_total + 1000 * i;
+        state.turns_total = main.state.turns_total + TURNS_PER_ATTEMPT * i;
         state.tools.clone_from(&main.state.tools);
         let (tx, mut rx) = mpsc::unbounded_channel();
         let end = {

@@ -3,31 +3,38 @@
 
 use codeact_protocol::{Message, Role};
 
+use crate::config::ContextFit;
 use crate::prompt::{EARLIER_OUTPUT_TRIMMED, EARLIER_TURNS_DROPPED, OUTPUT_HEADER};
 
-fn size(messages: &[Message]) -> usize {
+/// The size of `messages` in characters, as counted against the budget.
+fn total_size(messages: &[Message], tuning: &ContextFit) -> usize {
     messages
         .iter()
-        .map(|m| m.content.chars().count() + 16)
+        .map(|m| m.content.chars().count() + tuning.message_overhead_chars)
         .sum()
 }
 
-/// A copy of `messages` that fits in `budget` characters where possible. The system prompt, the
-/// first user message and the last two messages are never touched; the stored conversation is
-/// left whole.
-pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
+/// A copy of `messages` that fits in `budget` characters where possible: execution outputs are
+/// shortened, oldest first and except the last `tuning.keep_last_messages` messages; then whole
+/// exchanges after the first user message are dropped. The system prompt and the first user
+/// message are kept. The stored conversation is left whole.
+pub fn fit(messages: &[Message], budget: usize, tuning: &ContextFit) -> Vec<Message> {
+    let size = |m: &[Message]| total_size(m, tuning);
     let mut out = messages.to_vec();
     if size(&out) <= budget {
         return out;
     }
-    let protected_tail = out.len().saturating_sub(2);
+    let protected_tail = out.len().saturating_sub(tuning.keep_last_messages);
     // Oldest first: the model needs the latest output most.
     for i in 0..protected_tail {
         if size(&out) <= budget {
             return out;
         }
         let m = &mut out[i];
-        if m.role == Role::User && m.content.starts_with(OUTPUT_HEADER) && m.content.len() > 200 {
+        if m.role == Role::User
+            && m.content.starts_with(OUTPUT_HEADER)
+            && m.content.len() > tuning.shorten_over_bytes
+        {
             m.content = format!("{OUTPUT_HEADER}{EARLIER_OUTPUT_TRIMMED}");
             m.images.clear();
         }
@@ -35,7 +42,8 @@ pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
     let first_user = out.iter().position(|m| m.role == Role::User).unwrap_or(0);
     let mut dropped = false;
     while size(&out) > budget && out.len() > first_user + 3 {
-        // Whole exchanges go, so that roles keep alternating.
+        // Whole exchanges (two messages) go, so that roles keep alternating, as long as one
+        // message after the first user message is left.
         out.drain(first_user + 1..first_user + 3);
         dropped = true;
     }
@@ -50,6 +58,14 @@ pub fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fit(messages: &[Message], budget: usize) -> Vec<Message> {
+        super::fit(messages, budget, &ContextFit::default())
+    }
+
+    fn size(messages: &[Message]) -> usize {
+        total_size(messages, &ContextFit::default())
+    }
 
     fn conv(n_obs: usize, obs_len: usize) -> Vec<Message> {
         let mut v = vec![Message::system("sys"), Message::user("task")];

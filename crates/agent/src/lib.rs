@@ -8,6 +8,7 @@
 //! ending with `End`. Conversations are saved as JSON ([`Conversation`]) and can be resumed with
 //! [`Agent::resume`].
 
+mod act;
 mod agent;
 mod config;
 pub mod consistency;
@@ -25,7 +26,8 @@ pub mod tools;
 
 pub use agent::{Agent, Outcome, Run};
 pub use config::{
-    AgentConfig, Limits, Mode, PromptStyle, SelfConsistency, DEFAULT_PRELOAD, DEFAULT_PRELOAD_CODE,
+    AgentConfig, ContextFit, Limits, LoopCut, Mode, PromptStyle, Sampling, SelfConsistency,
+    DEFAULT_PRELOAD, DEFAULT_PRELOAD_CODE,
 };
 pub use consistency::normalize_answer;
 pub use conversation::Conversation;

@@ -8,7 +8,7 @@ use base64::Engine;
 use codeact_protocol::{ExecResult, ExecStatus, ImagePart, Output};
 use regex::Regex;
 
-use crate::prompt::{EMPTY_OUTPUT, TRIMMED_OUTPUT};
+use crate::prompt::{image_not_saved, image_saved, EMPTY_OUTPUT, TRIMMED_OUTPUT};
 
 /// What the model is shown for one cell, and the images it displayed.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,13 +35,17 @@ pub fn render(result: &ExecResult, image_dir: &Path, stem: &str, limit: usize) -
                     let path = image_dir.join(format!("{stem}-{}.png", images.len() + 1));
                     match save_png(&path, png) {
                         Ok(()) => {
-                            text.push_str(&format!("[image saved to {}]\n", path.display()));
+                            text.push_str(&image_saved(&path));
+                            text.push('\n');
                             images.push(ImagePart {
                                 path: path.display().to_string(),
                                 png_base64: png.clone(),
                             });
                         }
-                        Err(e) => text.push_str(&format!("[an image could not be saved: {e}]\n")),
+                        Err(e) => {
+                            text.push_str(&image_not_saved(&e));
+                            text.push('\n');
+                        }
                     }
                 } else if let Some(t) = &data.text_plain {
                     text.push_str(t);
@@ -148,6 +152,10 @@ fn is_frame_header(line: &str) -> bool {
     l.starts_with("File ") || l.starts_with("Cell In[") || l.starts_with("Input In[")
 }
 
+/// The longest syntax error report shown whole: the file line, the code, the caret and the
+/// error fit in far fewer; a longer one is not the usual shape and gets the general treatment.
+const MAX_SYNTAX_ERROR_LINES: usize = 8;
+
 /// A traceback cut down to what a small model can act on: the failing line of the cell and the
 /// error itself. Frames inside libraries say little to the model and crowd out the error.
 pub fn trim_traceback(ename: &str, evalue: &str, traceback: &[String]) -> String {
@@ -168,7 +176,7 @@ pub fn trim_traceback(ename: &str, evalue: &str, traceback: &[String]) -> String
             .copied()
             .filter(|l| !l.contains("Traceback (most recent call last)"))
             .collect();
-        if keep.len() <= 8 && !keep.is_empty() {
+        if keep.len() <= MAX_SYNTAX_ERROR_LINES && !keep.is_empty() {
             return keep.join("\n");
         }
     }

@@ -1,6 +1,7 @@
 //! Every text the model reads that the loop writes itself: the system prompts, the nudges and
-//! hints, and the wrapper around execution output. Kept in one place so that the exact wording
-//! can be reviewed and snapshot-tested.
+//! hints, and the wrapper and placeholders of execution output. Kept in one place so that the
+//! exact wording can be reviewed and snapshot-tested. What the cells print, and the engine's
+//! notices (`ExecResult::notice`: time limits, restarts, truncation), come from elsewhere.
 
 use crate::config::{Mode, PromptStyle};
 use crate::tools::ToolInfo;
@@ -184,6 +185,16 @@ pub fn empty_output_with_value(name: &str, value: &str) -> String {
     format!("[the code printed nothing; {name} is now {value}]")
 }
 
+/// Stands in for an image a cell displayed, saved to `path`.
+pub fn image_saved(path: &std::path::Path) -> String {
+    format!("[image saved to {}]", path.display())
+}
+
+/// Stands in for an image a cell displayed that could not be saved.
+pub fn image_not_saved(why: &str) -> String {
+    format!("[an image could not be saved: {why}]")
+}
+
 /// Marks a cell output or an observation shortened to fit.
 pub const TRIMMED_OUTPUT: &str = "[... output trimmed ...]";
 
@@ -206,9 +217,6 @@ pub const SOLUTION_TOO_EARLY: &str =
 pub const SAME_CODE_AGAIN: &str =
     "This is the same code that failed before, and it failed again. Do not repeat it: change the \
      approach.";
-
-/// Why a reply was dropped and sampled again (shown to the user, not to the model).
-pub const DISCARDED_REPEAT: &str = "the reply would run code that already ran; sampling another";
 
 /// Follows a task's successful cell output.
 pub const ANSWER_REMINDER: &str =

@@ -2,17 +2,14 @@
 //! same lines over and over until the token limit, which costs minutes on a CPU and buries
 //! whatever the reply had to say.
 
-/// The longest repeated block of lines looked for.
-const MAX_BLOCK_LINES: usize = 8;
-/// Copies of a block in a row that make a loop.
-const COPIES: usize = 3;
-/// A block needs this many non-blank characters: short lines (`}`, a fence, a blank line)
-/// repeat in ordinary text.
-const MIN_BLOCK_CHARS: usize = 12;
+use crate::config::LoopCut;
 
 /// Where the repetition starts when the complete lines of `text` end with the same block of
-/// lines written [`COPIES`] times in a row: the byte offset just after the first copy.
-pub fn loop_start(text: &str) -> Option<usize> {
+/// lines written `cut.copies` times in a row: the byte offset just after the first copy.
+pub fn loop_start(text: &str, cut: &LoopCut) -> Option<usize> {
+    if cut.copies < 2 {
+        return None;
+    }
     let complete = &text[..text.rfind('\n')? + 1];
     let mut lines: Vec<(usize, &str)> = Vec::new();
     let mut at = 0;
@@ -21,8 +18,9 @@ pub fn loop_start(text: &str) -> Option<usize> {
         at += line.len();
     }
     let n = lines.len();
-    (1..=MAX_BLOCK_LINES)
-        .filter(|b| b * COPIES <= n)
+    let copies = cut.copies;
+    (1..=cut.max_block_lines)
+        .filter(|b| b * copies <= n)
         .find_map(|b| {
             let block = |k: usize| &lines[n - (k + 1) * b..n - k * b];
             let last = block(0);
@@ -32,14 +30,18 @@ pub fn loop_start(text: &str) -> Option<usize> {
                 .sum();
             let same =
                 |other: &[(usize, &str)]| other.iter().zip(last).all(|((_, x), (_, y))| x == y);
-            (chars >= MIN_BLOCK_CHARS && (1..COPIES).all(|k| same(block(k))))
-                .then(|| lines[n - (COPIES - 1) * b].0)
+            (chars >= cut.min_block_chars && (1..copies).all(|k| same(block(k))))
+                .then(|| lines[n - (copies - 1) * b].0)
         })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn loop_start(text: &str) -> Option<usize> {
+        super::loop_start(text, &LoopCut::default())
+    }
 
     #[test]
     fn a_line_written_three_times_is_a_loop() {

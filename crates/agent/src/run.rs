@@ -4,22 +4,23 @@
 
 use std::collections::HashSet;
 
-use codeact_exec::ExecError;
 use codeact_llm::{Chunk, CompletionRequest, LlmError};
-use codeact_protocol::{AgentEvent, EndReason, ExecResult, Message};
+use codeact_protocol::{AgentErrorCode, AgentEvent, DiscardReason, EndReason, Message};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
+use crate::act::{normalize_code, CellOutcome, FailureLog};
 use crate::agent::Inner;
 use crate::config::{Mode, PromptStyle};
 use crate::conversation::Conversation;
+use crate::error::llm_error_code;
 use crate::parse::{
     close_open_execute, closed_fence_end, parse_reply, ParseOptions, ParsedReply, EXECUTE_STOP,
 };
 use crate::prompt;
 use crate::tools::ToolInfo;
-use crate::{context, grammar, observe, repetition};
+use crate::{context, grammar, repetition};
 
 /// What an agent keeps between runs.
 pub(crate) struct State {
@@ -50,24 +51,26 @@ impl State {
 
 /// Bookkeeping of one run.
 #[derive(Default)]
-struct Progress {
-    executions: u32,
-    last_failed: bool,
-    /// The last cell ran but printed nothing.
-    last_empty: bool,
-    questioned: bool,
-    nudged: bool,
-    failed_codes: HashSet<String>,
+pub(crate) struct Progress {
+    /// Cells run so far.
+    pub executions: u32,
+    /// How the last cell of the last act step went; `None` before any code ran.
+    pub last_cell: Option<CellOutcome>,
+    /// An answer was questioned since the last act step.
+    pub questioned: bool,
+    /// A task reply with neither code nor solution got the reminder of the protocol.
+    pub nudged: bool,
+    /// The failures so far, to tell a repeated one.
+    pub failures: FailureLog,
     /// Every cell run so far, normalized: running one again tells a small model nothing new.
-    ran_codes: HashSet<String>,
-    /// Errors already seen, as `observe::error_signature` gives them.
-    failed_errors: HashSet<String>,
+    pub ran_codes: HashSet<String>,
     /// The model just repeated failing code or its last reply: sample the next reply less
     /// greedily.
-    stuck: bool,
-    last_reply: String,
+    pub stuck: bool,
+    /// The model's last reply, to tell one written again.
+    pub last_reply: String,
     /// The user's message or task that started the run.
-    request: String,
+    pub request: String,
 }
 
 /// A finished model reply.
@@ -119,12 +122,13 @@ impl<'a> Runner<'a> {
         if let Err(e) = self.state.conv.save(dir) {
             tracing::warn!("saving the conversation failed: {e}");
             self.emit(AgentEvent::Error {
+                code: AgentErrorCode::Conversation,
                 message: format!("saving the conversation failed: {e}"),
             });
         }
     }
 
-    fn push(&mut self, m: Message) {
+    pub(crate) fn push(&mut self, m: Message) {
         self.state.conv.messages.push(m);
         self.state.conv.touch();
     }
@@ -148,6 +152,7 @@ impl<'a> Runner<'a> {
     pub async fn run(&mut self, mode: Mode, user_text: String) -> EndReason {
         if let Err(e) = self.ensure_ready(mode).await {
             self.emit(AgentEvent::Error {
+                code: e.code(),
                 message: format!("setting up the Python session failed: {e}"),
             });
             return EndReason::Error;
@@ -201,8 +206,9 @@ impl<'a> Runner<'a> {
                 continue;
             }
 
-            let question =
-                self.ctx.config.question_answer_after_error && p.last_failed && !p.questioned;
+            let question = self.ctx.config.question_answer_after_error
+                && p.last_cell.as_ref().is_some_and(CellOutcome::failed)
+                && !p.questioned;
             match (mode, &parsed.solution) {
                 (Mode::Task, Some(solution)) => {
                     if let Some(doubt) = self.doubt(&p) {
@@ -240,14 +246,11 @@ impl<'a> Runner<'a> {
         if !self.ctx.config.question_answer_after_error || p.questioned {
             return None;
         }
-        if p.executions == 0 {
-            Some(prompt::QUESTION_NO_CODE)
-        } else if p.last_failed {
-            Some(prompt::QUESTION_SOLUTION)
-        } else if p.last_empty {
-            Some(prompt::QUESTION_NOTHING_PRINTED)
-        } else {
-            None
+        match p.last_cell {
+            None => Some(prompt::QUESTION_NO_CODE),
+            Some(CellOutcome::Failed(_)) => Some(prompt::QUESTION_SOLUTION),
+            Some(CellOutcome::Silent) => Some(prompt::QUESTION_NOTHING_PRINTED),
+            Some(CellOutcome::Printed) => None,
         }
     }
 
@@ -261,16 +264,21 @@ impl<'a> Runner<'a> {
         turn: u32,
         p: &Progress,
     ) -> Result<(Reply, ParsedReply), EndReason> {
+        let ctx = self.ctx;
         let mut attempt = 0u32;
         loop {
             // Sampling to get out of a loop keeps to the likelier tokens, so that a small model
             // does not drift into nonsense; each new attempt is a little hotter.
+            let sampling = &ctx.config.sampling;
             let (temperature, top_p) = if p.stuck || attempt > 0 {
-                let base = self.temperature.max(self.ctx.config.unstick_temperature);
+                let base = self.temperature.max(sampling.unstick_temperature);
                 let hotter = attempt.saturating_sub(1) as f32;
-                (base * (1.0 + 0.25 * hotter), 0.95)
+                (
+                    base * (1.0 + sampling.resample_heat_step * hotter),
+                    sampling.unstick_top_p,
+                )
             } else {
-                (self.temperature, 1.0)
+                (self.temperature, sampling.top_p)
             };
             let reply = self
                 .generate(mode, temperature, top_p, turn, attempt)
@@ -280,14 +288,14 @@ impl<'a> Runner<'a> {
                 .actions
                 .iter()
                 .any(|a| p.ran_codes.contains(&normalize_code(&a.code)));
-            if !repeats || attempt >= self.ctx.config.resample_repeats {
+            if !repeats || attempt >= sampling.resample_repeats {
                 return Ok((reply, parsed));
             }
             attempt += 1;
             tracing::info!(conversation = %self.state.conv.id, attempt, "the reply would re-run a cell: sampling it again");
             self.emit(AgentEvent::ReplyDiscarded {
                 text: reply.text,
-                reason: prompt::DISCARDED_REPEAT.to_string(),
+                reason: DiscardReason::RepeatsExecutedCode,
             });
         }
     }
@@ -301,10 +309,15 @@ impl<'a> Runner<'a> {
         turn: u32,
         attempt: u32,
     ) -> Result<Reply, EndReason> {
-        let cfg = &self.ctx.config;
+        let ctx = self.ctx;
+        let cfg = &ctx.config;
         let use_grammar = cfg.grammar && mode == Mode::Task && self.ctx.llm.supports_grammar();
         let request = CompletionRequest {
-            messages: context::fit(&self.state.conv.messages, cfg.limits.context_chars),
+            messages: context::fit(
+                &self.state.conv.messages,
+                cfg.limits.context_chars,
+                &cfg.context_fit,
+            ),
             max_tokens: cfg.limits.max_tokens,
             temperature,
             top_p,
@@ -358,7 +371,7 @@ impl<'a> Runner<'a> {
                     self.emit(AgentEvent::AssistantDelta { text: piece });
                     // A model caught in a loop would repeat the same lines until max_tokens:
                     // keep one copy and stop.
-                    if let Some(at) = repetition::loop_start(&text) {
+                    if let Some(at) = repetition::loop_start(&text, &cfg.loop_cut) {
                         text.truncate(at);
                         tracing::info!(conversation = %self.state.conv.id, "the reply repeated itself: generation stopped");
                         break;
@@ -383,198 +396,11 @@ impl<'a> Runner<'a> {
             _ => EndReason::Error,
         };
         self.emit(AgentEvent::Error {
+            code: llm_error_code(&e),
             message: e.to_string(),
         });
         reason
     }
-
-    /// Runs the reply's code blocks in order and sends their output back as one message.
-    async fn act(
-        &mut self,
-        mode: Mode,
-        parsed: &ParsedReply,
-        p: &mut Progress,
-    ) -> Result<(), EndReason> {
-        let image_dir = observe::image_dir(&self.ctx.config.output_dir, &self.state.conv.id);
-        let limit = self.ctx.config.limits.observation_chars;
-        let mut cells = Vec::new();
-        let mut images = Vec::new();
-        let mut notes: Vec<String> = Vec::new();
-        let mut cancelled = false;
-        let mut last_failed = false;
-        let mut last_empty = false;
-        for (k, action) in parsed.actions.iter().enumerate() {
-            if mode == Mode::Chat && p.executions >= self.ctx.config.limits.max_executions {
-                break;
-            }
-            self.emit(AgentEvent::CodeAction {
-                code: action.code.clone(),
-                origin: action.origin,
-            });
-            p.executions += 1;
-            p.ran_codes.insert(normalize_code(&action.code));
-            let (result, was_cancelled) = match self.execute(&action.code).await {
-                Ok(r) => r,
-                Err(e) => {
-                    self.emit(AgentEvent::Error {
-                        message: format!("running the code failed: {e}"),
-                    });
-                    return Err(EndReason::Error);
-                }
-            };
-            let stem = format!("turn{}-cell{}", self.state.turns_total, k + 1);
-            let mut view = observe::render(&result, &image_dir, &stem, limit);
-            last_failed = observe::failed(&result);
-            last_empty = view.text == prompt::EMPTY_OUTPUT;
-            if last_empty {
-                if let Some(shown) = self.show_assigned(&action.code, limit).await {
-                    view.text = shown;
-                    last_empty = false;
-                }
-            }
-            if last_failed {
-                view.text.push('\n');
-                view.text.push_str(prompt::AFTER_ERROR);
-                let same_code = !p.failed_codes.insert(normalize_code(&action.code));
-                let same_error = observe::error_signature(&result)
-                    .is_some_and(|sig| !p.failed_errors.insert(sig));
-                let note = if same_code {
-                    Some(prompt::SAME_CODE_AGAIN)
-                } else if same_error {
-                    Some(prompt::SAME_ERROR_AGAIN)
-                } else {
-                    None
-                };
-                if let Some(note) = note.filter(|n| !notes.iter().any(|m| m == n)) {
-                    notes.push(note.to_string());
-                    p.stuck = true;
-                }
-                if let Some(name) = observe::undefined_name(&result) {
-                    // Small models call helpers that do not exist, and drop the quotes around
-                    // a word they were asked about.
-                    if action.code.contains(&format!("{name}(")) {
-                        notes.push(prompt::define_hint(&name));
-                    } else if p.request.contains(name.as_str()) {
-                        notes.push(prompt::quote_hint(&name));
-                    }
-                }
-            }
-            let skip_rest = last_failed && k + 1 < parsed.actions.len();
-            if skip_rest {
-                // Later blocks were written without knowing this one would fail.
-                view.text.push('\n');
-                view.text
-                    .push_str(&prompt::skipped_blocks(parsed.actions.len() - k - 1));
-            }
-            let paths = view.images.iter().map(|i| i.path.clone()).collect();
-            self.emit(AgentEvent::Observation {
-                text: view.text.clone(),
-                result: result.clone(),
-                images: paths,
-            });
-            cells.push(view.text);
-            images.extend(view.images);
-            if result.status == codeact_protocol::ExecStatus::Restarted {
-                // The restart lost the preloaded modules and tools: load them again.
-                self.state.ready = false;
-                if let Err(e) = self.ensure_ready(mode).await {
-                    self.emit(AgentEvent::Error {
-                        message: format!("reloading the session failed: {e}"),
-                    });
-                }
-            }
-            if was_cancelled {
-                cancelled = true;
-                break;
-            }
-            if skip_rest {
-                break;
-            }
-        }
-        if mode == Mode::Task && parsed.premature_solution() {
-            notes.push(prompt::SOLUTION_TOO_EARLY.to_string());
-        }
-        let mut content = prompt::observation_message(&cells);
-        // A small model that got its result tends to keep writing code instead of answering.
-        if mode == Mode::Task
-            && self.ctx.config.answer_reminder
-            && !last_failed
-            && !last_empty
-            && !cancelled
-            && notes.is_empty()
-        {
-            content.push_str("\n\n");
-            content.push_str(prompt::ANSWER_REMINDER);
-        }
-        for n in &notes {
-            self.emit(AgentEvent::Feedback {
-                text: n.to_string(),
-            });
-            content.push_str("\n\n");
-            content.push_str(n);
-        }
-        let mut msg = Message::user(content);
-        if self.ctx.llm.accepts_images() {
-            msg.images = images;
-        }
-        self.push(msg);
-        p.last_failed = last_failed;
-        p.last_empty = last_empty;
-        p.questioned = false;
-        if cancelled || self.cancel.is_cancelled() {
-            return Err(EndReason::Cancelled);
-        }
-        Ok(())
-    }
-
-    /// For a cell that printed nothing and ended by assigning a variable: the observation with
-    /// that variable's value, read back from the session.
-    async fn show_assigned(&self, code: &str, limit: usize) -> Option<String> {
-        let name = observe::assigned_name(code)?;
-        let sid = &self.state.conv.session_id;
-        let probe = self
-            .ctx
-            .exec
-            .execute(sid, &format!("print(repr({name}))"))
-            .await
-            .ok()?;
-        if observe::failed(&probe) {
-            return None;
-        }
-        let value: String = probe
-            .outputs
-            .iter()
-            .filter_map(|o| match o {
-                codeact_protocol::Output::Stream { text, .. } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
-        let value = observe::cap(value.trim_end(), limit);
-        (!value.is_empty()).then(|| prompt::empty_output_with_value(&name, &value))
-    }
-
-    /// Runs one cell; on cancellation the cell is interrupted and its partial result kept.
-    async fn execute(&self, code: &str) -> Result<(ExecResult, bool), ExecError> {
-        let sid = self.state.conv.session_id.clone();
-        let fut = self.ctx.exec.execute(&sid, code);
-        tokio::pin!(fut);
-        tokio::select! {
-            r = &mut fut => Ok((r?, false)),
-            _ = self.cancel.cancelled() => {
-                let _ = self.ctx.exec.interrupt(&sid).await;
-                Ok((fut.await?, true))
-            }
-        }
-    }
-}
-
-/// Failing code compared without regard to blank lines and trailing spaces.
-fn normalize_code(code: &str) -> String {
-    code.lines()
-        .map(str::trim_end)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// The seed of one turn's request. The engine restarts its random generator from the request's

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use codeact_agent::prompt::{QUESTION_REPLY, SESSION_RESET};
 use codeact_agent::{Agent, AgentConfig, Conversation, Mode};
-use codeact_protocol::{AgentEvent, EndReason, Role};
+use codeact_protocol::{AgentErrorCode, AgentEvent, EndReason, Role};
 use common::{manager, ScriptedLlm, Step};
 
 fn config(dir: &tempfile::TempDir) -> AgentConfig {
@@ -135,10 +135,10 @@ async fn a_broken_tools_file_is_reported() -> anyhow::Result<()> {
     let out = agent.send("hi").finish().await;
     assert_eq!(out.end, EndReason::Error);
     let err = out.events.iter().find_map(|e| match e {
-        AgentEvent::Error { message } => Some(message.clone()),
+        AgentEvent::Error { code, message } => Some((*code, message.clone())),
         _ => None,
     });
-    assert!(err.is_some_and(|m| m.contains("SyntaxError")));
+    assert!(err.is_some_and(|(code, m)| code == AgentErrorCode::Tools && m.contains("SyntaxError")));
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use codeact_agent::prompt::{
     QUESTION_NO_CODE, QUESTION_SOLUTION, SAME_CODE_AGAIN, SAME_ERROR_AGAIN, SOLUTION_TOO_EARLY,
 };
 use codeact_agent::{Agent, AgentConfig, Outcome, SelfConsistency};
-use codeact_protocol::{ActionOrigin, AgentEvent, EndReason, ExecStatus, Role};
+use codeact_protocol::{ActionOrigin, AgentErrorCode, AgentEvent, EndReason, ExecStatus, Role};
 use common::{manager, ScriptedLlm, Step};
 
 fn config(dir: &tempfile::TempDir) -> AgentConfig {
@@ -215,10 +215,8 @@ async fn failure_handling_for_small_models() -> anyhow::Result<()> {
         "<solution>3</solution>",
     ]);
     // With resampling off, the repeated code runs and gets the hint.
-    let cfg = AgentConfig {
-        resample_repeats: 0,
-        ..config(&dir)
-    };
+    let mut cfg = config(&dir);
+    cfg.sampling.resample_repeats = 0;
     let agent = Agent::new(llm.clone(), manager().await?, cfg);
     let out = agent.run_task("t").finish().await;
     assert_eq!(out.end, EndReason::Solution);
@@ -309,10 +307,8 @@ async fn repeats_are_run_once_resampling_is_spent() -> anyhow::Result<()> {
         "<execute>print(1/1)</execute>",
         "<solution>1.0</solution>",
     ]);
-    let cfg = AgentConfig {
-        resample_repeats: 2,
-        ..config(&dir)
-    };
+    let mut cfg = config(&dir);
+    cfg.sampling.resample_repeats = 2;
     let agent = Agent::new(llm.clone(), manager().await?, cfg);
     let out = agent.run_task("t").finish().await;
     assert_eq!(out.end, EndReason::Solution);
@@ -406,10 +402,13 @@ async fn context_length_error_ends_the_run() -> anyhow::Result<()> {
     let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
     let out = agent.run_task("t").finish().await;
     assert_eq!(out.end, EndReason::ContextLength);
-    assert!(out
-        .events
-        .iter()
-        .any(|e| matches!(e, AgentEvent::Error { .. })));
+    assert!(out.events.iter().any(|e| matches!(
+        e,
+        AgentEvent::Error {
+            code: AgentErrorCode::ContextLength,
+            ..
+        }
+    )));
     Ok(())
 }
 

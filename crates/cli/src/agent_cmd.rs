@@ -74,7 +74,7 @@ impl Style {
         Some(match ev {
             AgentEvent::Feedback { text } => self.paint("35", text.trim_end()),
             AgentEvent::ReplyDiscarded { reason, .. } => self.paint("35", &format!("[{reason}]")),
-            AgentEvent::Error { message } => self.paint("31", &format!("error: {message}")),
+            AgentEvent::Error { message, .. } => self.paint("31", &format!("error: {message}")),
             _ => return None,
         })
     }

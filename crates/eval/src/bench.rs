@@ -222,7 +222,7 @@ async fn run_one(
                 origin: ActionOrigin::FencedBlock,
                 ..
             } => fenced_actions += 1,
-            AgentEvent::Error { message } => errors.push(message.clone()),
+            AgentEvent::Error { message, .. } => errors.push(message.clone()),
             AgentEvent::ReplyDiscarded { text, .. } => discarded.push(text.clone()),
             _ => {}
         }

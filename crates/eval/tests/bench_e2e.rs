@@ -4,37 +4,27 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use codeact_eval::{bench_agent, BenchOptions, Task, Variant};
 use codeact_exec::local::LocalBackend;
 use codeact_exec::{ExecConfig, SandboxMode, SessionManager};
-use codeact_llm::{
-    BoxChunkStream, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError, Usage,
-};
-use futures::StreamExt;
+use codeact_llm::testing::{ScriptedLlm, Step};
 
-struct ToyModel {
-    code: HashMap<String, String>,
-}
-
-#[async_trait]
-impl LlmBackend for ToyModel {
-    fn name(&self) -> String {
-        "toy".into()
-    }
-    async fn stream(&self, request: CompletionRequest) -> Result<BoxChunkStream, LlmError> {
+/// The toy model: for a task it knows, the code from `code`; for an output, a solution that
+/// repeats it. Replies come whole, in one chunk, and run past any stop sequence.
+fn toy_model(code: HashMap<String, String>) -> ScriptedLlm {
+    let mut llm = ScriptedLlm::responding(move |request| {
         let last = request
             .messages
             .last()
             .map(|m| m.content.clone())
             .unwrap_or_default();
-        let reply = match last.strip_prefix("Execution Output:\n") {
+        Step::Raw(match last.strip_prefix("Execution Output:\n") {
             // The output stops at the loop's reminder, after a blank line.
             Some(output) => format!(
                 "<solution>{}</solution>",
                 output.split("\n\n").next().unwrap_or_default().trim()
             ),
-            None => match self.code.get(&last) {
+            None => match code.get(&last) {
                 // A fenced block without the tag: counts only with the fence fallback.
                 Some(code) if code.starts_with("fenced:") => {
                     format!(
@@ -45,16 +35,11 @@ impl LlmBackend for ToyModel {
                 Some(code) => format!("<execute>\n{code}\n"),
                 None => "I do not know.".into(),
             },
-        };
-        let chunks = vec![
-            Ok(Chunk::Delta(reply)),
-            Ok(Chunk::Done {
-                finish: FinishReason::Stop { sequence: None },
-                usage: Usage::default(),
-            }),
-        ];
-        Ok(futures::stream::iter(chunks).boxed())
-    }
+        })
+    });
+    llm.name = "toy".into();
+    llm.chunk_chars = usize::MAX;
+    llm
 }
 
 #[tokio::test]
@@ -89,7 +74,7 @@ async fn bench_counts_solved_tasks_format_errors_and_turns() -> anyhow::Result<(
             "fenced:print(2 ** 10)".to_string(),
         ),
     ]);
-    let llm = Arc::new(ToyModel { code });
+    let llm = Arc::new(toy_model(code));
     let mut config = ExecConfig::default();
     config.sandbox.mode = SandboxMode::None;
     let exec = SessionManager::new(Arc::new(LocalBackend::new(&config).await?), config);

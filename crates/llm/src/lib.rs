@@ -11,6 +11,8 @@ pub mod model;
 pub mod openai;
 mod sse;
 mod stop;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use backend::{
     BoxChunkStream, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError, Usage,

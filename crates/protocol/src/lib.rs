@@ -8,7 +8,7 @@ pub mod http;
 mod message;
 pub mod paths;
 
-pub use agent::{ActionOrigin, AgentEvent, EndReason};
+pub use agent::{ActionOrigin, AgentErrorCode, AgentEvent, DiscardReason, EndReason};
 pub use exec::{
     ErrorCode, ExecResult, ExecStatus, MimeBundle, Output, SandboxReport, SessionInfo,
     SessionState, StreamName,

@@ -251,7 +251,9 @@ impl Config {
             .unwrap_or(limits.max_executions);
         limits.context_chars = a.context_chars.unwrap_or(limits.context_chars);
         limits.max_tokens = m.max_tokens.unwrap_or(limits.max_tokens);
-        agent.resample_repeats = a.resample_repeats.unwrap_or(agent.resample_repeats);
+        agent.sampling.resample_repeats = a
+            .resample_repeats
+            .unwrap_or(agent.sampling.resample_repeats);
         agent.answer_reminder = a.answer_reminder.unwrap_or(agent.answer_reminder);
         Ok(Self {
             exec,
