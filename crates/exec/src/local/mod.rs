@@ -9,9 +9,11 @@ mod cgroup;
 mod channel;
 mod init_exe;
 mod kernel;
+mod memfd;
 mod network;
 mod pidfd;
 mod seccomp;
+mod worker_package;
 mod zygote;
 
 use std::os::fd::OwnedFd;

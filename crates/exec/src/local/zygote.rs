@@ -14,9 +14,6 @@ use serde::{Deserialize, Serialize};
 use super::channel::Control;
 use crate::ExecError;
 
-/// The worker program, shipped inside the binary.
-const WORKER: &str = include_str!("../../python/worker.py");
-
 /// Settings the zygote receives once, at start.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct ZygoteConfig {
@@ -91,13 +88,12 @@ impl Zygote {
     ) -> Result<Self, ExecError> {
         let (ctl, theirs) = Control::pair()?;
         let init_exe = super::init_exe::memfd()?;
+        let sources = super::worker_package::sources_memfd()?;
         let mut cmd = Command::new(python);
         cmd.arg("-I")
             .arg("-c")
-            .arg(WORKER)
-            .arg("zygote")
-            .arg("3")
-            .arg("4");
+            .arg(super::worker_package::BOOTSTRAP)
+            .args(["5", "zygote", "3", "4"]);
         cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -105,12 +101,23 @@ impl Zygote {
         cmd.current_dir("/");
         let raw = theirs.as_raw_fd();
         let exe = init_exe.as_raw_fd();
-        // SAFETY: only async-signal-safe calls (dup2, setsid) run between fork and exec.
+        let src = sources.as_raw_fd();
+        // SAFETY: only async-signal-safe calls (fcntl, dup2, setsid) run between fork and exec.
         unsafe {
             use std::os::unix::process::CommandExt;
             cmd.pre_exec(move || {
-                if libc::dup2(raw, 3) < 0 || libc::dup2(exe, 4) < 0 {
-                    return Err(std::io::Error::last_os_error());
+                // Moved out of the way first: one of them may already be 3, 4 or 5.
+                let mut high = [raw, exe, src];
+                for fd in &mut high {
+                    *fd = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 10);
+                    if *fd < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                for (target, fd) in (3..).zip(high) {
+                    if libc::dup2(fd, target) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 // Its own session: a Ctrl-C at the server's terminal must not reach sessions.
                 libc::setsid();
@@ -125,6 +132,7 @@ impl Zygote {
         })?;
         drop(theirs);
         drop(init_exe);
+        drop(sources);
         if let Some(err) = child.stderr.take() {
             std::thread::Builder::new()
                 .name("zygote-stderr".into())
