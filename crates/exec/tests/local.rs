@@ -236,7 +236,13 @@ async fn plain_python_without_ipython_runs_cells_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_is_the_small_reaper_and_orphans_are_reaped() {
     let m = manager(quick()).await;
-    let code = "import os\n\
+    // Init forks the worker before it execs codeact-init, so a busy machine may run the first
+    // cell of a fresh session before the exec: wait for it, a few seconds at most.
+    let code = "import os, time\n\
+                for _ in range(300):\n    \
+                    if open('/proc/1/comm').read().strip() == 'codeact-init':\n        \
+                        break\n    \
+                    time.sleep(0.01)\n\
                 print(open('/proc/1/comm').read().strip(), os.getppid())\n\
                 print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))";
     let r = m.execute("i", code).await.unwrap();
