@@ -13,6 +13,8 @@ import select
 import threading
 import time
 
+from . import messages
+
 
 def clean_text(s):
     # Lone surrogates cannot cross JSON into Rust: replace them.
@@ -80,7 +82,7 @@ class Capture:
         if len(items) > self.sent and items[-1]["type"] == "stream" and items[-1]["name"] == name:
             items[-1]["text"] += text
         else:
-            items.append({"type": "stream", "name": name, "text": text})
+            items.append(messages.stream(name, text))
 
     def rich(self, item):
         with self.lock:

@@ -27,7 +27,7 @@ def run_init(cfg, chan_fd, sandboxed, init_exe_fd):
         enter_root(cfg)
         set_limits(cfg["limits"])
         drop_privileges()
-        install_seccomp(cfg.get("seccomp"))
+        install_seccomp(cfg["seccomp"])
     else:
         os.chdir(cfg["workdir"])
         set_limits(cfg["limits"])

@@ -7,6 +7,8 @@ import io
 import re
 import sys
 
+from . import messages
+
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -39,9 +41,7 @@ class PlainRunner:
                 value = eval(compile(last, "<cell>", "eval"), self.ns)
                 if value is not None:
                     self.ns["_"] = value
-                    self.capture.rich(
-                        {"type": "result", "execution_count": self.count, "data": {"text/plain": repr(value)}}
-                    )
+                    self.capture.rich(messages.result(self.count, {"text/plain": repr(value)}))
         except BaseException as e:  # noqa: B902 - the cell's failure is its output
             if isinstance(e, SystemExit) and not e.code:
                 return False
@@ -64,7 +64,7 @@ class PlainRunner:
                     continue
             keep.append(frame)
         tbl = [ANSI.sub("", x.rstrip("\n")) for x in keep]
-        self.capture.rich({"type": "error", "ename": etype.__name__, "evalue": str(value), "traceback": tbl})
+        self.capture.rich(messages.error(etype.__name__, str(value), tbl))
 
 
 def make_ipython_runner(capture):
@@ -97,14 +97,14 @@ def make_ipython_runner(capture):
             pass
 
         def write_format_data(self, format_dict, md_dict=None):
-            capture.rich({"type": "result", "execution_count": self.shell.execution_count, "data": bundle(format_dict)})
+            capture.rich(messages.result(self.shell.execution_count, bundle(format_dict)))
 
         def finish_displayhook(self):
             pass
 
     class Pub(DisplayPublisher):
         def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-            capture.rich({"type": "display", "data": bundle(data)})
+            capture.rich(messages.display(bundle(data)))
 
         def clear_output(self, wait=False):
             pass
@@ -114,14 +114,8 @@ def make_ipython_runner(capture):
     shell.display_trap.hook = shell.displayhook
 
     def showtraceback(etype, evalue, stb):
-        capture.rich(
-            {
-                "type": "error",
-                "ename": getattr(etype, "__name__", str(etype)),
-                "evalue": str(evalue),
-                "traceback": [ANSI.sub("", x) for x in stb],
-            }
-        )
+        ename = getattr(etype, "__name__", str(etype))
+        capture.rich(messages.error(ename, str(evalue), [ANSI.sub("", x) for x in stb]))
 
     shell._showtraceback = showtraceback
     return IPythonRunner(shell)
@@ -156,12 +150,11 @@ def flush_figures(capture):
             continue
         w, h = fig.get_size_inches() * fig.dpi
         capture.rich(
-            {
-                "type": "display",
-                "data": {
+            messages.display(
+                {
                     "text/plain": "<Figure size %gx%g with %d Axes>" % (w, h, len(fig.axes)),
                     "image/png": base64.b64encode(buf.getvalue()).decode(),
-                },
-            }
+                }
+            )
         )
     plt.close("all")

@@ -183,7 +183,7 @@ def build_root(cfg):
     os.makedirs(root + "/etc", exist_ok=True)
     for d in ("home", "root"):
         os.makedirs(root + "/" + d, exist_ok=True)
-    if cfg.get("network") == "egress" and os.path.isfile("/etc/resolv.conf") and not os.path.islink("/etc/resolv.conf"):
+    if cfg["network"] == "egress" and os.path.isfile("/etc/resolv.conf") and not os.path.islink("/etc/resolv.conf"):
         # The user-mode network stack answers DNS at its own address.
         write_file(stage + "/resolv.conf", "nameserver 10.0.2.3\n")
         mount(stage + "/resolv.conf", root + "/etc/resolv.conf", None, MS_BIND)

@@ -9,6 +9,7 @@ import re
 import sys
 import threading
 
+from . import messages
 from .capture import Capture, FdPump, TextSink
 from .files import file_op
 from .runners import IPythonRunner, PlainRunner, flush_figures, make_ipython_runner
@@ -115,7 +116,7 @@ def serve_worker(chan, limit):
         items = cap.take(final=False)
         if items:
             try:
-                chan.send({"type": "output", "cell": current_cell[0], "outputs": items})
+                chan.send(messages.output(current_cell[0], items))
             except OSError:
                 os._exit(0)
 
@@ -127,11 +128,14 @@ def serve_worker(chan, limit):
         while True:
             try:
                 msg = chan.recv()
-            except Exception:
+                op = None if msg is None else messages.check_request(messages.WORKER_REQUESTS, msg)
+            except (OSError, ValueError):
+                # The channel broke, or the engine and this worker disagree on the protocol
+                # (which the contract tests rule out): the session ends either way, and the
+                # engine reports that it died.
                 msg = None
             if msg is None:
                 os._exit(0)
-            op = msg.get("op")
             if op == "execute":
                 with cell_ready:
                     cells.append(msg)
@@ -148,23 +152,23 @@ def serve_worker(chan, limit):
         CURRENT.runner.count = 0
     cap.reset()
     threading.Thread(target=reader, daemon=True).start()
-    chan.send({"type": "ready", "pid": os.getpid(), "ipython": isinstance(CURRENT.runner, IPythonRunner)})
+    chan.send(messages.ready(os.getpid(), isinstance(CURRENT.runner, IPythonRunner)))
     while True:
         with cell_ready:
             while not cells:
                 cell_ready.wait()
             msg = cells.pop(0)
         cap.reset()
-        current_cell[0] = msg.get("cell")
+        current_cell[0] = msg["cell"]
         pump.cell_started()
         error = True
         try:
-            error = CURRENT.runner.run(msg.get("code", ""))
+            error = CURRENT.runner.run(msg["code"])
             flush_figures(cap)
         except KeyboardInterrupt:
-            cap.rich({"type": "error", "ename": "KeyboardInterrupt", "evalue": "", "traceback": ["KeyboardInterrupt"]})
+            cap.rich(messages.error("KeyboardInterrupt", "", ["KeyboardInterrupt"]))
         except BaseException as e:  # the runner itself must never take the session down
-            cap.rich({"type": "error", "ename": type(e).__name__, "evalue": str(e), "traceback": [repr(e)]})
+            cap.rich(messages.error(type(e).__name__, str(e), [repr(e)]))
         try:
             sys.stdout.flush()
         except Exception:
@@ -176,4 +180,4 @@ def serve_worker(chan, limit):
         with cap.lock:
             items = cap.take(final=True)
             truncated = cap.truncated
-        chan.send({"type": "done", "cell": msg.get("cell"), "outputs": items, "error": bool(error), "truncated": truncated})
+        chan.send(messages.done(msg["cell"], items, bool(error), truncated))

@@ -7,7 +7,7 @@ import signal
 import socket
 import sys
 
-from . import session
+from . import messages, session
 from .channel import seq_recv, seq_send
 from .init import run_init
 from .runners import IPythonRunner
@@ -78,14 +78,14 @@ def start_session(msg, fds, zcfg):
     if sandboxed and len(ns_fds) != len(NS_ORDER):
         for fd in fds:
             os.close(fd)
-        return {"ok": False, "error": "start needs the session's namespaces"}
+        return messages.failed("start needs the session's namespaces")
     r, w = os.pipe()
     starter = os.fork()
     if starter == 0:
         try:
             os.close(r)
             close_zygote_fds(keep={INIT_EXE_FD})
-            for path in cfg.get("cgroup_procs") or ():
+            for path in cfg["cgroup_procs"]:
                 write_file(path, str(os.getpid()))
             if sandboxed:
                 os.setgroups([])
@@ -126,8 +126,8 @@ def start_session(msg, fds, zcfg):
         pass
     text = data.decode(errors="replace")
     if not text or text.startswith("E"):
-        return {"ok": False, "error": "cannot start the session: %s" % (text[1:] or "the starter process died")}
-    return {"ok": True, "pid": int(text)}
+        return messages.failed("cannot start the session: %s" % (text[1:] or "the starter process died"))
+    return messages.forked(int(text))
 
 
 def build_sandbox(msg, ctl_fd, zcfg):
@@ -151,7 +151,7 @@ def build_sandbox(msg, ctl_fd, zcfg):
             os.setsid()
             os.setgroups([])
             check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-            if cfg.get("uid") is None:
+            if cfg["uid"] is None:
                 map_ids("self", os.geteuid(), os.getegid())
                 os.write(sync_w, b"s")
             else:
@@ -174,11 +174,12 @@ def build_sandbox(msg, ctl_fd, zcfg):
             build_root(cfg)
             for fd in cfg["path_fds"].values():
                 os.close(fd)
-            seq_send(ctl, {"ok": True})
+            seq_send(ctl, messages.built())
+            # The engine sends nothing: it closes the channel once it holds our namespaces.
             seq_recv(ctl)
         except BaseException as e:
             try:
-                seq_send(ctl, {"ok": False, "error": str(e)})
+                seq_send(ctl, messages.failed(str(e)))
             except Exception:
                 pass
             os._exit(1)
@@ -194,10 +195,10 @@ def build_sandbox(msg, ctl_fd, zcfg):
                 os.write(go_w, b"1")
             except OSError as e:
                 os.write(go_w, b"0")
-                return {"ok": False, "error": "cannot map user ids: %s" % e}
+                return messages.failed("cannot map user ids: %s" % e)
         elif how != b"s":
-            return {"ok": False, "error": "the sandbox builder died while creating its namespaces"}
-        return {"ok": True, "pid": pid}
+            return messages.failed("the sandbox builder died while creating its namespaces")
+        return messages.forked(pid)
     finally:
         os.close(sync_r)
         os.close(go_w)
@@ -211,20 +212,18 @@ def zygote(ctl_fd, init_fd):
     msg, _ = seq_recv(ctl)
     if msg is None:
         return
+    try:
+        if messages.check_request(messages.ZYGOTE_REQUESTS, msg) != "config":
+            raise ValueError("the first request must be config")
+    except ValueError as e:
+        seq_send(ctl, messages.failed(str(e)))
+        return
     zcfg = msg
-    if zcfg.get("seccomp_b64"):
-        zcfg["seccomp"] = prepare_seccomp([base64.b64decode(p) for p in zcfg.pop("seccomp_b64")])
-    zcfg["ro_paths"] = ro_paths(zcfg.get("extra_ro_paths") or [])
-    session.warm(zcfg.get("preload"))
-    seq_send(
-        ctl,
-        {
-            "ok": True,
-            "ipython": isinstance(session.CURRENT.runner, IPythonRunner),
-            "python": sys.version.split()[0],
-            "ro_paths": zcfg["ro_paths"],
-        },
-    )
+    zcfg["seccomp"] = prepare_seccomp([base64.b64decode(p) for p in zcfg.pop("seccomp_b64")])
+    zcfg["ro_paths"] = ro_paths(zcfg["extra_ro_paths"])
+    session.warm(zcfg["preload"])
+    ipython = isinstance(session.CURRENT.runner, IPythonRunner)
+    seq_send(ctl, messages.warm(sys.version.split()[0], ipython, zcfg["ro_paths"]))
     # Every session's init is reparented here when its starter exits, and reaped here.
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, lambda *_: reap_children())
@@ -233,8 +232,8 @@ def zygote(ctl_fd, init_fd):
         msg, fds = seq_recv(ctl)
         if msg is None:
             os._exit(0)
-        op = msg.get("op")
         try:
+            op = messages.check_request(messages.ZYGOTE_REQUESTS, msg)
             if op == "build" and len(fds) == 1:
                 reply = build_sandbox(msg, fds[0], zcfg)
             elif op == "start" and fds:
@@ -242,9 +241,9 @@ def zygote(ctl_fd, init_fd):
             else:
                 for fd in fds:
                     os.close(fd)
-                reply = {"ok": False, "error": "bad request"}
-        except Exception as e:
-            reply = {"ok": False, "error": str(e)}
+                reply = messages.failed("bad request: %s with %d descriptors" % (op, len(fds)))
+        except Exception as e:  # noqa: BLE001 - the engine gets every failure as the answer
+            reply = messages.failed(str(e))
         seq_send(ctl, reply)
 
 

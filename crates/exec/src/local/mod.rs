@@ -7,9 +7,12 @@
 
 mod cgroup;
 mod channel;
+#[cfg(test)]
+mod contract_tests;
 mod init_exe;
 mod kernel;
 mod memfd;
+mod messages;
 mod network;
 mod pidfd;
 mod seccomp;
@@ -28,7 +31,8 @@ use codeact_protocol::SandboxReport;
 use self::cgroup::Cgroups;
 use self::channel::Control;
 use self::kernel::{LocalKernel, Sandbox};
-use self::zygote::{Limits, Zygote, ZygoteConfig};
+use self::messages::{BuilderReply, Limits, ZygoteConfig};
+use self::zygote::Zygote;
 use crate::{Backend, ExecConfig, ExecError, Kernel, NetworkMode, SandboxMode};
 
 /// First host uid of the range sessions run as when the server is root.
@@ -124,9 +128,12 @@ impl Inner {
         };
         let unique_uids = sandboxed && nix::unistd::geteuid().is_root();
         let zcfg = ZygoteConfig {
-            op: "config",
             sandboxed,
-            network: if egress { "egress" } else { "none" },
+            network: if egress {
+                NetworkMode::Egress
+            } else {
+                NetworkMode::None
+            },
             stage: stage.clone(),
             extra_ro_paths: config.sandbox.extra_ro_paths.clone(),
             disk_bytes: config.sandbox.disk_bytes,
@@ -240,31 +247,18 @@ impl Inner {
         let pid = self.zygote.build(&name, uid, theirs)?;
         // A builder that hangs must not hang the server.
         ctl.set_timeout(std::time::Duration::from_secs(15))?;
-        let ready: serde_json::Value = ctl.recv()?.ok_or_else(|| {
-            ExecError::SandboxUnavailable(
-                "the sandbox builder died while building the sandbox".into(),
-            )
-        })?;
-        if ready.get("ok").and_then(|v| v.as_bool()) != Some(true) {
-            let why = ready
-                .get("error")
-                .and_then(|v| v.as_str())
-                .unwrap_or("unknown error")
-                .to_string();
-            return Err(ExecError::SandboxUnavailable(why));
+        match ctl.recv::<BuilderReply>()? {
+            Some(BuilderReply::Built {}) => {}
+            Some(BuilderReply::Failed { error }) => {
+                return Err(ExecError::SandboxUnavailable(error))
+            }
+            None => {
+                return Err(ExecError::SandboxUnavailable(
+                    "the sandbox builder died while building the sandbox".into(),
+                ))
+            }
         }
-        let ns = ["user", "mnt", "net", "ipc", "uts"]
-            .iter()
-            .map(|kind| {
-                std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
-                    .map(OwnedFd::from)
-                    .map_err(|e| {
-                        ExecError::SandboxUnavailable(format!(
-                            "cannot hold the session's {kind} namespace: {e}"
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let ns = hold_namespaces(pid)?;
         let net = if self.config.sandbox.network == NetworkMode::Egress {
             Some(network::attach(pid)?)
         } else {
@@ -284,6 +278,23 @@ impl Inner {
         };
         Ok((sandbox, cgroup))
     }
+}
+
+/// References to the namespaces of a session's builder (user, mount, net, ipc and uts, in the
+/// order the zygote joins them), which keep them, and the session's tmpfs mounts, alive.
+fn hold_namespaces(pid: i32) -> Result<Vec<OwnedFd>, ExecError> {
+    ["user", "mnt", "net", "ipc", "uts"]
+        .iter()
+        .map(|kind| {
+            std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
+                .map(OwnedFd::from)
+                .map_err(|e| {
+                    ExecError::SandboxUnavailable(format!(
+                        "cannot hold the session's {kind} namespace: {e}"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// The environment of every session: nothing of the server's, only what Python needs.
