@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use codeact_exec::local::LocalBackend;
 use codeact_exec::{ExecConfig, SessionManager};
-use codeact_protocol::{ExecStatus, Output};
+use codeact_protocol::{BackendKind, ExecStatus, Namespace, NetworkAccess, Output};
 
 async fn manager(cfg: ExecConfig) -> Arc<SessionManager> {
     let backend = LocalBackend::new(&cfg).await.expect("local backend");
@@ -37,6 +37,41 @@ async fn state_persists_and_outputs_are_ordered() {
         .unwrap();
     assert!(!r.new_session);
     assert_eq!(r.text(), "o\ne\n41\n");
+    m.shutdown().await;
+}
+
+/// The report lists, as typed fields, what the sandbox enforces, and renders it for people.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_says_what_is_enforced() {
+    let m = manager(ExecConfig {
+        pool_size: 0,
+        ..quick()
+    })
+    .await;
+    let r = m.report();
+    assert_eq!((r.backend, r.isolated), (BackendKind::Local, true));
+    assert_eq!(r.namespaces.len(), 6);
+    assert!(r.namespaces.contains(&Namespace::Pid));
+    let fs = r.filesystem.as_ref().expect("a filesystem view");
+    assert!(fs.read_only_paths.iter().any(|p| p == "/usr"), "{fs:?}");
+    assert_eq!(fs.writable, ["/workspace", "/tmp"]);
+    assert_eq!(r.network, Some(NetworkAccess::LoopbackOnly));
+    let limits = r.rlimits.as_ref().expect("rlimits");
+    assert_eq!(limits.file_size_bytes, quick().sandbox.file_size_bytes);
+    assert!(r.capabilities_dropped && r.no_new_privs && r.environment_scrubbed);
+    assert!(r.seccomp.as_ref().expect("seccomp").denied_syscalls > 30);
+    // As root, a cgroup per session; otherwise it is reported missing.
+    assert_eq!(r.cgroup.is_some(), r.missing.is_empty(), "{r:?}");
+    let lines = r.enforced_lines();
+    assert_eq!(lines[0], "namespaces: user pid mount net ipc uts");
+    assert!(
+        lines.iter().any(|l| l.starts_with("seccomp: ")),
+        "{lines:?}"
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["backend"], "local");
+    assert_eq!(json["network"], "loopback_only");
+    assert_eq!(json["namespaces"][0], "user");
     m.shutdown().await;
 }
 

@@ -9,7 +9,8 @@ pub mod paths;
 
 pub use agent::{ActionOrigin, AgentEvent, EndReason};
 pub use exec::{
-    ErrorCode, ExecResult, ExecStatus, MimeBundle, Output, SandboxReport, SessionInfo,
+    BackendKind, CgroupLimits, CgroupVersion, ErrorCode, ExecResult, ExecStatus, FilesystemView,
+    MimeBundle, Namespace, NetworkAccess, Output, Rlimits, SandboxReport, SeccompInfo, SessionInfo,
     SessionState, StreamName,
 };
 pub use message::{ImagePart, Message, Role};

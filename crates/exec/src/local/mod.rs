@@ -15,6 +15,7 @@ mod memfd;
 mod messages;
 mod network;
 mod pidfd;
+mod report;
 mod seccomp;
 mod worker_package;
 mod zygote;
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use codeact_protocol::SandboxReport;
+use codeact_protocol::{BackendKind, SandboxReport};
 
 use self::cgroup::Cgroups;
 use self::channel::Control;
@@ -37,6 +38,10 @@ use crate::{Backend, ExecConfig, ExecError, Kernel, NetworkMode, SandboxMode};
 
 /// First host uid of the range sessions run as when the server is root.
 const UID_BASE: u32 = 0x30000;
+/// CPU time one process of a session may use (an rlimit; the cgroup shares the CPU).
+const CPU_SECONDS: u64 = 6 * 3600;
+/// Open files per process of a session (an rlimit).
+const OPEN_FILES: u64 = 4096;
 
 /// The local backend.
 pub struct LocalBackend {
@@ -141,7 +146,7 @@ impl Inner {
             limits: Limits {
                 file_size_bytes: config.sandbox.file_size_bytes,
                 memory_bytes: config.sandbox.memory_bytes,
-                cpu_seconds: 6 * 3600,
+                cpu_seconds: CPU_SECONDS,
                 nproc: unique_uids.then_some(config.sandbox.max_processes),
             },
             seccomp_b64,
@@ -172,6 +177,12 @@ impl Inner {
 
     fn sandboxed(&self) -> bool {
         self.config.sandbox.mode == SandboxMode::Local
+    }
+
+    /// Whether each session runs as a host uid of its own (the server is root), which also
+    /// makes a per-uid process limit meaningful.
+    fn unique_uids(&self) -> bool {
+        self.uids.lock().map(|u| !u.is_empty()).unwrap_or(false)
     }
 
     fn take_uid(&self) -> Result<Option<(usize, u32)>, ExecError> {
@@ -337,76 +348,16 @@ fn session_env(sandboxed: bool, cache: &std::path::Path) -> Vec<(String, String)
 
 #[async_trait]
 impl Backend for LocalBackend {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> BackendKind {
         if self.inner.sandboxed() {
-            "local"
+            BackendKind::Local
         } else {
-            "none"
+            BackendKind::None
         }
     }
 
     fn report(&self) -> SandboxReport {
-        let this = &self.inner;
-        let p = &this.config.sandbox;
-        if !this.sandboxed() {
-            return SandboxReport {
-                backend: "none".into(),
-                isolated: false,
-                enforced: vec!["environment: scrubbed".into()],
-                missing: vec!["sandbox disabled by --sandbox none: code runs on the host with the server's rights".into()],
-            };
-        }
-        let mib = |b: u64| b >> 20;
-        let mut enforced = vec![
-            "namespaces: user pid mount net ipc uts".into(),
-            format!(
-                "filesystem: read-only root of {} host paths ({})",
-                this.zygote.info.ro_paths.len(),
-                this.zygote.info.ro_paths.join(" ")
-            ),
-            format!(
-                "writable: private tmpfs /workspace and /tmp, {} MiB each",
-                mib(p.disk_bytes)
-            ),
-            if p.network == NetworkMode::Egress {
-                "network: egress through slirp4netns (user-mode NAT; the host's loopback is unreachable)".into()
-            } else {
-                "network: none (loopback only)".into()
-            },
-            format!(
-                "rlimits: file size {} MiB, data {} MiB per process, core 0, open files 4096{}",
-                mib(p.file_size_bytes),
-                mib(p.memory_bytes),
-                if nix::unistd::geteuid().is_root() {
-                    format!(", processes {}", p.max_processes)
-                } else {
-                    String::new()
-                }
-            ),
-            "privileges: all capabilities dropped, no_new_privs".into(),
-            seccomp::summary(),
-            "environment: scrubbed".into(),
-        ];
-        let mut missing = Vec::new();
-        match &this.cgroups {
-            Some(c) => enforced.push(format!(
-                "{}: memory {} MiB, pids {}, cpu {} cores per session",
-                c.describe(),
-                mib(p.memory_bytes),
-                p.max_processes,
-                p.cpu_cores
-            )),
-            None => missing.push(format!(
-                "cgroups ({}): no per-session memory total, process count or CPU share",
-                this.cgroup_error.as_deref().unwrap_or("unavailable")
-            )),
-        }
-        SandboxReport {
-            backend: "local".into(),
-            isolated: true,
-            enforced,
-            missing,
-        }
+        report::report(&self.inner)
     }
 
     async fn shutdown(&self) {
