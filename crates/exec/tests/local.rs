@@ -62,6 +62,9 @@ async fn the_report_says_what_is_enforced() {
     assert!(r.seccomp.as_ref().expect("seccomp").denied_syscalls > 30);
     // As root, a cgroup per session; otherwise it is reported missing.
     assert_eq!(r.cgroup.is_some(), r.missing.is_empty(), "{r:?}");
+    let py = r.python.as_ref().expect("the session Python");
+    assert_eq!(py.path, quick().python);
+    assert!(!py.version.is_empty(), "{py:?}");
     let lines = r.enforced_lines();
     assert_eq!(lines[0], "namespaces: user pid mount net ipc uts");
     assert!(
@@ -246,6 +249,26 @@ async fn plain_python_without_ipython_runs_cells_too() {
         ..quick()
     };
     let m = manager(cfg).await;
+    // The report says which Python runs sessions, and what it lacks.
+    let py = m.report().python.expect("the session Python");
+    assert_eq!(py.path, std::path::Path::new("/usr/bin/python3"));
+    assert!(
+        !py.ipython && py.missing_modules.contains(&"IPython".to_string()),
+        "{py:?}"
+    );
+    let expected = [
+        "IPython",
+        "numpy",
+        "pandas",
+        "matplotlib",
+        "matplotlib.pyplot",
+    ];
+    assert!(
+        py.missing_modules
+            .iter()
+            .all(|m| expected.contains(&m.as_str())),
+        "{py:?}"
+    );
     let r = m
         .execute("p", "import sys\nv = 20\nprint('out')\nv * 2")
         .await

@@ -1,6 +1,7 @@
 //! What running one cell in a session produces, and how sessions are described.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -295,6 +296,18 @@ pub struct CgroupLimits {
     pub cpu_cores: f64,
 }
 
+/// The Python that sessions run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonEnv {
+    pub path: PathBuf,
+    pub version: String,
+    /// Whether cells run in IPython (magics, `!cmd`, rich display); plain Python otherwise.
+    pub ipython: bool,
+    /// Modules sessions are expected to have (IPython, numpy, pandas, matplotlib) that this
+    /// Python could not import.
+    pub missing_modules: Vec<String>,
+}
+
 /// What isolation an execution backend really enforces on this machine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SandboxReport {
@@ -315,6 +328,8 @@ pub struct SandboxReport {
     pub cgroup: Option<CgroupLimits>,
     /// Sessions see none of the server's environment variables.
     pub environment_scrubbed: bool,
+    /// The Python sessions run, for the local backend.
+    pub python: Option<PythonEnv>,
     /// Mechanisms asked for that this kernel or setup could not provide, one line each.
     pub missing: Vec<String>,
 }
@@ -334,6 +349,7 @@ impl SandboxReport {
             seccomp: None,
             cgroup: None,
             environment_scrubbed: false,
+            python: None,
             missing: Vec::new(),
         }
     }

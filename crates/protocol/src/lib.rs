@@ -10,7 +10,7 @@ pub mod paths;
 pub use agent::{ActionOrigin, AgentEvent, EndReason};
 pub use exec::{
     BackendKind, CgroupLimits, CgroupVersion, ErrorCode, ExecResult, ExecStatus, FilesystemView,
-    MimeBundle, Namespace, NetworkAccess, Output, Rlimits, SandboxReport, SeccompInfo, SessionInfo,
-    SessionState, StreamName,
+    MimeBundle, Namespace, NetworkAccess, Output, PythonEnv, Rlimits, SandboxReport, SeccompInfo,
+    SessionInfo, SessionState, StreamName,
 };
 pub use message::{ImagePart, Message, Role};

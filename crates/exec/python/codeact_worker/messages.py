@@ -44,9 +44,15 @@ def check_request(table, msg):
 # Replies of the zygote, on its control channel.
 
 
-def warm(python, ipython, ro_paths):
+def warm(python, ipython, ro_paths, missing_modules):
     """Answer to "config": warm, and what it found."""
-    return {"type": "warm", "python": python, "ipython": ipython, "ro_paths": ro_paths}
+    return {
+        "type": "warm",
+        "python": python,
+        "ipython": ipython,
+        "ro_paths": ro_paths,
+        "missing_modules": missing_modules,
+    }
 
 
 def forked(pid):

@@ -28,18 +28,28 @@ class Session:
 CURRENT = Session(65536)
 
 
+# What sessions are expected to have besides IPython; each is imported (and so shared by every
+# session) here.
+EXPECTED_MODULES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot")
+
+
 def warm(preload):
-    """Runs in the zygote: import and warm everything sessions will need, then freeze the heap."""
+    """Runs in the zygote: import and warm everything sessions will need, then freeze the heap.
+    Returns the expected modules that this Python could not import."""
     os.environ.setdefault("MPLBACKEND", "Agg")
+    missing = []
     try:
         CURRENT.runner = make_ipython_runner(CURRENT.capture)
     except ImportError:
         CURRENT.runner = PlainRunner(CURRENT.capture)
-    for mod in ("resource", "numpy", "pandas", "matplotlib", "matplotlib.pyplot"):
+        missing.append("IPython")
+    for mod in EXPECTED_MODULES:
+        if mod.split(".")[0] in missing:
+            continue
         try:
             __import__(mod)
-        except Exception:
-            pass
+        except Exception:  # noqa: BLE001 - a module that fails to import is reported missing
+            missing.append(mod)
     old = sys.stdout, sys.stderr
     sys.stdout = sys.stderr = io.StringIO()
     try:
@@ -55,6 +65,7 @@ def warm(preload):
     gc.freeze()
     fill_pools()
     gc.freeze()
+    return missing
 
 
 BALLAST = []

@@ -221,9 +221,9 @@ def zygote(ctl_fd, init_fd):
     zcfg = msg
     zcfg["seccomp"] = prepare_seccomp([base64.b64decode(p) for p in zcfg.pop("seccomp_b64")])
     zcfg["ro_paths"] = ro_paths(zcfg["extra_ro_paths"])
-    session.warm(zcfg["preload"])
+    missing = session.warm(zcfg["preload"])
     ipython = isinstance(session.CURRENT.runner, IPythonRunner)
-    seq_send(ctl, messages.warm(sys.version.split()[0], ipython, zcfg["ro_paths"]))
+    seq_send(ctl, messages.warm(sys.version.split()[0], ipython, zcfg["ro_paths"], missing))
     # Every session's init is reparented here when its starter exits, and reaped here.
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, lambda *_: reap_children())

@@ -82,6 +82,8 @@ pub(crate) struct ZygoteInfo {
     pub ipython: bool,
     /// The host paths a session sees, read-only.
     pub ro_paths: Vec<String>,
+    /// Modules sessions are expected to have that this Python could not import.
+    pub missing_modules: Vec<String>,
 }
 
 /// What a sandbox builder says on its own channel. The engine sends it nothing: closing the
@@ -320,7 +322,7 @@ pub(crate) mod tests {
                 "{bad}"
             );
         }
-        let warm = json!({"type": "warm", "python": "3", "ipython": true, "ro_paths": []});
+        let warm = json!({"type": "warm", "python": "3", "ipython": true, "ro_paths": [], "missing_modules": []});
         assert!(serde_json::from_value::<ZygoteReply>(warm.clone()).is_ok());
         let mut extra = warm;
         extra["ok"] = json!(true);

@@ -153,6 +153,7 @@ impl Inner {
             preload: config.preload.clone(),
         };
         let zygote = Zygote::start(&config.python, &zcfg, &session_env(sandboxed, &cache))?;
+        report::warn_if_incomplete(&config.python, &zygote.info.missing_modules);
         Ok(Self {
             zygote: Arc::new(zygote),
             uids: Arc::new(Mutex::new(vec![

@@ -1,8 +1,13 @@
 //! The local backend's sandbox report: the mechanisms in force on this machine, as typed
-//! fields, and what could not be had.
+//! fields, what could not be had, and what the session Python lacks.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use codeact_protocol::{
-    BackendKind, CgroupLimits, FilesystemView, Namespace, NetworkAccess, Rlimits, SandboxReport,
+    BackendKind, CgroupLimits, FilesystemView, Namespace, NetworkAccess, PythonEnv, Rlimits,
+    SandboxReport,
 };
 
 use super::{seccomp, Inner, CPU_SECONDS, OPEN_FILES};
@@ -14,6 +19,7 @@ pub(super) fn report(this: &Inner) -> SandboxReport {
         return SandboxReport {
             network: Some(NetworkAccess::Host),
             environment_scrubbed: true,
+            python: Some(python(this)),
             missing: vec!["sandbox disabled by --sandbox none: code runs on the host with the server's rights".into()],
             ..SandboxReport::unconfined(BackendKind::None)
         };
@@ -67,6 +73,47 @@ pub(super) fn report(this: &Inner) -> SandboxReport {
         seccomp: Some(seccomp::info()),
         cgroup,
         environment_scrubbed: true,
+        python: Some(python(this)),
         missing,
     }
+}
+
+fn python(this: &Inner) -> PythonEnv {
+    let info = &this.zygote.info;
+    PythonEnv {
+        path: this.config.python.clone(),
+        version: info.python.clone(),
+        ipython: info.ipython,
+        missing_modules: info.missing_modules.clone(),
+    }
+}
+
+/// Says, once per interpreter and process, that the session Python lacks modules sessions
+/// are expected to have, and how to get them.
+pub(super) fn warn_if_incomplete(python: &Path, missing: &[String]) {
+    static WARNED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    if missing.is_empty() {
+        return;
+    }
+    let first = WARNED
+        .lock()
+        .map(|mut w| w.insert(python.to_path_buf()))
+        .unwrap_or(true);
+    if !first {
+        return;
+    }
+    let venv = codeact_protocol::paths::cache_dir().join("venv");
+    let plain = if missing.iter().any(|m| m == "IPython") {
+        " (cells run as plain Python: no magics, no !commands, no display())"
+    } else {
+        ""
+    };
+    tracing::warn!(
+        "the session Python {} cannot import {}{plain}: run scripts/setup.sh, which makes a venv \
+         with them at {} (the default session Python), or point --python / CODEACT_PYTHON at \
+         a Python that has them",
+        python.display(),
+        missing.join(", "),
+        venv.display(),
+    );
 }
