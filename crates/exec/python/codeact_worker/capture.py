@@ -215,16 +215,11 @@ class FdPump:
             elif not self.running:
                 next_tick = None
             timeout = None if next_tick is None else max(0, next_tick - time.monotonic()) * 1000
-            try:
-                ready = poller.poll(timeout)
-            except InterruptedError:
-                continue
+            ready = poller.poll(timeout)
             for r, _ev in ready:
                 if r == self.wake_r:
-                    try:
-                        os.read(self.wake_r, 64)
-                    except BlockingIOError:
-                        pass
+                    # Readable, and only this thread reads it: this cannot block.
+                    os.read(self.wake_r, 64)
                 else:
                     self._drain(r)
             if next_tick is not None and time.monotonic() >= next_tick:
@@ -242,9 +237,8 @@ class FdPump:
                 try:
                     chunk = os.read(r, 65536)
                 except BlockingIOError:
+                    # Non-blocking: the pipe is empty for now.
                     break
-                except InterruptedError:
-                    continue
                 if not chunk:
                     break
                 self.capture.stream(name, dec.decode(chunk))

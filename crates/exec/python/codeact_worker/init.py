@@ -19,10 +19,7 @@ def run_init(cfg, chan_fd, sandboxed, init_exe_fd):
     os.setsid()
     # When the session runs out of memory, the OOM killer must pick its code, never the
     # server's processes (raising one's own score needs no privilege; lowering theirs would).
-    try:
-        write_file("/proc/self/oom_score_adj", "1000")
-    except OSError:
-        pass
+    write_file("/proc/self/oom_score_adj", "1000")
     if sandboxed:
         enter_root(cfg)
         set_limits(cfg["limits"])
@@ -32,14 +29,14 @@ def run_init(cfg, chan_fd, sandboxed, init_exe_fd):
         os.chdir(cfg["workdir"])
         set_limits(cfg["limits"])
     # Nothing of the zygote's or the server's may reach session code: above all not its
-    # control channel.
-    keep = {0, 1, 2, chan_fd, init_exe_fd}
-    for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+    # control channel. (closerange passes over descriptors that are not open; given an empty
+    # range, CPython closes every descriptor.)
+    top = max(int(n) for n in os.listdir("/proc/self/fd")) + 1
+    low = 0
+    for fd in sorted({0, 1, 2, chan_fd, init_exe_fd}) + [top]:
+        if low < fd:
+            os.closerange(low, fd)
+        low = fd + 1
     os.environ["HOME"] = "/workspace" if sandboxed else cfg["workdir"]
     worker = os.fork()
     if worker == 0:
@@ -58,14 +55,15 @@ def run_init(cfg, chan_fd, sandboxed, init_exe_fd):
     try:
         os.execve(init_exe_fd, ["codeact-init", str(worker)], {})
     except OSError as e:
+        # Not a sandbox mechanism: init only waits and reaps, which Python can do too (at the
+        # cost of its memory). The engine logs this line.
         sys.stderr.write("codeact: cannot exec codeact-init (%s); init stays in Python\n" % e)
     while True:
         try:
             pid, status = os.waitpid(-1, 0)
         except ChildProcessError:
+            # No child left: the worker is gone too.
             os._exit(0)
-        except InterruptedError:
-            continue
         if pid == worker:
             code = os.waitstatus_to_exitcode(status)
             os._exit(code if code >= 0 else 128 - code)

@@ -22,6 +22,8 @@ ZYGOTE_REQUESTS = {
     "build": frozenset(("op", "id", "uid")),
     "start": frozenset(("op", "id", "workdir", "cgroup_procs")),
 }
+# The keys of config's "limits", and of warm's "rlimits": what setrlimit gets in every session.
+LIMITS = frozenset(("file_size_bytes", "memory_bytes", "cpu_seconds", "open_files", "core_bytes", "nproc"))
 WORKER_REQUESTS = {
     "execute": frozenset(("op", "cell", "code")),
     "write_file": frozenset(("op", "path", "data")),
@@ -38,20 +40,24 @@ def check_request(table, msg):
         raise ValueError("unknown request %r" % (op,))
     if keys != msg.keys():
         raise ValueError("request %r carries %s, expected %s" % (op, sorted(msg), sorted(keys)))
+    if op == "config" and LIMITS != msg["limits"].keys():
+        raise ValueError("limits carry %s, expected %s" % (sorted(msg["limits"]), sorted(LIMITS)))
     return op
 
 
 # Replies of the zygote, on its control channel.
 
 
-def warm(python, ipython, ro_paths, missing_modules):
-    """Answer to "config": warm, and what it found."""
+def warm(python, ipython, ro_paths, missing_modules, rlimits):
+    """Answer to "config": warm, and what it found; rlimits are the limits (LIMITS) sessions
+    really get."""
     return {
         "type": "warm",
         "python": python,
         "ipython": ipython,
         "ro_paths": ro_paths,
         "missing_modules": missing_modules,
+        "rlimits": rlimits,
     }
 
 

@@ -42,7 +42,7 @@ class PlainRunner:
                 if value is not None:
                     self.ns["_"] = value
                     self.capture.rich(messages.result(self.count, {"text/plain": repr(value)}))
-        except BaseException as e:  # noqa: B902 - the cell's failure is its output
+        except BaseException as e:  # noqa: BLE001 - the cell's failure is its output
             if isinstance(e, SystemExit) and not e.code:
                 return False
             self._error(type(e), e, e.__traceback__)
@@ -138,14 +138,15 @@ def flush_figures(capture):
         return
     try:
         nums = plt.get_fignums()
-    except Exception:
+    except Exception as e:  # noqa: BLE001 - a pyplot broken by the cell must not break it
+        capture.stream("stderr", "could not list the figures: %s\n" % e)
         return
     for n in nums:
         fig = plt.figure(n)
         buf = io.BytesIO()
         try:
             fig.savefig(buf, format="png", bbox_inches="tight")
-        except Exception as e:  # a broken figure must not break the cell
+        except Exception as e:  # noqa: BLE001 - a broken figure must not break the cell
             capture.stream("stderr", "could not render figure %d: %s\n" % (n, e))
             continue
         w, h = fig.get_size_inches() * fig.dpi

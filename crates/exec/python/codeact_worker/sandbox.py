@@ -3,7 +3,9 @@ tmpfs with read-only binds of the host paths Python needs, private /workspace an
 minimal /dev), entering it, rlimits, dropping capabilities and installing seccomp filters."""
 
 import ctypes
+import errno
 import os
+import resource
 import socket
 import struct
 import sys
@@ -188,7 +190,7 @@ def build_root(cfg):
         write_file(stage + "/resolv.conf", "nameserver 10.0.2.3\n")
         mount(stage + "/resolv.conf", root + "/etc/resolv.conf", None, MS_BIND)
         mount(None, root + "/etc/resolv.conf", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    libc.sethostname(b"sandbox", 7)
+    check(libc.sethostname(b"sandbox", 7), "sethostname")
     loopback_up()
 
 
@@ -206,29 +208,47 @@ def enter_root(cfg):
     os.chdir("/workspace")
 
 
+# The rlimits of the engine's "limits" message (messages.LIMITS), by key; None leaves one alone.
+RLIMITS = (
+    ("file_size_bytes", resource.RLIMIT_FSIZE),
+    ("memory_bytes", resource.RLIMIT_DATA),
+    ("cpu_seconds", resource.RLIMIT_CPU),
+    ("open_files", resource.RLIMIT_NOFILE),
+    ("core_bytes", resource.RLIMIT_CORE),
+    ("nproc", resource.RLIMIT_NPROC),
+)
+
+
+def effective_limits(limits):
+    """In the zygote: the limits every session gets, each the one asked for or, where this
+    process's hard limit is already lower, that hard limit (which sessions inherit and cannot
+    raise). The engine reports these as enforced, so set_limits must not fail on them."""
+    out = {}
+    for key, res in RLIMITS:
+        want = limits[key]
+        if want is not None:
+            hard = resource.getrlimit(res)[1]
+            if hard != resource.RLIM_INFINITY and hard < want:
+                want = hard
+        out[key] = want
+    return out
+
+
 def set_limits(limits):
-    import resource
-
-    def setr(res, val):
-        if val is None:
-            return
-        try:
-            resource.setrlimit(res, (val, val))
-        except (ValueError, OSError):
-            pass
-
-    setr(resource.RLIMIT_CORE, 0)
-    setr(resource.RLIMIT_NOFILE, 4096)
-    setr(resource.RLIMIT_FSIZE, limits.get("file_size_bytes"))
-    setr(resource.RLIMIT_DATA, limits.get("memory_bytes"))
-    setr(resource.RLIMIT_CPU, limits.get("cpu_seconds"))
-    setr(resource.RLIMIT_NPROC, limits.get("nproc"))
+    """In init: sets the limits of effective_limits, soft and hard. Lowering a limit always
+    succeeds, so any failure is unexpected: it propagates, and the session does not start."""
+    for key, res in RLIMITS:
+        if limits[key] is not None:
+            resource.setrlimit(res, (limits[key], limits[key]))
 
 
 def drop_privileges():
+    # Empty the bounding set; the kernel answers EINVAL past the last capability it knows.
     for cap in range(64):
         if libc.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
-            break
+            if cap > 0 and ctypes.get_errno() == errno.EINVAL:
+                break
+            check(-1, "drop capability %d from the bounding set" % cap)
     # capset(v3): clear effective, permitted and inheritable sets.
     check(libc.capset(CAP_HEADER, CAP_NONE), "capset")
     prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -251,5 +271,7 @@ def prepare_seccomp(progs):
 
 
 def install_seccomp(filters):
-    for _buf, fp in filters or ():
+    if not filters:
+        raise RuntimeError("no seccomp filter to install")
+    for _buf, fp in filters:
         check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fp), 0, 0), "seccomp")

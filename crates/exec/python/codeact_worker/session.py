@@ -81,7 +81,7 @@ def small_block_stats():
         os.dup2(f.fileno(), 2)
         try:
             sys._debugmallocstats()
-        except Exception:
+        except Exception:  # noqa: BLE001 - only an optimization: without statistics, no ballast
             return []
         finally:
             os.dup2(saved, 2)
@@ -129,6 +129,7 @@ def serve_worker(chan, limit):
             try:
                 chan.send(messages.output(current_cell[0], items))
             except OSError:
+                # The engine closed the channel: the session is over.
                 os._exit(0)
 
     pump = FdPump(cap, tick=stream)
@@ -182,7 +183,7 @@ def serve_worker(chan, limit):
             cap.rich(messages.error(type(e).__name__, str(e), [repr(e)]))
         try:
             sys.stdout.flush()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - a sys.stdout the cell replaced may fail; ours are put back below
             pass
         sys.stdout = sys.stdout if isinstance(sys.stdout, TextSink) else TextSink(cap, "stdout", 1)
         sys.stderr = sys.stderr if isinstance(sys.stderr, TextSink) else TextSink(cap, "stderr", 2)

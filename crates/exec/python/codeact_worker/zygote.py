@@ -24,6 +24,7 @@ from .sandbox import (
     SANDBOX_UID,
     build_root,
     check,
+    effective_limits,
     libc,
     map_ids,
     prctl,
@@ -48,18 +49,16 @@ def reap_children():
         try:
             pid, _st = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
+            # No children at all.
             return
         if pid == 0:
             return
 
 
 def close_zygote_fds(keep=()):
-    for fd in list(ZYGOTE_FDS):
+    for fd in ZYGOTE_FDS:
         if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            os.close(fd)
 
 
 def start_session(msg, fds, zcfg):
@@ -102,12 +101,12 @@ def start_session(msg, fds, zcfg):
                 os.close(w)
                 try:
                     run_init(cfg, chan_fd, sandboxed, INIT_EXE_FD)
-                except BaseException as e:
+                except BaseException as e:  # noqa: BLE001 - logged; the engine sees the worker never start
                     die("session init failed: %s" % e)
                 os._exit(0)
             os.write(w, str(pid).encode())
             os._exit(0)
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - the zygote reports it to the engine
             os.write(w, ("E" + str(e)).encode())
             os._exit(1)
     os.close(w)
@@ -122,7 +121,8 @@ def start_session(msg, fds, zcfg):
     os.close(r)
     try:
         os.waitpid(starter, 0)
-    except ChildProcessError:
+    except ChildProcessError:  # noqa: S110
+        # The SIGCHLD handler reaped it first; its pipe above already said how it went.
         pass
     text = data.decode(errors="replace")
     if not text or text.startswith("E"):
@@ -180,7 +180,8 @@ def build_sandbox(msg, ctl_fd, zcfg):
         except BaseException as e:
             try:
                 seq_send(ctl, messages.failed(str(e)))
-            except Exception:
+            except OSError:  # noqa: S110
+                # The engine closed the channel: nobody is waiting for the answer.
                 pass
             os._exit(1)
         os._exit(0)
@@ -221,9 +222,10 @@ def zygote(ctl_fd, init_fd):
     zcfg = msg
     zcfg["seccomp"] = prepare_seccomp([base64.b64decode(p) for p in zcfg.pop("seccomp_b64")])
     zcfg["ro_paths"] = ro_paths(zcfg["extra_ro_paths"])
+    zcfg["limits"] = effective_limits(zcfg["limits"])
     missing = session.warm(zcfg["preload"])
     ipython = isinstance(session.CURRENT.runner, IPythonRunner)
-    seq_send(ctl, messages.warm(sys.version.split()[0], ipython, zcfg["ro_paths"], missing))
+    seq_send(ctl, messages.warm(sys.version.split()[0], ipython, zcfg["ro_paths"], missing, zcfg["limits"]))
     # Every session's init is reparented here when its starter exits, and reaped here.
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, lambda *_: reap_children())

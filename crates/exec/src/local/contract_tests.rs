@@ -14,9 +14,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::channel::Control;
-use super::messages::tests::{declared, keys, kinds};
+use super::messages::tests::{declared, declared_limits, keys, kinds};
 use super::messages::{
-    BuilderReply, FileErrorKind, Limits, WorkerReply, WorkerRequest, ZygoteConfig, ZygoteReply,
+    BuilderReply, FileErrorKind, WorkerReply, WorkerRequest, ZygoteConfig, ZygoteReply,
     ZygoteRequest,
 };
 use crate::NetworkMode;
@@ -82,12 +82,7 @@ fn the_real_processes_speak_the_declared_shapes() {
         extra_ro_paths: Vec::new(),
         disk_bytes: 64 << 20,
         output_limit: 65536,
-        limits: Limits {
-            file_size_bytes: 1 << 30,
-            memory_bytes: 2 << 30,
-            cpu_seconds: 3600,
-            nproc: None,
-        },
+        limits: super::messages::tests::limits(),
         seccomp_b64: super::seccomp::programs()
             .unwrap()
             .iter()
@@ -103,7 +98,11 @@ fn the_real_processes_speak_the_declared_shapes() {
     let warm = call(&ctl, &ZygoteRequest::Config(&config), &[]);
     let warm: ZygoteReply = seen.reply("zygote", warm);
     let ipython = match warm {
-        ZygoteReply::Warm(info) => info.ipython,
+        ZygoteReply::Warm(info) => {
+            let rlimits = serde_json::to_value(&info.rlimits).unwrap();
+            assert_eq!(keys(&rlimits), declared_limits());
+            info.ipython
+        }
         other => panic!("{other:?}"),
     };
 

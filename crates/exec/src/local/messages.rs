@@ -48,12 +48,20 @@ pub(crate) struct ZygoteConfig {
     pub preload: Option<String>,
 }
 
-/// Resource limits applied with setrlimit inside each session.
-#[derive(Debug, Clone, Serialize)]
+/// Resource limits applied with setrlimit (soft and hard) to every process of each session.
+/// Sent in the settings; the zygote answers with the values it will really apply (lower
+/// where its own hard limit is lower).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Limits {
     pub file_size_bytes: u64,
+    /// The data segment of one process.
     pub memory_bytes: u64,
     pub cpu_seconds: u64,
+    pub open_files: u64,
+    pub core_bytes: u64,
+    /// Processes of the session's uid, only when every session has a host uid of its own
+    /// (`None`: left as it is).
     pub nproc: Option<u64>,
 }
 
@@ -84,6 +92,8 @@ pub(crate) struct ZygoteInfo {
     pub ro_paths: Vec<String>,
     /// Modules sessions are expected to have that this Python could not import.
     pub missing_modules: Vec<String>,
+    /// The limits every session really gets.
+    pub rlimits: Limits,
 }
 
 /// What a sandbox builder says on its own channel. The engine sends it nothing: closing the
@@ -245,6 +255,17 @@ pub(crate) mod tests {
         assert_eq!(seen, kinds(channel, "requests"));
     }
 
+    pub(crate) fn limits() -> Limits {
+        Limits {
+            file_size_bytes: 1 << 30,
+            memory_bytes: 2 << 30,
+            cpu_seconds: 3600,
+            open_files: 4096,
+            core_bytes: 0,
+            nproc: None,
+        }
+    }
+
     fn config() -> ZygoteConfig {
         ZygoteConfig {
             sandboxed: true,
@@ -253,12 +274,7 @@ pub(crate) mod tests {
             extra_ro_paths: Vec::new(),
             disk_bytes: 1,
             output_limit: 1,
-            limits: Limits {
-                file_size_bytes: 1,
-                memory_bytes: 1,
-                cpu_seconds: 1,
-                nproc: None,
-            },
+            limits: limits(),
             seccomp_b64: Vec::new(),
             preload: None,
         }
@@ -285,6 +301,23 @@ pub(crate) mod tests {
                 },
             ],
         );
+    }
+
+    /// The keys `contract.json` declares for the zygote's limits.
+    pub(crate) fn declared_limits() -> BTreeSet<String> {
+        let contract: Value = serde_json::from_str(CONTRACT).unwrap();
+        contract["zygote"]["limits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn limits_have_the_declared_keys() {
+        let v = serde_json::to_value(limits()).unwrap();
+        assert_eq!(keys(&v), declared_limits());
     }
 
     #[test]
@@ -322,7 +355,9 @@ pub(crate) mod tests {
                 "{bad}"
             );
         }
-        let warm = json!({"type": "warm", "python": "3", "ipython": true, "ro_paths": [], "missing_modules": []});
+        let rlimits = serde_json::to_value(limits()).unwrap();
+        let warm = json!({"type": "warm", "python": "3", "ipython": true, "ro_paths": [],
+                          "missing_modules": [], "rlimits": rlimits});
         assert!(serde_json::from_value::<ZygoteReply>(warm.clone()).is_ok());
         let mut extra = warm;
         extra["ok"] = json!(true);

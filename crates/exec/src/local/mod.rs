@@ -147,6 +147,8 @@ impl Inner {
                 file_size_bytes: config.sandbox.file_size_bytes,
                 memory_bytes: config.sandbox.memory_bytes,
                 cpu_seconds: CPU_SECONDS,
+                open_files: OPEN_FILES,
+                core_bytes: 0,
                 nproc: unique_uids.then_some(config.sandbox.max_processes),
             },
             seccomp_b64,
@@ -178,12 +180,6 @@ impl Inner {
 
     fn sandboxed(&self) -> bool {
         self.config.sandbox.mode == SandboxMode::Local
-    }
-
-    /// Whether each session runs as a host uid of its own (the server is root), which also
-    /// makes a per-uid process limit meaningful.
-    fn unique_uids(&self) -> bool {
-        self.uids.lock().map(|u| !u.is_empty()).unwrap_or(false)
     }
 
     fn take_uid(&self) -> Result<Option<(usize, u32)>, ExecError> {

@@ -10,7 +10,7 @@ use codeact_protocol::{
     SandboxReport,
 };
 
-use super::{seccomp, Inner, CPU_SECONDS, OPEN_FILES};
+use super::{seccomp, Inner};
 use crate::NetworkMode;
 
 pub(super) fn report(this: &Inner) -> SandboxReport {
@@ -24,6 +24,8 @@ pub(super) fn report(this: &Inner) -> SandboxReport {
             ..SandboxReport::unconfined(BackendKind::None)
         };
     }
+    // As the zygote will apply them, which its own hard limits may have lowered.
+    let limits = &this.zygote.info.rlimits;
     let mut missing = Vec::new();
     let cgroup = match &this.cgroups {
         Some(c) => Some(CgroupLimits {
@@ -61,12 +63,12 @@ pub(super) fn report(this: &Inner) -> SandboxReport {
             NetworkMode::None => NetworkAccess::LoopbackOnly,
         }),
         rlimits: Some(Rlimits {
-            file_size_bytes: p.file_size_bytes,
-            data_bytes: p.memory_bytes,
-            core_bytes: 0,
-            open_files: OPEN_FILES,
-            cpu_seconds: CPU_SECONDS,
-            processes: this.unique_uids().then_some(p.max_processes),
+            file_size_bytes: limits.file_size_bytes,
+            data_bytes: limits.memory_bytes,
+            core_bytes: limits.core_bytes,
+            open_files: limits.open_files,
+            cpu_seconds: limits.cpu_seconds,
+            processes: limits.nproc,
         }),
         capabilities_dropped: true,
         no_new_privs: true,
