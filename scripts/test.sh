@@ -19,6 +19,8 @@ scripts/llama-server.sh >/dev/null
 step "the default model (downloaded and verified once)"
 scripts/fetch-model.sh >/dev/null
 
+step "python: ruff and pytest (the session worker)"
+scripts/python-checks.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"

@@ -22,7 +22,8 @@ fn list_worker_modules(out_dir: &Path) -> Result<(), String> {
     let manifest =
         std::env::var_os("CARGO_MANIFEST_DIR").ok_or("cargo did not set CARGO_MANIFEST_DIR")?;
     let dir = Path::new(&manifest).join("python").join("codeact_worker");
-    println!("cargo:rerun-if-changed={}", dir.display());
+    // Each module rather than the directory, which Python's bytecode caches would touch: a
+    // new module only matters once an existing one imports it, and a deleted one is noticed.
     let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut modules = Vec::new();
     for entry in entries {
@@ -36,6 +37,7 @@ fn list_worker_modules(out_dir: &Path) -> Result<(), String> {
                 "__init__" => "codeact_worker".to_string(),
                 _ => format!("codeact_worker.{stem}"),
             };
+            println!("cargo:rerun-if-changed={}", path.display());
             modules.push((name, path));
         }
     }

@@ -93,7 +93,15 @@ def map_ids(pid, uid, gid):
     write_file("/proc/%s/gid_map" % pid, "%d %d 1\n" % (SANDBOX_UID, gid))
 
 
-ST_TO_MS = ((1, MS_RDONLY), (2, MS_NOSUID), (4, MS_NODEV), (8, MS_NOEXEC), (1024, 1024), (2048, 2048), (4096, MS_RELATIME))
+ST_TO_MS = (
+    (1, MS_RDONLY),
+    (2, MS_NOSUID),
+    (4, MS_NODEV),
+    (8, MS_NOEXEC),
+    (1024, 1024),
+    (2048, 2048),
+    (4096, MS_RELATIME),
+)
 
 
 def bind_ro(src, dst):
@@ -135,7 +143,7 @@ def ro_paths(extra):
     paths += [p for p in sys.path if p and os.path.isdir(p)]
     paths += list(extra)
     out = []
-    for p in sorted(set(os.path.normpath(os.path.abspath(p)) for p in paths), key=len):
+    for p in sorted({os.path.normpath(os.path.abspath(p)) for p in paths}, key=len):
         if p == "/" or not os.path.lexists(p):
             continue
         if any(p == q or p.startswith(q.rstrip("/") + "/") for q in out):
@@ -178,7 +186,12 @@ def build_root(cfg):
         mount("/dev/" + n, dev + "/" + n, None, MS_BIND)
     os.makedirs(dev + "/shm")
     mount("codeact", dev + "/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=1777" % min(size, 64 << 20))
-    links = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"))
+    links = (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    )
     for name, target in links:
         os.symlink(target, dev + "/" + name)
     os.makedirs(root + "/proc", exist_ok=True)

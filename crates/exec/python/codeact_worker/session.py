@@ -179,7 +179,7 @@ def serve_worker(chan, limit):
             flush_figures(cap)
         except KeyboardInterrupt:
             cap.rich(messages.error("KeyboardInterrupt", "", ["KeyboardInterrupt"]))
-        except BaseException as e:  # the runner itself must never take the session down
+        except BaseException as e:  # noqa: BLE001 - the runner itself must never end the session
             cap.rich(messages.error(type(e).__name__, str(e), [repr(e)]))
         try:
             sys.stdout.flush()

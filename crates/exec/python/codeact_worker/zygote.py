@@ -177,7 +177,7 @@ def build_sandbox(msg, ctl_fd, zcfg):
             seq_send(ctl, messages.built())
             # The engine sends nothing: it closes the channel once it holds our namespaces.
             seq_recv(ctl)
-        except BaseException as e:
+        except BaseException as e:  # noqa: BLE001 - told to the engine, which refuses the sandbox
             try:
                 seq_send(ctl, messages.failed(str(e)))
             except OSError:  # noqa: S110
