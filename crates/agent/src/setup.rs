@@ -2,7 +2,7 @@
 //! the system prompt that describes them.
 
 use codeact_exec::{NetworkMode, SandboxMode};
-use codeact_protocol::Message;
+use codeact_protocol::{BackendKind, Message};
 
 use crate::config::Mode;
 use crate::observe;
@@ -59,7 +59,7 @@ impl Runner<'_> {
         }
         let exec = &self.ctx.exec;
         let policy = &exec.config().sandbox;
-        exec.report().backend == "jupyter"
+        exec.report().backend == BackendKind::Jupyter
             || policy.mode == SandboxMode::None
             || policy.network == NetworkMode::Egress
     }

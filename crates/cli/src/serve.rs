@@ -38,7 +38,7 @@ pub async fn run(config: Config) -> Result<()> {
         "sandbox: {} (isolated: {})",
         report.backend, report.isolated
     );
-    for line in &report.enforced {
+    for line in report.enforced_lines() {
         eprintln!("  enforced: {line}");
     }
     for line in &report.missing {

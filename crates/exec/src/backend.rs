@@ -1,7 +1,7 @@
 //! The interface every execution backend implements.
 
 use async_trait::async_trait;
-use codeact_protocol::SandboxReport;
+use codeact_protocol::{BackendKind, SandboxReport};
 
 use crate::{ExecError, OutputSink};
 
@@ -37,8 +37,8 @@ pub trait Kernel: Send + Sync {
 /// A source of kernels.
 #[async_trait]
 pub trait Backend: Send + Sync {
-    /// `local`, `none` or `jupyter`.
-    fn name(&self) -> &'static str;
+    /// Which backend this is (`none` for the local backend with the sandbox off).
+    fn name(&self) -> BackendKind;
     /// What isolation this backend really enforces.
     fn report(&self) -> SandboxReport;
     /// Starts a new interpreter for session `id`.

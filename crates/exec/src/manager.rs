@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use codeact_protocol::{ExecResult, ExecStatus, Output, SandboxReport, SessionInfo, SessionState};
+use codeact_protocol::{
+    BackendKind, ExecResult, ExecStatus, Output, SandboxReport, SessionInfo, SessionState,
+};
 use tokio::sync::mpsc;
 
 use crate::{Backend, CellEnd, ExecConfig, ExecError, Kernel, OutputSink};
@@ -55,10 +57,10 @@ impl Session {
         self.last_used_unix.store(unix_now(), Ordering::Relaxed);
     }
 
-    fn info(&self, backend: &str) -> SessionInfo {
+    fn info(&self, backend: BackendKind) -> SessionInfo {
         SessionInfo {
             id: self.id.clone(),
-            backend: backend.to_string(),
+            backend,
             state: if self.busy.load(Ordering::Relaxed) {
                 SessionState::Busy
             } else {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use codeact_exec::jupyter::{JupyterBackend, JupyterConfig};
 use codeact_exec::{Backend, ExecConfig, ExecError, SessionManager};
-use codeact_protocol::{ExecResult, ExecStatus, Output, StreamName};
+use codeact_protocol::{BackendKind, ExecResult, ExecStatus, Output, StreamName};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
@@ -211,9 +211,11 @@ async fn cells_outputs_and_files() {
 
 async fn cells_outputs_and_files_body(gw: &Gateway) {
     let backend = gw.backend();
-    assert_eq!(backend.name(), "jupyter");
+    assert_eq!(backend.name(), BackendKind::Jupyter);
     let report = backend.report();
-    assert!(!report.isolated && report.enforced.is_empty());
+    assert_eq!(report.backend, BackendKind::Jupyter);
+    assert!(!report.isolated && report.enforced_lines().is_empty());
+    assert_eq!((report.network, report.filesystem), (None, None));
     assert_eq!(
         report.missing,
         vec!["isolation is up to the Jupyter server".to_string()]

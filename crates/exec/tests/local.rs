@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use codeact_exec::local::LocalBackend;
 use codeact_exec::{ExecConfig, SessionManager};
-use codeact_protocol::{ExecStatus, Output};
+use codeact_protocol::{BackendKind, ExecStatus, Namespace, NetworkAccess, Output};
 
 async fn manager(cfg: ExecConfig) -> Arc<SessionManager> {
     let backend = LocalBackend::new(&cfg).await.expect("local backend");
@@ -37,6 +37,44 @@ async fn state_persists_and_outputs_are_ordered() {
         .unwrap();
     assert!(!r.new_session);
     assert_eq!(r.text(), "o\ne\n41\n");
+    m.shutdown().await;
+}
+
+/// The report lists, as typed fields, what the sandbox enforces, and renders it for people.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_says_what_is_enforced() {
+    let m = manager(ExecConfig {
+        pool_size: 0,
+        ..quick()
+    })
+    .await;
+    let r = m.report();
+    assert_eq!((r.backend, r.isolated), (BackendKind::Local, true));
+    assert_eq!(r.namespaces.len(), 6);
+    assert!(r.namespaces.contains(&Namespace::Pid));
+    let fs = r.filesystem.as_ref().expect("a filesystem view");
+    assert!(fs.read_only_paths.iter().any(|p| p == "/usr"), "{fs:?}");
+    assert_eq!(fs.writable, ["/workspace", "/tmp"]);
+    assert_eq!(r.network, Some(NetworkAccess::LoopbackOnly));
+    let limits = r.rlimits.as_ref().expect("rlimits");
+    assert_eq!(limits.file_size_bytes, quick().sandbox.file_size_bytes);
+    assert!(r.capabilities_dropped && r.no_new_privs && r.environment_scrubbed);
+    assert!(r.seccomp.as_ref().expect("seccomp").denied_syscalls > 30);
+    // As root, a cgroup per session; otherwise it is reported missing.
+    assert_eq!(r.cgroup.is_some(), r.missing.is_empty(), "{r:?}");
+    let py = r.python.as_ref().expect("the session Python");
+    assert_eq!(py.path, quick().python);
+    assert!(!py.version.is_empty(), "{py:?}");
+    let lines = r.enforced_lines();
+    assert_eq!(lines[0], "namespaces: user pid mount net ipc uts");
+    assert!(
+        lines.iter().any(|l| l.starts_with("seccomp: ")),
+        "{lines:?}"
+    );
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["backend"], "local");
+    assert_eq!(json["network"], "loopback_only");
+    assert_eq!(json["namespaces"][0], "user");
     m.shutdown().await;
 }
 
@@ -211,6 +249,26 @@ async fn plain_python_without_ipython_runs_cells_too() {
         ..quick()
     };
     let m = manager(cfg).await;
+    // The report says which Python runs sessions, and what it lacks.
+    let py = m.report().python.expect("the session Python");
+    assert_eq!(py.path, std::path::Path::new("/usr/bin/python3"));
+    assert!(
+        !py.ipython && py.missing_modules.contains(&"IPython".to_string()),
+        "{py:?}"
+    );
+    let expected = [
+        "IPython",
+        "numpy",
+        "pandas",
+        "matplotlib",
+        "matplotlib.pyplot",
+    ];
+    assert!(
+        py.missing_modules
+            .iter()
+            .all(|m| expected.contains(&m.as_str())),
+        "{py:?}"
+    );
     let r = m
         .execute("p", "import sys\nv = 20\nprint('out')\nv * 2")
         .await
@@ -236,7 +294,13 @@ async fn plain_python_without_ipython_runs_cells_too() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_is_the_small_reaper_and_orphans_are_reaped() {
     let m = manager(quick()).await;
-    let code = "import os\n\
+    // Init forks the worker before it execs codeact-init, so a busy machine may run the first
+    // cell of a fresh session before the exec: wait for it, a few seconds at most.
+    let code = "import os, time\n\
+                for _ in range(300):\n    \
+                    if open('/proc/1/comm').read().strip() == 'codeact-init':\n        \
+                        break\n    \
+                    time.sleep(0.01)\n\
                 print(open('/proc/1/comm').read().strip(), os.getppid())\n\
                 print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))";
     let r = m.execute("i", code).await.unwrap();

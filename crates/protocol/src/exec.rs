@@ -1,5 +1,8 @@
 //! What running one cell in a session produces, and how sessions are described.
 
+use std::fmt;
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 /// Which standard stream a piece of text came from.
@@ -136,7 +139,7 @@ pub enum SessionState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionInfo {
     pub id: String,
-    pub backend: String,
+    pub backend: BackendKind,
     pub state: SessionState,
     /// Seconds since the Unix epoch.
     pub created_at: u64,
@@ -177,15 +180,278 @@ impl ErrorCode {
     }
 }
 
+/// Which execution backend runs sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackendKind {
+    /// Sandboxed sessions forked from a local Python zygote.
+    Local,
+    /// Kernels of a Jupyter Server or Kernel Gateway.
+    Jupyter,
+    /// Local sessions with the sandbox off (`--sandbox none`): code runs on the host.
+    None,
+}
+
+impl BackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendKind::Local => "local",
+            BackendKind::Jupyter => "jupyter",
+            BackendKind::None => "none",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A Linux namespace a session gets of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Namespace {
+    User,
+    Pid,
+    Mount,
+    Net,
+    Ipc,
+    Uts,
+}
+
+impl Namespace {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Namespace::User => "user",
+            Namespace::Pid => "pid",
+            Namespace::Mount => "mount",
+            Namespace::Net => "net",
+            Namespace::Ipc => "ipc",
+            Namespace::Uts => "uts",
+        }
+    }
+}
+
+/// What a session sees of the filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesystemView {
+    /// Host paths shown read-only; nothing else of the host's filesystem is visible.
+    pub read_only_paths: Vec<String>,
+    /// The session's private, writable tmpfs mounts.
+    pub writable: Vec<String>,
+    /// Size of each writable mount.
+    pub writable_bytes: u64,
+}
+
+/// What network a session can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetworkAccess {
+    /// A private network namespace with only a loopback interface.
+    LoopbackOnly,
+    /// Outbound access through a user-mode NAT (slirp4netns); the host's loopback is
+    /// unreachable.
+    Egress,
+    /// The host's network, unconfined.
+    Host,
+}
+
+/// Resource limits (setrlimit) of every process of a session, as applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rlimits {
+    pub file_size_bytes: u64,
+    /// Data segment per process.
+    pub data_bytes: u64,
+    pub core_bytes: u64,
+    pub open_files: u64,
+    pub cpu_seconds: u64,
+    /// Processes of the session's user; only when each session has a host uid of its own.
+    pub processes: Option<u64>,
+}
+
+/// The seccomp filter every session runs under.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeccompInfo {
+    /// System calls that fail with EPERM.
+    pub denied_syscalls: u32,
+    /// Whether `clone` with namespace flags is denied (and `clone3` made to fall back to it).
+    pub namespace_creation_denied: bool,
+}
+
+/// Which cgroup hierarchy holds sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CgroupVersion {
+    V1,
+    V2,
+}
+
+/// Limits of one session's cgroup, all its processes together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CgroupLimits {
+    pub version: CgroupVersion,
+    pub memory_bytes: u64,
+    pub max_processes: u64,
+    pub cpu_cores: f64,
+}
+
+/// The Python that sessions run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonEnv {
+    pub path: PathBuf,
+    pub version: String,
+    /// Whether cells run in IPython (magics, `!cmd`, rich display); plain Python otherwise.
+    pub ipython: bool,
+    /// Modules sessions are expected to have (IPython, numpy, pandas, matplotlib) that this
+    /// Python could not import.
+    pub missing_modules: Vec<String>,
+}
+
 /// What isolation an execution backend really enforces on this machine.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SandboxReport {
-    /// `local`, `jupyter`, or `none`.
-    pub backend: String,
+    pub backend: BackendKind,
     /// Whether code runs isolated from the host at all.
     pub isolated: bool,
-    /// One line per mechanism in force, e.g. `namespaces: user pid mount net ipc uts`.
-    pub enforced: Vec<String>,
-    /// Mechanisms asked for that this kernel or setup could not provide.
+    /// Namespaces each session gets of its own.
+    pub namespaces: Vec<Namespace>,
+    /// `None` when sessions see the host's filesystem.
+    pub filesystem: Option<FilesystemView>,
+    /// `None` when the backend does not control it (Jupyter).
+    pub network: Option<NetworkAccess>,
+    pub rlimits: Option<Rlimits>,
+    /// Every capability dropped, bounding set included.
+    pub capabilities_dropped: bool,
+    pub no_new_privs: bool,
+    pub seccomp: Option<SeccompInfo>,
+    pub cgroup: Option<CgroupLimits>,
+    /// Sessions see none of the server's environment variables.
+    pub environment_scrubbed: bool,
+    /// The Python sessions run, for the local backend.
+    pub python: Option<PythonEnv>,
+    /// Mechanisms asked for that this kernel or setup could not provide, one line each.
     pub missing: Vec<String>,
+}
+
+impl SandboxReport {
+    /// A report of a backend that enforces nothing: every mechanism off.
+    pub fn unconfined(backend: BackendKind) -> Self {
+        Self {
+            backend,
+            isolated: false,
+            namespaces: Vec::new(),
+            filesystem: None,
+            network: None,
+            rlimits: None,
+            capabilities_dropped: false,
+            no_new_privs: false,
+            seccomp: None,
+            cgroup: None,
+            environment_scrubbed: false,
+            python: None,
+            missing: Vec::new(),
+        }
+    }
+
+    /// One line per mechanism in force, for people, e.g. `namespaces: user pid mount net ipc uts`.
+    pub fn enforced_lines(&self) -> Vec<String> {
+        let mib = |b: u64| b >> 20;
+        let mut lines = Vec::new();
+        if !self.namespaces.is_empty() {
+            let names: Vec<&str> = self.namespaces.iter().map(|n| n.as_str()).collect();
+            lines.push(format!("namespaces: {}", names.join(" ")));
+        }
+        if let Some(fs) = &self.filesystem {
+            lines.push(format!(
+                "filesystem: read-only root of {} host paths ({})",
+                fs.read_only_paths.len(),
+                fs.read_only_paths.join(" ")
+            ));
+            lines.push(format!(
+                "writable: private tmpfs {}, {} MiB each",
+                fs.writable.join(" and "),
+                mib(fs.writable_bytes)
+            ));
+        }
+        match self.network {
+            Some(NetworkAccess::Egress) => lines.push(
+                "network: egress through slirp4netns (user-mode NAT; the host's loopback is unreachable)".into(),
+            ),
+            Some(NetworkAccess::LoopbackOnly) => lines.push("network: none (loopback only)".into()),
+            Some(NetworkAccess::Host) | None => {}
+        }
+        if let Some(r) = &self.rlimits {
+            let mut line = format!(
+                "rlimits: file size {} MiB, data {} MiB per process, core {}, open files {}",
+                mib(r.file_size_bytes),
+                mib(r.data_bytes),
+                r.core_bytes,
+                r.open_files
+            );
+            if let Some(p) = r.processes {
+                line.push_str(&format!(", processes {p}"));
+            }
+            lines.push(line);
+        }
+        match (self.capabilities_dropped, self.no_new_privs) {
+            (true, true) => lines.push("privileges: all capabilities dropped, no_new_privs".into()),
+            (true, false) => lines.push("privileges: all capabilities dropped".into()),
+            (false, true) => lines.push("privileges: no_new_privs".into()),
+            (false, false) => {}
+        }
+        if let Some(s) = &self.seccomp {
+            let mut line = format!(
+                "seccomp: {} dangerous system calls denied",
+                s.denied_syscalls
+            );
+            if s.namespace_creation_denied {
+                line.push_str(", namespace-creating clone denied");
+            }
+            lines.push(line);
+        }
+        if self.environment_scrubbed {
+            lines.push("environment: scrubbed".into());
+        }
+        if let Some(c) = &self.cgroup {
+            lines.push(format!(
+                "cgroup {}: memory {} MiB, pids {}, cpu {} cores per session",
+                match c.version {
+                    CgroupVersion::V1 => "v1",
+                    CgroupVersion::V2 => "v2",
+                },
+                mib(c.memory_bytes),
+                c.max_processes,
+                c.cpu_cores
+            ));
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_keeps_its_json_names_and_reads_as_lines() {
+        let mut r = SandboxReport::unconfined(BackendKind::Local);
+        r.namespaces = vec![Namespace::User, Namespace::Mount];
+        r.network = Some(NetworkAccess::LoopbackOnly);
+        r.no_new_privs = true;
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["backend"], "local");
+        assert_eq!(json["namespaces"], serde_json::json!(["user", "mount"]));
+        assert_eq!(json["network"], "loopback_only");
+        assert_eq!(serde_json::from_value::<SandboxReport>(json).unwrap(), r);
+        assert_eq!(
+            r.enforced_lines(),
+            [
+                "namespaces: user mount",
+                "network: none (loopback only)",
+                "privileges: no_new_privs"
+            ]
+        );
+        assert_eq!(BackendKind::None.to_string(), "none");
+    }
 }

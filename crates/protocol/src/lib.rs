@@ -10,7 +10,8 @@ pub mod paths;
 
 pub use agent::{ActionOrigin, AgentErrorCode, AgentEvent, DiscardReason, EndReason};
 pub use exec::{
-    ErrorCode, ExecResult, ExecStatus, MimeBundle, Output, SandboxReport, SessionInfo,
-    SessionState, StreamName,
+    BackendKind, CgroupLimits, CgroupVersion, ErrorCode, ExecResult, ExecStatus, FilesystemView,
+    MimeBundle, Namespace, NetworkAccess, Output, PythonEnv, Rlimits, SandboxReport, SeccompInfo,
+    SessionInfo, SessionState, StreamName,
 };
 pub use message::{ImagePart, Message, Role};

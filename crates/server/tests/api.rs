@@ -39,11 +39,12 @@ async fn sessions_are_created_listed_described_and_deleted() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["backend"], "local");
     assert_eq!(r.body["isolated"], true);
-    assert!(r.body["enforced"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|l| l.as_str().unwrap().starts_with("namespaces:")));
+    assert_eq!(
+        r.body["namespaces"],
+        json!(["user", "pid", "mount", "net", "ipc", "uts"])
+    );
+    assert_eq!(r.body["network"], "loopback_only");
+    assert_eq!(r.body["no_new_privs"], true);
 
     // Without a body: a generated id.
     let r = srv

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use codeact_protocol::SandboxReport;
+use codeact_protocol::{BackendKind, SandboxReport};
 use serde_json::Value;
 
 use self::conn::{Connection, Event};
@@ -96,16 +96,14 @@ impl JupyterBackend {
 
 #[async_trait]
 impl Backend for JupyterBackend {
-    fn name(&self) -> &'static str {
-        "jupyter"
+    fn name(&self) -> BackendKind {
+        BackendKind::Jupyter
     }
 
     fn report(&self) -> SandboxReport {
         SandboxReport {
-            backend: "jupyter".to_string(),
-            isolated: false,
-            enforced: Vec::new(),
             missing: vec!["isolation is up to the Jupyter server".to_string()],
+            ..SandboxReport::unconfined(BackendKind::Jupyter)
         }
     }
 

@@ -5,6 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use codeact_protocol::CgroupVersion;
+
 use crate::SandboxPolicy;
 
 const BASE: &str = "/sys/fs/cgroup";
@@ -78,10 +80,11 @@ impl Cgroups {
         Err("no cgroup memory/pids/cpu controllers mounted".into())
     }
 
-    pub fn describe(&self) -> &'static str {
+    /// Which hierarchy, for the sandbox report.
+    pub fn version(&self) -> CgroupVersion {
         match self.layout {
-            Layout::V1 => "cgroup v1",
-            Layout::V2 => "cgroup v2",
+            Layout::V1 => CgroupVersion::V1,
+            Layout::V2 => CgroupVersion::V2,
         }
     }
 

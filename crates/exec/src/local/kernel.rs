@@ -9,15 +9,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use codeact_protocol::Output;
-use serde::Deserialize;
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::cgroup::Cgroup;
+use super::messages::{FileErrorKind, WorkerReply, WorkerRequest};
 use super::pidfd::Pidfd;
 use super::zygote::Zygote;
 use crate::{CellEnd, ExecError, Kernel, OutputSink};
@@ -27,48 +25,19 @@ use crate::{CellEnd, ExecError, Kernel, OutputSink};
 const MAX_FRAME: usize = 96 << 20;
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Frame {
-    Ready {},
-    Output {
-        #[serde(default)]
-        cell: u64,
-        outputs: Vec<Output>,
-    },
-    Done {
-        #[serde(default)]
-        cell: u64,
-        outputs: Vec<Output>,
-        error: bool,
-        #[serde(default)]
-        truncated: bool,
-    },
-    File(FileReply),
-}
-
-#[derive(Debug, Deserialize)]
-struct FileReply {
-    ok: bool,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    names: Option<Vec<String>>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    kind: Option<String>,
-}
+/// Answers to file requests, in the order the requests were sent.
+type FileWaiters = Arc<Mutex<VecDeque<oneshot::Sender<WorkerReply>>>>;
 
 /// The connection to one worker process.
 pub(crate) struct Conn {
     writer: tokio::sync::Mutex<OwnedWriteHalf>,
-    cells: tokio::sync::Mutex<mpsc::UnboundedReceiver<Frame>>,
-    files: Arc<Mutex<VecDeque<oneshot::Sender<FileReply>>>>,
+    /// Every frame that is not a file reply.
+    cells: tokio::sync::Mutex<mpsc::UnboundedReceiver<WorkerReply>>,
+    files: FileWaiters,
 }
 
 /// Writes one length-prefixed JSON frame to a worker.
-async fn write_frame(w: &mut OwnedWriteHalf, msg: &serde_json::Value) -> Result<(), ExecError> {
+async fn write_frame(w: &mut OwnedWriteHalf, msg: &WorkerRequest<'_>) -> Result<(), ExecError> {
     let body = serde_json::to_vec(msg).map_err(|e| ExecError::Protocol(e.to_string()))?;
     let mut buf = Vec::with_capacity(body.len() + 4);
     buf.extend_from_slice(&(body.len() as u32).to_be_bytes());
@@ -79,13 +48,13 @@ async fn write_frame(w: &mut OwnedWriteHalf, msg: &serde_json::Value) -> Result<
 }
 
 impl Conn {
-    async fn send(&self, msg: &serde_json::Value) -> Result<(), ExecError> {
+    async fn send(&self, msg: &WorkerRequest<'_>) -> Result<(), ExecError> {
         let mut w = self.writer.lock().await;
         write_frame(&mut w, msg).await
     }
 }
 
-async fn read_frame(r: &mut OwnedReadHalf) -> Option<Result<Frame, String>> {
+async fn read_frame(r: &mut OwnedReadHalf) -> Option<Result<WorkerReply, String>> {
     let mut head = [0u8; 4];
     r.read_exact(&mut head).await.ok()?;
     let n = u32::from_be_bytes(head) as usize;
@@ -102,12 +71,12 @@ async fn connect(stream: std::os::unix::net::UnixStream) -> Result<Conn, ExecErr
     stream.set_nonblocking(true)?;
     let (mut rd, wr) = UnixStream::from_std(stream)?.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let files: Arc<Mutex<VecDeque<oneshot::Sender<FileReply>>>> = Arc::default();
+    let files: FileWaiters = Arc::default();
     let files2 = files.clone();
     tokio::spawn(async move {
         while let Some(frame) = read_frame(&mut rd).await {
             match frame {
-                Ok(Frame::File(f)) => {
+                Ok(f) if f.is_file_reply() => {
                     let waiter = files2.lock().ok().and_then(|mut q| q.pop_front());
                     if let Some(w) = waiter {
                         let _ = w.send(f);
@@ -130,7 +99,9 @@ async fn connect(stream: std::os::unix::net::UnixStream) -> Result<Conn, ExecErr
         }
     });
     match tokio::time::timeout(START_TIMEOUT, rx.recv()).await {
-        Ok(Some(Frame::Ready {})) => {}
+        Ok(Some(WorkerReply::Ready { pid, ipython })) => {
+            tracing::trace!(pid, ipython, "session worker ready");
+        }
         Ok(_) => {
             return Err(ExecError::SandboxUnavailable(
                 "the session worker died while starting; see the log".into(),
@@ -258,7 +229,8 @@ impl LocalKernel {
         "the Python process exited".into()
     }
 
-    async fn file_call(&self, msg: serde_json::Value) -> Result<FileReply, ExecError> {
+    /// Sends a file request and waits for its answer; a failure comes back as the error.
+    async fn file_call(&self, msg: WorkerRequest<'_>) -> Result<WorkerReply, ExecError> {
         let conn = self.conn()?;
         let (tx, rx) = oneshot::channel();
         // Requests and replies are strictly ordered on the channel: queue then send, under
@@ -274,14 +246,12 @@ impl LocalKernel {
             .await
             .map_err(|_| ExecError::Protocol("the session did not answer a file request".into()))?
             .map_err(|_| ExecError::Protocol("the session ended during a file request".into()))?;
-        if reply.ok {
-            Ok(reply)
-        } else {
-            let msg = reply.error.unwrap_or_default();
-            Err(match reply.kind.as_deref() {
-                Some("not_found") => ExecError::NotFound(msg),
-                _ => ExecError::BadRequest(msg),
-            })
+        match reply {
+            WorkerReply::FileError { kind, error } => Err(match kind {
+                FileErrorKind::NotFound => ExecError::NotFound(error),
+                FileErrorKind::BadRequest => ExecError::BadRequest(error),
+            }),
+            other => Ok(other),
         }
     }
 }
@@ -293,14 +263,13 @@ impl Kernel for LocalKernel {
         let mut cells = conn.cells.lock().await;
         // Frames of an abandoned earlier cell carry its number and are skipped.
         let cell = self.cells_sent.fetch_add(1, Ordering::SeqCst) + 1;
-        conn.send(&json!({"op": "execute", "cell": cell, "code": code}))
-            .await?;
+        conn.send(&WorkerRequest::Execute { cell, code }).await?;
         loop {
             match cells.recv().await {
-                Some(Frame::Output { cell: c, outputs }) if c == cell => {
+                Some(WorkerReply::Output { cell: c, outputs }) if c == cell => {
                     outputs.into_iter().for_each(|o| sink.push(o))
                 }
-                Some(Frame::Done {
+                Some(WorkerReply::Done {
                     cell: c,
                     outputs,
                     error,
@@ -359,28 +328,43 @@ impl Kernel for LocalKernel {
     }
 
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), ExecError> {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(data);
-        self.file_call(json!({"op": "write_file", "path": path, "data": b64}))
-            .await
-            .map(|_| ())
+        let data = base64::engine::general_purpose::STANDARD.encode(data);
+        match self
+            .file_call(WorkerRequest::WriteFile { path, data })
+            .await?
+        {
+            WorkerReply::Written {} => Ok(()),
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, ExecError> {
-        let r = self
-            .file_call(json!({"op": "read_file", "path": path, "limit": self.max_file_bytes}))
-            .await?;
-        base64::engine::general_purpose::STANDARD
-            .decode(r.data.unwrap_or_default())
-            .map_err(|e| ExecError::Protocol(e.to_string()))
+        let limit = self.max_file_bytes;
+        match self
+            .file_call(WorkerRequest::ReadFile { path, limit })
+            .await?
+        {
+            WorkerReply::FileData { data } => base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|e| ExecError::Protocol(e.to_string())),
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn list_files(&self) -> Result<Vec<String>, ExecError> {
-        Ok(self
-            .file_call(json!({"op": "list_files"}))
-            .await?
-            .names
-            .unwrap_or_default())
+        match self.file_call(WorkerRequest::ListFiles).await? {
+            WorkerReply::FileList { names } => Ok(names),
+            other => Err(unexpected(&other)),
+        }
     }
+}
+
+/// A file request answered with the answer to another kind of request.
+fn unexpected(reply: &WorkerReply) -> ExecError {
+    ExecError::Protocol(format!(
+        "the session answered a file request with `{}`",
+        reply.kind()
+    ))
 }
 
 impl Drop for LocalKernel {

@@ -7,11 +7,17 @@
 
 mod cgroup;
 mod channel;
+#[cfg(test)]
+mod contract_tests;
 mod init_exe;
 mod kernel;
+mod memfd;
+mod messages;
 mod network;
 mod pidfd;
+mod report;
 mod seccomp;
+mod worker_package;
 mod zygote;
 
 use std::os::fd::OwnedFd;
@@ -21,16 +27,21 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use codeact_protocol::SandboxReport;
+use codeact_protocol::{BackendKind, SandboxReport};
 
 use self::cgroup::Cgroups;
 use self::channel::Control;
 use self::kernel::{LocalKernel, Sandbox};
-use self::zygote::{Limits, Zygote, ZygoteConfig};
+use self::messages::{BuilderReply, Limits, ZygoteConfig};
+use self::zygote::Zygote;
 use crate::{Backend, ExecConfig, ExecError, Kernel, NetworkMode, SandboxMode};
 
 /// First host uid of the range sessions run as when the server is root.
 const UID_BASE: u32 = 0x30000;
+/// CPU time one process of a session may use (an rlimit; the cgroup shares the CPU).
+const CPU_SECONDS: u64 = 6 * 3600;
+/// Open files per process of a session (an rlimit).
+const OPEN_FILES: u64 = 4096;
 
 /// The local backend.
 pub struct LocalBackend {
@@ -122,9 +133,12 @@ impl Inner {
         };
         let unique_uids = sandboxed && nix::unistd::geteuid().is_root();
         let zcfg = ZygoteConfig {
-            op: "config",
             sandboxed,
-            network: if egress { "egress" } else { "none" },
+            network: if egress {
+                NetworkMode::Egress
+            } else {
+                NetworkMode::None
+            },
             stage: stage.clone(),
             extra_ro_paths: config.sandbox.extra_ro_paths.clone(),
             disk_bytes: config.sandbox.disk_bytes,
@@ -132,13 +146,16 @@ impl Inner {
             limits: Limits {
                 file_size_bytes: config.sandbox.file_size_bytes,
                 memory_bytes: config.sandbox.memory_bytes,
-                cpu_seconds: 6 * 3600,
+                cpu_seconds: CPU_SECONDS,
+                open_files: OPEN_FILES,
+                core_bytes: 0,
                 nproc: unique_uids.then_some(config.sandbox.max_processes),
             },
             seccomp_b64,
             preload: config.preload.clone(),
         };
         let zygote = Zygote::start(&config.python, &zcfg, &session_env(sandboxed, &cache))?;
+        report::warn_if_incomplete(&config.python, &zygote.info.missing_modules);
         Ok(Self {
             zygote: Arc::new(zygote),
             uids: Arc::new(Mutex::new(vec![
@@ -238,31 +255,18 @@ impl Inner {
         let pid = self.zygote.build(&name, uid, theirs)?;
         // A builder that hangs must not hang the server.
         ctl.set_timeout(std::time::Duration::from_secs(15))?;
-        let ready: serde_json::Value = ctl.recv()?.ok_or_else(|| {
-            ExecError::SandboxUnavailable(
-                "the sandbox builder died while building the sandbox".into(),
-            )
-        })?;
-        if ready.get("ok").and_then(|v| v.as_bool()) != Some(true) {
-            let why = ready
-                .get("error")
-                .and_then(|v| v.as_str())
-                .unwrap_or("unknown error")
-                .to_string();
-            return Err(ExecError::SandboxUnavailable(why));
+        match ctl.recv::<BuilderReply>()? {
+            Some(BuilderReply::Built {}) => {}
+            Some(BuilderReply::Failed { error }) => {
+                return Err(ExecError::SandboxUnavailable(error))
+            }
+            None => {
+                return Err(ExecError::SandboxUnavailable(
+                    "the sandbox builder died while building the sandbox".into(),
+                ))
+            }
         }
-        let ns = ["user", "mnt", "net", "ipc", "uts"]
-            .iter()
-            .map(|kind| {
-                std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
-                    .map(OwnedFd::from)
-                    .map_err(|e| {
-                        ExecError::SandboxUnavailable(format!(
-                            "cannot hold the session's {kind} namespace: {e}"
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let ns = hold_namespaces(pid)?;
         let net = if self.config.sandbox.network == NetworkMode::Egress {
             Some(network::attach(pid)?)
         } else {
@@ -282,6 +286,23 @@ impl Inner {
         };
         Ok((sandbox, cgroup))
     }
+}
+
+/// References to the namespaces of a session's builder (user, mount, net, ipc and uts, in the
+/// order the zygote joins them), which keep them, and the session's tmpfs mounts, alive.
+fn hold_namespaces(pid: i32) -> Result<Vec<OwnedFd>, ExecError> {
+    ["user", "mnt", "net", "ipc", "uts"]
+        .iter()
+        .map(|kind| {
+            std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
+                .map(OwnedFd::from)
+                .map_err(|e| {
+                    ExecError::SandboxUnavailable(format!(
+                        "cannot hold the session's {kind} namespace: {e}"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// The environment of every session: nothing of the server's, only what Python needs.
@@ -324,76 +345,16 @@ fn session_env(sandboxed: bool, cache: &std::path::Path) -> Vec<(String, String)
 
 #[async_trait]
 impl Backend for LocalBackend {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> BackendKind {
         if self.inner.sandboxed() {
-            "local"
+            BackendKind::Local
         } else {
-            "none"
+            BackendKind::None
         }
     }
 
     fn report(&self) -> SandboxReport {
-        let this = &self.inner;
-        let p = &this.config.sandbox;
-        if !this.sandboxed() {
-            return SandboxReport {
-                backend: "none".into(),
-                isolated: false,
-                enforced: vec!["environment: scrubbed".into()],
-                missing: vec!["sandbox disabled by --sandbox none: code runs on the host with the server's rights".into()],
-            };
-        }
-        let mib = |b: u64| b >> 20;
-        let mut enforced = vec![
-            "namespaces: user pid mount net ipc uts".into(),
-            format!(
-                "filesystem: read-only root of {} host paths ({})",
-                this.zygote.info.ro_paths.len(),
-                this.zygote.info.ro_paths.join(" ")
-            ),
-            format!(
-                "writable: private tmpfs /workspace and /tmp, {} MiB each",
-                mib(p.disk_bytes)
-            ),
-            if p.network == NetworkMode::Egress {
-                "network: egress through slirp4netns (user-mode NAT; the host's loopback is unreachable)".into()
-            } else {
-                "network: none (loopback only)".into()
-            },
-            format!(
-                "rlimits: file size {} MiB, data {} MiB per process, core 0, open files 4096{}",
-                mib(p.file_size_bytes),
-                mib(p.memory_bytes),
-                if nix::unistd::geteuid().is_root() {
-                    format!(", processes {}", p.max_processes)
-                } else {
-                    String::new()
-                }
-            ),
-            "privileges: all capabilities dropped, no_new_privs".into(),
-            seccomp::summary(),
-            "environment: scrubbed".into(),
-        ];
-        let mut missing = Vec::new();
-        match &this.cgroups {
-            Some(c) => enforced.push(format!(
-                "{}: memory {} MiB, pids {}, cpu {} cores per session",
-                c.describe(),
-                mib(p.memory_bytes),
-                p.max_processes,
-                p.cpu_cores
-            )),
-            None => missing.push(format!(
-                "cgroups ({}): no per-session memory total, process count or CPU share",
-                this.cgroup_error.as_deref().unwrap_or("unavailable")
-            )),
-        }
-        SandboxReport {
-            backend: "local".into(),
-            isolated: true,
-            enforced,
-            missing,
-        }
+        report::report(&self.inner)
     }
 
     async fn shutdown(&self) {

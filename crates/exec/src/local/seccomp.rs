@@ -8,6 +8,8 @@ use seccompiler::{
     SeccompRule, TargetArch,
 };
 
+use codeact_protocol::SeccompInfo;
+
 use crate::ExecError;
 
 /// System calls a session never needs and that widen the attack surface of the kernel or
@@ -87,12 +89,12 @@ fn arch() -> TargetArch {
     TargetArch::aarch64
 }
 
-/// The names of the denied calls, for the sandbox report.
-pub fn summary() -> String {
-    format!(
-        "seccomp: {} dangerous system calls denied, namespace-creating clone denied",
-        DENIED.len()
-    )
+/// What the filters deny, for the sandbox report.
+pub fn info() -> SeccompInfo {
+    SeccompInfo {
+        denied_syscalls: DENIED.len() as u32,
+        namespace_creation_denied: true,
+    }
 }
 
 /// The filters as raw `struct sock_filter` arrays, ready for `prctl(PR_SET_SECCOMP)`.

@@ -9,71 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::channel::Control;
+use super::messages::{ZygoteConfig, ZygoteInfo, ZygoteReply, ZygoteRequest};
 use crate::ExecError;
-
-/// The worker program, shipped inside the binary.
-const WORKER: &str = include_str!("../../python/worker.py");
-
-/// Settings the zygote receives once, at start.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct ZygoteConfig {
-    pub op: &'static str,
-    pub sandboxed: bool,
-    /// `none` or `egress`.
-    pub network: &'static str,
-    pub stage: PathBuf,
-    pub extra_ro_paths: Vec<PathBuf>,
-    pub disk_bytes: u64,
-    pub output_limit: usize,
-    pub limits: Limits,
-    pub seccomp_b64: Vec<String>,
-    pub preload: Option<String>,
-}
-
-/// Resource limits applied with setrlimit inside each session.
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct Limits {
-    pub file_size_bytes: u64,
-    pub memory_bytes: u64,
-    pub cpu_seconds: u64,
-    pub nproc: Option<u64>,
-}
-
-/// What the zygote says about itself once warm.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct ZygoteInfo {
-    pub ipython: bool,
-    pub python: String,
-    #[serde(default)]
-    pub ro_paths: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Reply {
-    ok: bool,
-    #[serde(default)]
-    pid: Option<i32>,
-    #[serde(default)]
-    error: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Build<'a> {
-    op: &'static str,
-    id: &'a str,
-    uid: Option<u32>,
-}
-
-#[derive(Serialize)]
-struct Start<'a> {
-    op: &'static str,
-    id: &'a str,
-    workdir: Option<&'a Path>,
-    cgroup_procs: &'a [PathBuf],
-}
 
 pub(crate) struct Zygote {
     ctl: Mutex<Control>,
@@ -82,64 +20,92 @@ pub(crate) struct Zygote {
     pub info: ZygoteInfo,
 }
 
+/// Starts the zygote's process with a scrubbed environment: the worker package's bootstrap,
+/// its control channel on descriptor 3, `codeact-init` on 4 and the package's sources on 5.
+/// Its standard error goes to the log. It waits for [`ZygoteRequest::Config`].
+pub(crate) fn spawn(
+    python: &Path,
+    env: &[(String, String)],
+) -> Result<(Child, Control), ExecError> {
+    let (ctl, theirs) = Control::pair()?;
+    let init_exe = super::init_exe::memfd()?;
+    let sources = super::worker_package::sources_memfd()?;
+    let mut cmd = Command::new(python);
+    cmd.arg("-I")
+        .arg("-c")
+        .arg(super::worker_package::BOOTSTRAP)
+        .args(["5", "zygote", "3", "4"]);
+    cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd.current_dir("/");
+    let raw = theirs.as_raw_fd();
+    let exe = init_exe.as_raw_fd();
+    let src = sources.as_raw_fd();
+    // SAFETY: only async-signal-safe calls (fcntl, dup2, setsid) run between fork and exec.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            // Moved out of the way first: one of them may already be 3, 4 or 5.
+            let mut high = [raw, exe, src];
+            for fd in &mut high {
+                *fd = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, 10);
+                if *fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            for (target, fd) in (3..).zip(high) {
+                if libc::dup2(fd, target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            // Its own session: a Ctrl-C at the server's terminal must not reach sessions.
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| {
+        ExecError::BackendUnavailable(format!("cannot start Python ({}): {e}", python.display()))
+    })?;
+    drop(theirs);
+    drop(init_exe);
+    drop(sources);
+    if let Some(err) = child.stderr.take() {
+        std::thread::Builder::new()
+            .name("zygote-stderr".into())
+            .spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    tracing::warn!(target: "codeact::worker", "{line}");
+                }
+            })
+            .map_err(ExecError::Io)?;
+    }
+    Ok((child, ctl))
+}
+
 impl Zygote {
-    /// Starts the zygote with a scrubbed environment and waits until it is warm.
+    /// Starts the zygote and waits until it is warm.
     pub fn start(
         python: &Path,
         config: &ZygoteConfig,
         env: &[(String, String)],
     ) -> Result<Self, ExecError> {
-        let (ctl, theirs) = Control::pair()?;
-        let init_exe = super::init_exe::memfd()?;
-        let mut cmd = Command::new(python);
-        cmd.arg("-I")
-            .arg("-c")
-            .arg(WORKER)
-            .arg("zygote")
-            .arg("3")
-            .arg("4");
-        cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        cmd.current_dir("/");
-        let raw = theirs.as_raw_fd();
-        let exe = init_exe.as_raw_fd();
-        // SAFETY: only async-signal-safe calls (dup2, setsid) run between fork and exec.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(move || {
-                if libc::dup2(raw, 3) < 0 || libc::dup2(exe, 4) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // Its own session: a Ctrl-C at the server's terminal must not reach sessions.
-                libc::setsid();
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| {
-            ExecError::BackendUnavailable(format!(
-                "cannot start Python ({}): {e}",
-                python.display()
-            ))
-        })?;
-        drop(theirs);
-        drop(init_exe);
-        if let Some(err) = child.stderr.take() {
-            std::thread::Builder::new()
-                .name("zygote-stderr".into())
-                .spawn(move || {
-                    for line in BufReader::new(err).lines().map_while(Result::ok) {
-                        tracing::warn!(target: "codeact::worker", "{line}");
-                    }
-                })
-                .map_err(ExecError::Io)?;
-        }
+        let (mut child, ctl) = spawn(python, env)?;
         ctl.set_timeout(Duration::from_secs(120))?;
-        ctl.send(config, &[])?;
-        let info: Option<ZygoteInfo> = ctl.recv()?;
-        let info = match info {
-            Some(i) => i,
+        ctl.send(&ZygoteRequest::Config(config), &[])?;
+        let info = match ctl.recv::<ZygoteReply>()? {
+            Some(ZygoteReply::Warm(info)) => info,
+            Some(ZygoteReply::Failed { error }) => {
+                return Err(ExecError::BackendUnavailable(format!(
+                    "the Python zygote could not start: {error}"
+                )))
+            }
+            Some(other) => {
+                return Err(ExecError::Protocol(format!(
+                    "the Python zygote answered its settings with {other:?}"
+                )))
+            }
             None => {
                 let status = child.wait().ok();
                 return Err(ExecError::BackendUnavailable(format!(
@@ -165,14 +131,7 @@ impl Zygote {
     /// Forks the builder of a session's sandbox, which reports on `builder_fd`; returns
     /// its pid.
     pub fn build(&self, id: &str, uid: Option<u32>, builder_fd: OwnedFd) -> Result<i32, ExecError> {
-        let reply: Reply = self.call(
-            &Build {
-                op: "build",
-                id,
-                uid,
-            },
-            &[builder_fd.as_raw_fd()],
-        )?;
+        let reply = self.call(&ZygoteRequest::Build { id, uid }, &[builder_fd.as_raw_fd()])?;
         drop(builder_fd);
         Self::pid_of(reply)
     }
@@ -190,9 +149,8 @@ impl Zygote {
     ) -> Result<i32, ExecError> {
         let mut fds = vec![worker_fd.as_raw_fd()];
         fds.extend(ns.iter().map(|f| f.as_raw_fd()));
-        let reply: Reply = self.call(
-            &Start {
-                op: "start",
+        let reply = self.call(
+            &ZygoteRequest::Start {
                 id,
                 workdir,
                 cgroup_procs,
@@ -203,7 +161,11 @@ impl Zygote {
         Self::pid_of(reply)
     }
 
-    fn call<T: Serialize>(&self, msg: &T, fds: &[std::os::fd::RawFd]) -> Result<Reply, ExecError> {
+    fn call(
+        &self,
+        msg: &ZygoteRequest<'_>,
+        fds: &[std::os::fd::RawFd],
+    ) -> Result<ZygoteReply, ExecError> {
         let ctl = self
             .ctl
             .lock()
@@ -211,11 +173,12 @@ impl Zygote {
         ctl.call(msg, fds)
     }
 
-    fn pid_of(reply: Reply) -> Result<i32, ExecError> {
-        match (reply.ok, reply.pid) {
-            (true, Some(pid)) => Ok(pid),
-            _ => Err(ExecError::SandboxUnavailable(
-                reply.error.unwrap_or_else(|| "the zygote refused".into()),
+    fn pid_of(reply: ZygoteReply) -> Result<i32, ExecError> {
+        match reply {
+            ZygoteReply::Forked { pid } => Ok(pid),
+            ZygoteReply::Failed { error } => Err(ExecError::SandboxUnavailable(error)),
+            ZygoteReply::Warm(_) => Err(ExecError::Protocol(
+                "the zygote answered a request with its settings' answer".into(),
             )),
         }
     }

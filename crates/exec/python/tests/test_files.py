@@ -1,0 +1,80 @@
+"""File operations in the working directory: write, read, list, the size limit, and paths
+that would leave the directory."""
+
+import base64
+import os
+
+import pytest
+
+from codeact_worker.files import file_op
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def write(path, data):
+    return file_op({"op": "write_file", "path": path, "data": b64(data)})
+
+
+def read(path, limit=1 << 20):
+    return file_op({"op": "read_file", "path": path, "limit": limit})
+
+
+def test_written_files_read_back_and_are_listed(in_tmp):
+    assert write("data/in.bin", bytes(range(256))) == {"type": "written"}
+    assert write("a.txt", b"hello") == {"type": "written"}
+    assert (in_tmp / "data" / "in.bin").read_bytes() == bytes(range(256))
+    reply = read("data/in.bin")
+    assert reply["type"] == "file_data"
+    assert base64.b64decode(reply["data"]) == bytes(range(256))
+    assert file_op({"op": "list_files"}) == {"type": "file_list", "names": ["a.txt", "data/"]}
+
+
+def test_writing_again_replaces_the_content():
+    write("f", b"long content")
+    write("f", b"short")
+    assert base64.b64decode(read("f")["data"]) == b"short"
+
+
+def test_files_over_the_limit_are_refused_and_at_the_limit_read():
+    write("big", b"x" * 100)
+    assert base64.b64decode(read("big", limit=100)["data"]) == b"x" * 100
+    reply = read("big", limit=99)
+    assert reply == {"type": "file_error", "kind": "bad_request", "error": "file is larger than the download limit"}
+
+
+def test_a_missing_file_is_not_found():
+    assert read("nothing/here") == {"type": "file_error", "kind": "not_found", "error": "no such file: nothing/here"}
+
+
+@pytest.mark.parametrize("path", ["", "/etc/passwd", "../outside", "a/../../outside", "a/.."])
+def test_paths_must_stay_inside_the_working_directory(path, in_tmp):
+    for reply in (write(path, b"x"), read(path)):
+        assert reply["type"] == "file_error" and reply["kind"] == "bad_request", reply
+        assert "relative" in reply["error"]
+    assert not (in_tmp.parent / "outside").exists()
+
+
+def test_symlinks_are_never_followed(in_tmp):
+    target = in_tmp.parent / "target.txt"
+    target.write_text("secret")
+    os.symlink(target, in_tmp / "link")
+    assert read("link")["kind"] == "bad_request"
+    assert write("link", b"overwritten")["kind"] == "bad_request"
+    assert target.read_text() == "secret"
+    # Listed as what it is, not as a directory.
+    assert file_op({"op": "list_files"})["names"] == ["link"]
+
+
+def test_bad_base64_is_a_bad_request():
+    reply = write("f", b"")
+    assert reply == {"type": "written"}
+    reply = file_op({"op": "write_file", "path": "f", "data": "not base64!"})
+    assert reply["type"] == "file_error" and reply["kind"] == "bad_request"
