@@ -37,7 +37,9 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 step "cargo test --no-run (build every test binary)"
 cargo test --workspace --no-run --quiet
 step "the default model (downloaded and verified once)"
-scripts/fetch-model.sh >/dev/null
+# The example the test build just made: `cargo run -p codeact-llm` would resolve features for
+# that crate alone and compile llama.cpp once more.
+"$CARGO_TARGET_DIR/debug/examples/fetch_model" >/dev/null
 
 step "waiting for the peers"
 if ! wait "$peers"; then
