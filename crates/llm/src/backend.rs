@@ -32,6 +32,19 @@ impl Default for CompletionRequest {
     }
 }
 
+impl CompletionRequest {
+    /// Greedy decoding (temperature 0) of at most `max_tokens` tokens, the rest as default:
+    /// the deterministic request of tests and benchmarks.
+    pub fn greedy(messages: Vec<Message>, max_tokens: u32) -> Self {
+        Self {
+            messages,
+            max_tokens,
+            temperature: 0.0,
+            ..Self::default()
+        }
+    }
+}
+
 /// Why generation ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FinishReason {

@@ -66,20 +66,11 @@ async fn complete(b: &EmbeddedBackend, req: CompletionRequest) -> Reply {
     panic!("stream ended without Done");
 }
 
-fn greedy(messages: Vec<Message>, max_tokens: u32) -> CompletionRequest {
-    CompletionRequest {
-        messages,
-        max_tokens,
-        temperature: 0.0,
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn greedy_decoding_is_deterministic() {
     let _g = SERIAL.lock().await;
     let b = backend(|c| c).await;
-    let req = greedy(
+    let req = CompletionRequest::greedy(
         ask("Write a Python function that returns the square of a number."),
         40,
     );
@@ -102,7 +93,7 @@ async fn stop_sequences_end_the_reply_before_the_stop() {
     let _g = SERIAL.lock().await;
     let b = backend(|c| c).await;
     let messages = ask("List the numbers from 1 to 20, one per line.");
-    let free = complete(&b, greedy(messages.clone(), 60)).await;
+    let free = complete(&b, CompletionRequest::greedy(messages.clone(), 60)).await;
     // Stop at a piece of the free reply, so the expectation holds whatever the model writes.
     let chars: Vec<char> = free.text.chars().collect();
     assert!(chars.len() > 20, "reply too short: {:?}", free.text);
@@ -110,7 +101,7 @@ async fn stop_sequences_end_the_reply_before_the_stop() {
     let expected = &free.text[..free.text.find(&stop).unwrap()];
     let req = CompletionRequest {
         stop: vec!["NEVER-SEEN".into(), stop.clone()],
-        ..greedy(messages, 60)
+        ..CompletionRequest::greedy(messages, 60)
     };
     let stopped = complete(&b, req).await;
     assert_eq!(stopped.text, expected);
@@ -127,11 +118,11 @@ async fn kv_cache_is_reused_on_the_next_turn() {
     let _g = SERIAL.lock().await;
     let b = backend(|c| c).await;
     let mut messages = ask("Write a haiku about the sea.");
-    let turn1 = complete(&b, greedy(messages.clone(), 30)).await;
+    let turn1 = complete(&b, CompletionRequest::greedy(messages.clone(), 30)).await;
     assert_eq!(turn1.usage.cached_tokens, 0);
     messages.push(Message::assistant(turn1.text.clone()));
     messages.push(Message::user("Now one about mountains."));
-    let turn2 = complete(&b, greedy(messages.clone(), 10)).await;
+    let turn2 = complete(&b, CompletionRequest::greedy(messages.clone(), 10)).await;
     assert!(
         turn2.usage.cached_tokens >= turn1.usage.prompt_tokens,
         "turn 2 reused {} tokens; turn 1's prompt alone had {}",
@@ -145,7 +136,7 @@ async fn kv_cache_is_reused_on_the_next_turn() {
         ..c
     })
     .await;
-    let again = complete(&fresh, greedy(messages, 10)).await;
+    let again = complete(&fresh, CompletionRequest::greedy(messages, 10)).await;
     assert_eq!(again.usage.cached_tokens, 0);
     assert_eq!(again.usage.prompt_tokens, turn2.usage.prompt_tokens);
     assert_eq!(again.text, turn2.text);
@@ -158,7 +149,7 @@ async fn grammar_restricts_the_output() {
     assert!(b.supports_grammar());
     let req = CompletionRequest {
         grammar: Some(r#"root ::= ("yes" | "no")"#.into()),
-        ..greedy(ask("Write a long story about a dragon."), 20)
+        ..CompletionRequest::greedy(ask("Write a long story about a dragon."), 20)
     };
     let reply = complete(&b, req).await;
     assert!(
@@ -172,7 +163,7 @@ async fn grammar_restricts_the_output() {
         grammar: Some(r#"root ::= "[" [0-9]+ ("," [0-9]+)* "]""#.into()),
         temperature: 0.9,
         seed: Some(7),
-        ..greedy(ask("Give me some prime numbers."), 30)
+        ..CompletionRequest::greedy(ask("Give me some prime numbers."), 30)
     };
     let reply = complete(&b, req).await;
     let inner = reply
@@ -191,7 +182,7 @@ async fn grammar_restricts_the_output() {
 
     let bad = CompletionRequest {
         grammar: Some("root ::= (".into()),
-        ..greedy(ask("hi"), 5)
+        ..CompletionRequest::greedy(ask("hi"), 5)
     };
     assert!(matches!(
         b.stream(bad).await.err(),
@@ -211,7 +202,7 @@ async fn sampling_with_a_seed_repeats_itself() {
         temperature: 0.9,
         top_p: 0.95,
         seed: Some(1234),
-        ..greedy(ask("Invent a name for a cat."), 16)
+        ..CompletionRequest::greedy(ask("Invent a name for a cat."), 16)
     };
     let a = complete(&b, req.clone()).await;
     let c = complete(&b, req).await;
@@ -228,13 +219,15 @@ async fn temperature_is_honoured_when_a_seed_is_set() {
     let _g = SERIAL.lock().await;
     let b = backend(|c| c).await;
     let question = ask("Invent a name for a cat.");
-    let greedy_reply = complete(&b, greedy(question.clone(), 12)).await.text;
+    let greedy_reply = complete(&b, CompletionRequest::greedy(question.clone(), 12))
+        .await
+        .text;
     let mut replies = std::collections::HashSet::new();
     for seed in 1..=5 {
         let req = CompletionRequest {
             temperature: 0.7,
             seed: Some(seed),
-            ..greedy(question.clone(), 12)
+            ..CompletionRequest::greedy(question.clone(), 12)
         };
         replies.insert(complete(&b, req).await.text);
     }
@@ -249,7 +242,7 @@ async fn temperature_is_honoured_when_a_seed_is_set() {
 async fn dropping_the_stream_stops_generation() {
     let _g = SERIAL.lock().await;
     let b = backend(|c| c).await;
-    let req = greedy(
+    let req = CompletionRequest::greedy(
         ask("Write a very long essay about the history of computing."),
         2000,
     );
@@ -274,10 +267,13 @@ async fn too_long_a_prompt_is_a_context_length_error() {
     let _g = SERIAL.lock().await;
     let b = backend(|c| EmbeddedConfig { n_ctx: 256, ..c }).await;
     let long = "word ".repeat(600);
-    let err = b.stream(greedy(ask(&long), 10)).await.err();
+    let err = b
+        .stream(CompletionRequest::greedy(ask(&long), 10))
+        .await
+        .err();
     assert!(matches!(err, Some(LlmError::ContextLength(_))), "{err:?}");
     // The engine still serves a prompt that fits.
-    let ok = complete(&b, greedy(ask("Say hi."), 5)).await;
+    let ok = complete(&b, CompletionRequest::greedy(ask("Say hi."), 5)).await;
     assert!(ok.usage.prompt_tokens < 256);
 }
 
@@ -289,7 +285,11 @@ async fn concurrent_requests_queue() {
         .map(|i| {
             let b = std::sync::Arc::clone(&b);
             tokio::spawn(async move {
-                complete(&b, greedy(ask(&format!("Say the number {i}.")), 8)).await
+                complete(
+                    &b,
+                    CompletionRequest::greedy(ask(&format!("Say the number {i}.")), 8),
+                )
+                .await
             })
         })
         .collect();

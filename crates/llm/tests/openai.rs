@@ -92,15 +92,6 @@ fn ask(question: &str) -> Vec<Message> {
     ]
 }
 
-fn greedy(messages: Vec<Message>, max_tokens: u32) -> CompletionRequest {
-    CompletionRequest {
-        messages,
-        max_tokens,
-        temperature: 0.0,
-        ..Default::default()
-    }
-}
-
 async fn complete(b: &OpenAiBackend, req: CompletionRequest) -> (String, FinishReason, Usage) {
     let mut stream = b.stream(req).await.expect("stream starts");
     let mut text = String::new();
@@ -121,7 +112,7 @@ async fn streams_a_completion() {
     let _g = SERIAL.lock().await;
     let (_server, b) = server(2048).await;
     let mut stream = b
-        .stream(greedy(
+        .stream(CompletionRequest::greedy(
             ask("Write a Python function that adds two numbers."),
             24,
         ))
@@ -158,14 +149,14 @@ async fn stop_sequences_work() {
     let _g = SERIAL.lock().await;
     let (_server, b) = server(2048).await;
     let messages = ask("List the numbers from 1 to 20, one per line.");
-    let (free, _, _) = complete(&b, greedy(messages.clone(), 60)).await;
+    let (free, _, _) = complete(&b, CompletionRequest::greedy(messages.clone(), 60)).await;
     let chars: Vec<char> = free.chars().collect();
     assert!(chars.len() > 20, "reply too short: {free:?}");
     let stop: String = chars[chars.len() / 2..chars.len() / 2 + 3].iter().collect();
     let expected = &free[..free.find(&stop).unwrap()];
     let req = CompletionRequest {
         stop: vec![stop.clone()],
-        ..greedy(messages, 60)
+        ..CompletionRequest::greedy(messages, 60)
     };
     let (text, finish, _) = complete(&b, req).await;
     assert_eq!(text, expected, "stop {stop:?}");
@@ -180,7 +171,10 @@ async fn too_long_a_prompt_is_a_context_length_error() {
     let _g = SERIAL.lock().await;
     let (_server, b) = server(256).await;
     let long = "word ".repeat(600);
-    let err = b.stream(greedy(ask(&long), 10)).await.err();
+    let err = b
+        .stream(CompletionRequest::greedy(ask(&long), 10))
+        .await
+        .err();
     assert!(matches!(err, Some(LlmError::ContextLength(_))), "{err:?}");
 }
 
@@ -193,16 +187,16 @@ async fn grammar_and_prompt_cache_are_honoured() {
     let (_server, b) = server(2048).await;
     let req = CompletionRequest {
         grammar: Some(r#"root ::= ("yes" | "no")"#.into()),
-        ..greedy(ask("Write a long story about a dragon."), 20)
+        ..CompletionRequest::greedy(ask("Write a long story about a dragon."), 20)
     };
     let (text, _, _) = complete(&b, req).await;
     assert!(text == "yes" || text == "no", "{text:?}");
 
     let mut messages = ask("Write a haiku about the sea.");
-    let (turn1, _, _) = complete(&b, greedy(messages.clone(), 20)).await;
+    let (turn1, _, _) = complete(&b, CompletionRequest::greedy(messages.clone(), 20)).await;
     messages.push(Message::assistant(turn1));
     messages.push(Message::user("Now one about mountains."));
-    let (_, _, usage) = complete(&b, greedy(messages, 5)).await;
+    let (_, _, usage) = complete(&b, CompletionRequest::greedy(messages, 5)).await;
     assert!(usage.cached_tokens > 0, "{usage:?}");
 }
 
@@ -214,7 +208,7 @@ async fn dropping_the_stream_stops_server_generation() {
     let _g = SERIAL.lock().await;
     let (_server, b) = server(4096).await;
     let mut stream = b
-        .stream(greedy(
+        .stream(CompletionRequest::greedy(
             ask("Write a very long essay about the history of computing."),
             2000,
         ))
@@ -226,7 +220,7 @@ async fn dropping_the_stream_stops_server_generation() {
     drop(stream);
     // One slot: if generation went on, this request would wait for it.
     let started = Instant::now();
-    let (text, _, _) = complete(&b, greedy(ask("Say hi."), 3)).await;
+    let (text, _, _) = complete(&b, CompletionRequest::greedy(ask("Say hi."), 3)).await;
     assert!(!text.is_empty());
     assert!(
         started.elapsed() < Duration::from_secs(20),

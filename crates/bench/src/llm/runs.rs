@@ -64,15 +64,6 @@ fn filler(n: usize, offset: usize) -> String {
         .join(" ")
 }
 
-fn greedy(messages: Vec<Message>, max_tokens: u32) -> CompletionRequest {
-    CompletionRequest {
-        messages,
-        max_tokens,
-        temperature: 0.0,
-        ..Default::default()
-    }
-}
-
 /// A system message and one user message of about `target` prompt tokens in all.
 async fn fit_prompt(
     b: &EmbeddedBackend,
@@ -123,6 +114,18 @@ struct Timed {
     ttft_ms: f64,
     text: String,
     usage: Usage,
+}
+
+impl SecondTurn {
+    /// The second turn timed once with the first turn's KV cache and once without.
+    fn new(with: &Timed, without: &Timed) -> Self {
+        Self {
+            prompt_tokens: with.usage.prompt_tokens,
+            with_reuse_ms: with.ttft_ms,
+            cached_tokens: with.usage.cached_tokens,
+            without_reuse_ms: without.ttft_ms,
+        }
+    }
 }
 
 async fn timed(b: &dyn LlmBackend, req: CompletionRequest) -> Result<Timed, BenchError> {
@@ -181,20 +184,24 @@ pub(super) async fn embedded(
     };
     let b = EmbeddedBackend::load(config).await?;
     let load_ms = start.elapsed().as_secs_f64() * 1e3;
-    timed(&b, greedy(single("Warm-up.", 8), 4)).await?;
+    timed(&b, CompletionRequest::greedy(single("Warm-up.", 8), 4)).await?;
 
     let pp = fit_prompt(&b, opts.prompt_tokens, |w| {
         single("You are a helpful assistant.", w)
     })
     .await?;
     b.clear_cache().await?;
-    let first = timed(&b, greedy(pp.clone(), 1)).await?;
+    let first = timed(&b, CompletionRequest::greedy(pp.clone(), 1)).await?;
     let t = b.last_timings().unwrap_or_default();
     let evaluated = t.prompt_tokens.saturating_sub(t.cached_tokens);
     let prompt_tps = f64::from(evaluated) / (t.prompt_eval_ms / 1e3).max(1e-9);
 
     b.clear_cache().await?;
-    timed(&b, greedy(single(ESSAY, 4), opts.gen_tokens)).await?;
+    timed(
+        &b,
+        CompletionRequest::greedy(single(ESSAY, 4), opts.gen_tokens),
+    )
+    .await?;
     let t = b.last_timings().unwrap_or_default();
     let gen_tps = f64::from(t.generated_tokens) / (t.generation_ms / 1e3).max(1e-9);
 
@@ -203,11 +210,11 @@ pub(super) async fn embedded(
     })
     .await?;
     b.clear_cache().await?;
-    let turn1 = timed(&b, greedy(conv.clone(), 16)).await?;
+    let turn1 = timed(&b, CompletionRequest::greedy(conv.clone(), 16)).await?;
     let turn2 = next_turn(conv.clone(), &turn1.text);
-    let with = timed(&b, greedy(turn2.clone(), 1)).await?;
+    let with = timed(&b, CompletionRequest::greedy(turn2.clone(), 1)).await?;
     b.clear_cache().await?;
-    let without = timed(&b, greedy(turn2, 1)).await?;
+    let without = timed(&b, CompletionRequest::greedy(turn2, 1)).await?;
 
     let numbers = EngineNumbers {
         prompt_tps,
@@ -216,12 +223,7 @@ pub(super) async fn embedded(
         peak_rss_bytes: if rss_reset { peak_rss(None) } else { None },
         load_ms: Some(load_ms),
     };
-    let second = SecondTurn {
-        prompt_tokens: with.usage.prompt_tokens,
-        with_reuse_ms: with.ttft_ms,
-        cached_tokens: with.usage.cached_tokens,
-        without_reuse_ms: without.ttft_ms,
-    };
+    let second = SecondTurn::new(&with, &without);
     Ok((
         numbers,
         second,
@@ -261,23 +263,33 @@ pub(super) async fn server(
         max_retries: 0,
         ..OpenAiConfig::default()
     })?;
-    timed(&b, greedy(single("Warm-up.", 8), 4)).await?;
+    timed(&b, CompletionRequest::greedy(single("Warm-up.", 8), 4)).await?;
 
     // The prompts are the embedded runs' own, so both engines see the same token counts.
-    let (stream, timings) = b.stream_with_timings(greedy(prompts.pp.clone(), 1)).await?;
+    let (stream, timings) = b
+        .stream_with_timings(CompletionRequest::greedy(prompts.pp.clone(), 1))
+        .await?;
     let first = drain_timed(stream, Instant::now()).await?;
     let pp = timings.lock().ok().and_then(|t| *t).unwrap_or_default();
 
     let (stream, timings) = b
-        .stream_with_timings(greedy(single(ESSAY, 4), opts.gen_tokens))
+        .stream_with_timings(CompletionRequest::greedy(single(ESSAY, 4), opts.gen_tokens))
         .await?;
     drain_timed(stream, Instant::now()).await?;
     let tg = timings.lock().ok().and_then(|t| *t).unwrap_or_default();
 
     let conv = prompts.conversation.clone();
-    let turn1 = timed(&b, greedy(conv.clone(), 16)).await?;
-    let with = timed(&b, greedy(next_turn(conv.clone(), &turn1.text), 1)).await?;
-    let without = timed(&b, greedy(next_turn(defeat_cache(conv), &turn1.text), 1)).await?;
+    let turn1 = timed(&b, CompletionRequest::greedy(conv.clone(), 16)).await?;
+    let with = timed(
+        &b,
+        CompletionRequest::greedy(next_turn(conv.clone(), &turn1.text), 1),
+    )
+    .await?;
+    let without = timed(
+        &b,
+        CompletionRequest::greedy(next_turn(defeat_cache(conv), &turn1.text), 1),
+    )
+    .await?;
 
     let numbers = EngineNumbers {
         prompt_tps: pp.prompt_per_second,
@@ -286,12 +298,7 @@ pub(super) async fn server(
         peak_rss_bytes: peak_rss(Some(server.pid())),
         load_ms: Some(load_ms),
     };
-    let second = SecondTurn {
-        prompt_tokens: with.usage.prompt_tokens,
-        with_reuse_ms: with.ttft_ms,
-        cached_tokens: with.usage.cached_tokens,
-        without_reuse_ms: without.ttft_ms,
-    };
+    let second = SecondTurn::new(&with, &without);
     Ok((numbers, second))
 }
 
