@@ -165,7 +165,8 @@ impl Drop for LlamaServer {
     }
 }
 
-fn free_port() -> Result<u16, BenchError> {
+/// A loopback port free right now, for a peer server to listen on.
+pub(crate) fn free_port() -> Result<u16, BenchError> {
     let listener = TcpListener::bind("127.0.0.1:0").context("no free loopback port")?;
     listener
         .local_addr()

@@ -209,9 +209,7 @@ pub(super) struct Gateway {
 impl Gateway {
     pub(super) async fn start(python: &Path) -> Result<Self, BenchError> {
         let runtime = RuntimeDir::new("jkg")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = crate::llama_server::free_port()?;
         let token = format!(
             "{:x}{:x}",
             std::process::id(),
