@@ -4,7 +4,10 @@ to a head and a tail around a marker, so that 100 MB of output never crosses the
 sys.stdout and sys.stderr of a session are TextSinks that write straight into the Capture;
 file descriptors 1 and 2 are pipes that the FdPump drains into the same Capture, so the
 output of subprocesses and `!cmd` lands in the same stream. Invalid UTF-8 and lone
-surrogates become U+FFFD."""
+surrogates become U+FFFD.
+
+Several threads may print at once: every path into the capture takes its lock, and so does
+every read of the pipes."""
 
 import codecs
 import io
@@ -14,25 +17,26 @@ import threading
 import time
 
 from . import messages
-
-
-def clean_text(s):
-    # Lone surrogates cannot cross JSON into Rust: replace them.
-    try:
-        s.encode("utf-8")
-        return s
-    except UnicodeEncodeError:
-        return s.encode("utf-8", "replace").decode("utf-8")
+from .channel import REPLACE, clean_text
+from .terminal import Line
 
 
 class Capture:
-    """Outputs of the running cell, in order, with stream text capped to head + tail."""
+    """Outputs of the running cell, in order, with stream text capped to head + tail.
+
+    Stream text goes through a terminal Line per stream first (see terminal.py), so the cap
+    counts what a terminal would show, not every redraw of a progress bar. Output produced
+    while no cell runs (a background thread, a child process) stays here and goes out with
+    the next cell's outputs."""
 
     def __init__(self, limit):
         self.limit = max(256, limit)
         self.lock = threading.RLock()
         # The FdPump that feeds fd 1 and 2 into this capture, once the worker has one.
         self.pump = None
+        # In a process forked by a cell: text goes straight to fd 1 and 2 (see forked()).
+        self.direct = False
+        self.lines = {"stdout": Line(), "stderr": Line()}
         self.reset()
 
     def reset(self):
@@ -44,38 +48,68 @@ class Capture:
         self.dropped = 0
         self.truncated = False
 
+    def forked(self):
+        """In a child that a cell forked: what it prints goes to fd 1 and 2, where the
+        worker's FdPump reads it like any subprocess's; nothing of the parent's stays."""
+        self.lock = threading.RLock()
+        self.direct = True
+        self.pump = None
+        self.lines = {"stdout": Line(), "stderr": Line()}
+        self.reset()
+
     def stream(self, name, text):
         if not text:
             return
         text = clean_text(text)
+        if self.direct:
+            _write_fd(1 if name == "stdout" else 2, text)
+            return
         with self.lock:
-            room = self.limit // 2 - self.head
-            if not self.tail and len(text) <= room:
-                self.head += len(text)
-                self._append(name, text)
-                return
+            # What the other stream wrote before this comes before it.
+            self._commit_open(OTHER[name])
+            line = self.lines[name]
+            done = line.feed(text)
+            if done:
+                self._commit(name, done)
+            if len(line) > self.limit // 2:
+                # A line that never ends must not grow without bound: it stops being editable.
+                self._commit(name, line.take())
+
+    def _commit_open(self, name, redraws=True):
+        line = self.lines[name]
+        if len(line) and (redraws or not line.edited):
+            self._commit(name, line.take())
+
+    def _commit(self, name, text):
+        if not text:
+            return
+        room = self.limit // 2 - self.head
+        if not self.tail and len(text) <= room:
+            self.head += len(text)
+            self._append(name, text)
+            return
+        if not self.tail and room > 0:
+            self._append(name, text[:room])
+            self.head += room
+            text = text[room:]
+        if self.tail and self.tail[-1][0] == name:
+            self.tail[-1][1] += text
+        else:
+            self.tail.append([name, text])
+        self.tail_bytes += len(text)
+        keep = self.limit // 2
+        while self.tail_bytes > keep and self.tail:
             self.truncated = True
-            if not self.tail and room > 0:
-                self._append(name, text[:room])
-                self.head += room
-                text = text[room:]
-            if self.tail and self.tail[-1][0] == name:
-                self.tail[-1][1] += text
+            excess = self.tail_bytes - keep
+            first = self.tail[0]
+            if len(first[1]) <= excess:
+                self.tail.pop(0)
+                self.tail_bytes -= len(first[1])
+                self.dropped += len(first[1])
             else:
-                self.tail.append([name, text])
-            self.tail_bytes += len(text)
-            keep = self.limit // 2
-            while self.tail_bytes > keep and self.tail:
-                excess = self.tail_bytes - keep
-                first = self.tail[0]
-                if len(first[1]) <= excess:
-                    self.tail.pop(0)
-                    self.tail_bytes -= len(first[1])
-                    self.dropped += len(first[1])
-                else:
-                    first[1] = first[1][excess:]
-                    self.tail_bytes -= excess
-                    self.dropped += excess
+                first[1] = first[1][excess:]
+                self.tail_bytes -= excess
+                self.dropped += excess
 
     def _append(self, name, text):
         items = self.items
@@ -85,7 +119,18 @@ class Capture:
             items.append(messages.stream(name, text))
 
     def rich(self, item):
+        if self.direct:
+            # An interrupt stops every copy of the worker at once: one traceback (the
+            # worker's) says so.
+            if item.get("ename") != "KeyboardInterrupt":
+                _write_fd(2 if item["type"] == "error" else 1, _plain(item))
+            return
         with self.lock:
+            # Everything written before it, by this process or a child, comes first.
+            if self.pump is not None:
+                self.pump.drain_all()
+            self._commit_open("stdout")
+            self._commit_open("stderr")
             self._flush_tail()
             self.items.append(item)
 
@@ -102,13 +147,39 @@ class Capture:
         self.head = self.limit
 
     def take(self, final):
+        """The outputs not handed out yet. While the cell runs (final false), lines still open
+        to redraws stay behind: streaming them would show a stale frame."""
         with self.lock:
+            for name in ("stdout", "stderr"):
+                self._commit_open(name, redraws=final)
             if final:
                 self._flush_tail()
             # Items already handed out never grow again: later text starts a new item.
             out = self.items[self.sent :]
             self.sent += len(out)
             return out
+
+
+OTHER = {"stdout": "stderr", "stderr": "stdout"}
+
+
+def _write_fd(fd, text):
+    data = text.encode("utf-8", REPLACE)
+    while data:
+        try:
+            n = os.write(fd, data)
+        except OSError:
+            # Nobody reads fd 1 and 2 any more: the session is ending.
+            return
+        data = data[n:]
+
+
+def _plain(item):
+    """The text of a rich output, for a forked child that has no channel to send it on."""
+    if item["type"] == "error":
+        return "\n".join(item["traceback"]) + "\n"
+    text = item["data"].get("text/plain", "")
+    return text + "\n" if text else ""
 
 
 class TextSink(io.TextIOBase):
@@ -248,5 +319,16 @@ class FdPump:
             self._drain(r)
 
     def drain_if_ready(self):
-        if self.ready.poll(0):
-            self.drain_all()
+        # One poll object serves every thread that prints: poll() on it must not run twice at
+        # once (CPython raises "concurrent poll() invocation"), so it runs under the lock.
+        with self.capture.lock:
+            if self.ready.poll(0):
+                self.drain_all()
+
+    def forked(self):
+        """In a child that a cell forked: the pipes' read ends are the worker's, not its."""
+        for fd in (*self.pipes, self.wake_r, self.wake_w):
+            try:
+                os.close(fd)
+            except OSError:  # noqa: S110 - already closed by the cell: nothing to release
+                pass

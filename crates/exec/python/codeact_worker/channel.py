@@ -1,15 +1,41 @@
 """Message framing. Control channels (engine <-> zygote, engine <-> sandbox builder) are
 SOCK_SEQPACKET sockets with one JSON object per message and file descriptors passed
-alongside; the worker channel is a stream of 4-byte big-endian length + JSON frames."""
+alongside; the worker channel is a stream of 4-byte big-endian length + JSON frames.
 
+Every message is UTF-8 JSON. Python strings can hold what UTF-8 cannot (lone surrogates: from
+`"\\udc80"` in a cell, from undecodable file names, from a C extension), and the engine's JSON
+parser rightly refuses them, so every string leaving the worker is made valid here, in one
+place, each lone surrogate becoming U+FFFD. A bad string is never a reason to lose a frame."""
+
+import codecs
 import json
+import os
 import socket
 import struct
 import threading
 
+# The encoding error handler that turns each unencodable code point into U+FFFD. (As bytes:
+# the UTF-8 encoder takes only ASCII text from an error handler.)
+REPLACE = "codeact.replace"
+codecs.register_error(REPLACE, lambda e: ("\ufffd".encode() * (e.end - e.start), e.end))
+
+
+def clean_text(s):
+    """s, with every lone surrogate replaced by U+FFFD."""
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", REPLACE).decode("utf-8")
+
+
+def encode(obj):
+    """obj as UTF-8 JSON; strings anywhere in it (keys too) made valid UTF-8."""
+    return json.dumps(obj, ensure_ascii=False).encode("utf-8", REPLACE)
+
 
 def seq_send(sock, obj, fds=()):
-    data = json.dumps(obj).encode()
+    data = encode(obj)
     if fds:
         socket.send_fds(sock, [data], list(fds))
     else:
@@ -30,9 +56,19 @@ class Channel:
     def __init__(self, sock):
         self.sock = sock
         self.lock = threading.Lock()
+        # The worker's pid: a process that a cell forks shares the socket and must never speak on it.
+        self.owner = os.getpid()
+
+    def forked(self):
+        """In a child that a cell forked: let go of the worker's socket."""
+        self.lock = threading.Lock()
+        self.sock.close()
+        self.sock = None
 
     def send(self, obj):
-        data = json.dumps(obj, ensure_ascii=True).encode()
+        if os.getpid() != self.owner:
+            raise OSError("a forked copy of the worker has no channel")
+        data = encode(obj)
         with self.lock:
             self.sock.sendall(struct.pack(">I", len(data)) + data)
 

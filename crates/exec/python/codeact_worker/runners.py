@@ -12,6 +12,17 @@ from . import messages
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def exit_outcome(code):
+    """How a cell that raised SystemExit (exit(), quit(), sys.exit()) ends: as in a Jupyter
+    kernel the cell stops and the session lives on, said in one line. Returns (failed, output):
+    a zero or absent code is a normal end (a stderr line), any other an error."""
+    if code is None or code == 0:
+        line = "exit(): the cell stopped here; the session and its variables are kept\n"
+        return False, messages.stream("stderr", line)
+    line = "SystemExit: %s (the cell stopped here; the session and its variables are kept)" % (code,)
+    return True, messages.error("SystemExit", str(code), [line])
+
+
 class PlainRunner:
     """Runs cells with exec/eval when IPython is not installed."""
 
@@ -42,9 +53,11 @@ class PlainRunner:
                 if value is not None:
                     self.ns["_"] = value
                     self.capture.rich(messages.result(self.count, {"text/plain": repr(value)}))
+        except SystemExit as e:
+            failed, item = exit_outcome(e.code)
+            self.capture.rich(item)
+            return failed
         except BaseException as e:  # noqa: BLE001 - the cell's failure is its output
-            if isinstance(e, SystemExit) and not e.code:
-                return False
             self._error(type(e), e, e.__traceback__)
             return True
         return False
@@ -69,6 +82,9 @@ class PlainRunner:
 
 def make_ipython_runner(capture):
     """An IPython InteractiveShell whose display machinery feeds the capture."""
+    import warnings
+
+    from IPython.core.autocall import ExitAutocall
     from IPython.core.displayhook import DisplayHook
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
@@ -114,10 +130,28 @@ def make_ipython_runner(capture):
     shell.display_trap.hook = shell.displayhook
 
     def showtraceback(etype, evalue, stb):
+        if isinstance(evalue, SystemExit):
+            capture.rich(exit_outcome(evalue.code)[1])
+            return
         ename = getattr(etype, "__name__", str(etype))
         capture.rich(messages.error(ename, str(evalue), [ANSI.sub("", x) for x in stb]))
 
     shell._showtraceback = showtraceback
+
+    class Exit(ExitAutocall):
+        """exit and quit, bare or called with a code: they end the cell, not the session."""
+
+        def __call__(self, code=None):
+            raise SystemExit(code)
+
+    shell.exiter = Exit(ip=shell)
+    shell.user_ns["exit"] = shell.user_ns["quit"] = shell.exiter
+    # IPython adds this hint for a terminal; the exit line above already says what happened.
+    warnings.filterwarnings("ignore", message="To exit: use 'exit', 'quit', or Ctrl-D.")
+    # `!cmd` in a subprocess on the session's own stdout and stderr (which the worker reads),
+    # as a notebook shows it: IPython's default runs it under a pseudo-terminal, which mixes
+    # the two streams and turns every newline into CRLF.
+    shell.system = shell.system_raw
     return IPythonRunner(shell)
 
 
@@ -128,6 +162,8 @@ class IPythonRunner:
     def run(self, code):
         """Runs one cell; True when it raised."""
         r = self.shell.run_cell(code, store_history=True)
+        if isinstance(r.error_in_exec, SystemExit):
+            return exit_outcome(r.error_in_exec.code)[0]
         return not r.success
 
 

@@ -5,6 +5,7 @@ minimal /dev), entering it, rlimits, dropping capabilities and installing seccom
 import ctypes
 import errno
 import os
+import platform
 import resource
 import socket
 import struct
@@ -38,7 +39,8 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 SECCOMP_MODE_FILTER = 2
 
-SYS_PIVOT_ROOT = 155
+# pivot_root has no libc wrapper; its number differs between architectures.
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}.get(platform.machine())
 
 # The uid and gid of session code inside its user namespace.
 SANDBOX_UID = 1000
@@ -194,6 +196,15 @@ def build_root(cfg):
     )
     for name, target in links:
         os.symlink(target, dev + "/" + name)
+    # Pseudo-terminals of the session's own (a private devpts instance): pty.spawn, pexpect,
+    # `script` and terminal programs work without seeing any of the host's terminals.
+    os.makedirs(dev + "/pts")
+    try:
+        mount("devpts", dev + "/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620")
+        os.symlink("pts/ptmx", dev + "/ptmx")
+    except OSError as e:
+        # Not an isolation mechanism: sessions run without terminals, and the log says why.
+        sys.stderr.write("codeact: no pseudo-terminals in sessions (%s)\n" % e)
     os.makedirs(root + "/proc", exist_ok=True)
     os.makedirs(root + "/etc", exist_ok=True)
     for d in ("home", "root"):
@@ -213,6 +224,8 @@ def enter_root(cfg):
     root = session_root(cfg)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/.old", exist_ok=True)
+    if SYS_PIVOT_ROOT is None:
+        raise OSError("pivot_root: system call number unknown on %s" % platform.machine())
     check(libc.syscall(SYS_PIVOT_ROOT, root.encode(), (root + "/.old").encode()), "pivot_root")
     os.chdir("/")
     check(libc.umount2(b"/.old", MNT_DETACH), "umount old root")

@@ -6,6 +6,7 @@ import gc
 import io
 import os
 import re
+import signal
 import sys
 import threading
 
@@ -13,6 +14,7 @@ from . import messages
 from .capture import Capture, FdPump, TextSink
 from .files import file_op
 from .runners import IPythonRunner, PlainRunner, flush_figures, make_ipython_runner
+from .title import set_title
 
 
 class Session:
@@ -116,6 +118,7 @@ def fill_pools():
 
 def serve_worker(chan, limit):
     """The session's main loop: cells on the main thread, file requests on a side thread."""
+    set_title("codeact-worker")
     cap = CURRENT.capture
     cap.limit = max(256, limit)
     cap.reset()
@@ -164,13 +167,44 @@ def serve_worker(chan, limit):
         CURRENT.runner.count = 0
     cap.reset()
     threading.Thread(target=reader, daemon=True).start()
-    chan.send(messages.ready(os.getpid(), isinstance(CURRENT.runner, IPythonRunner)))
+    worker = os.getpid()
+
+    def forked_by_cell():
+        # A copy of the worker that a cell forked shares its channel, its pipes and its
+        # capture; it keeps none of them (see forked() of each) and exits at the cell's end.
+        cap.forked()
+        pump.forked()
+        chan.forked()
+
+    os.register_at_fork(after_in_child=forked_by_cell)
+
+    def interrupt(_signum, _frame):
+        # As Ctrl-C in a terminal: every process of the cell's foreground group stops, the
+        # cell's forked copies and `!cmd` included, not just the worker. (Processes started
+        # with a session of their own, like daemons, are left alone.)
+        if not pump.running:
+            # Late for a cell that has already ended: there is nothing to stop.
+            return
+        if os.getpid() == worker:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                os.killpg(0, signal.SIGINT)
+            finally:
+                signal.signal(signal.SIGINT, interrupt)
+        raise KeyboardInterrupt
+
+    # A process group of the worker's own, so that the interrupt reaches none of the engine's
+    # processes (init forwards interrupts to the worker).
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, interrupt)
+    chan.send(messages.ready(worker, isinstance(CURRENT.runner, IPythonRunner)))
     while True:
         with cell_ready:
             while not cells:
                 cell_ready.wait()
             msg = cells.pop(0)
-        cap.reset()
+        # No reset here: what background threads and processes printed since the last cell
+        # is still in the capture, and goes out first with this cell's outputs.
         current_cell[0] = msg["cell"]
         pump.cell_started()
         error = True
@@ -181,15 +215,22 @@ def serve_worker(chan, limit):
             cap.rich(messages.error("KeyboardInterrupt", "", ["KeyboardInterrupt"]))
         except BaseException as e:  # noqa: BLE001 - the runner itself must never end the session
             cap.rich(messages.error(type(e).__name__, str(e), [repr(e)]))
+        if os.getpid() != worker:
+            # A forked copy that reached the end of the cell: it is done.
+            os._exit(1 if error else 0)
         try:
             sys.stdout.flush()
         except Exception:  # noqa: BLE001, S110 - a sys.stdout the cell replaced may fail; ours are put back below
             pass
         sys.stdout = sys.stdout if isinstance(sys.stdout, TextSink) else TextSink(cap, "stdout", 1)
         sys.stderr = sys.stderr if isinstance(sys.stderr, TextSink) else TextSink(cap, "stderr", 2)
+        if getattr(sys.stdin, "closed", True):
+            # Plain Python's exit() closes stdin before it raises SystemExit.
+            sys.stdin = io.StringIO()
         pump.drain_all()
         pump.cell_ended()
         with cap.lock:
             items = cap.take(final=True)
             truncated = cap.truncated
+            cap.reset()
         chan.send(messages.done(msg["cell"], items, bool(error), truncated))

@@ -32,6 +32,7 @@ from .sandbox import (
     ro_paths,
     write_file,
 )
+from .title import set_title
 
 # The zygote's own descriptors (its control channel, codeact-init's memory file), closed in
 # every process it forks for a session.
@@ -252,4 +253,5 @@ def zygote(ctl_fd, init_fd):
 def main(argv):
     if len(argv) < 3 or argv[0] != "zygote":
         die("usage: zygote CONTROL_FD INIT_EXE_FD")
+    set_title("codeact-zygote")
     zygote(int(argv[1]), int(argv[2]))
