@@ -13,6 +13,7 @@ pub mod jupyter;
 pub mod local;
 mod manager;
 mod output;
+mod terminal;
 
 pub use backend::{Backend, CellEnd, Kernel};
 pub use config::{ExecConfig, NetworkMode, SandboxMode, SandboxPolicy};

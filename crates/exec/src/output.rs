@@ -1,8 +1,11 @@
 //! Collects a cell's outputs in order, merging adjacent stream text and capping their size
 //! (head and tail are kept around a marker), and forwards each piece to a live listener.
+//! Stream text is kept as a terminal shows it (see `terminal`) before it counts against the cap.
 
 use codeact_protocol::{Output, StreamName};
 use tokio::sync::mpsc;
+
+use crate::terminal::Terminal;
 
 /// Receives the outputs of one cell.
 pub struct OutputSink {
@@ -14,8 +17,12 @@ pub struct OutputSink {
     tail: Vec<(StreamName, String)>,
     tail_bytes: usize,
     dropped_bytes: u64,
+    /// Whether any stream text was dropped by this sink.
+    dropped_any: bool,
     cut_upstream: bool,
     live: Option<mpsc::UnboundedSender<Output>>,
+    /// The open lines of stdout and stderr.
+    terminals: [Terminal; 2],
 }
 
 impl OutputSink {
@@ -28,8 +35,10 @@ impl OutputSink {
             tail: Vec::new(),
             tail_bytes: 0,
             dropped_bytes: 0,
+            dropped_any: false,
             cut_upstream: false,
             live: None,
+            terminals: Default::default(),
         }
     }
 
@@ -39,21 +48,41 @@ impl OutputSink {
         self
     }
 
-    /// Adds one output.
+    /// Adds one output. Live listeners get it as it came (front ends render `\r` themselves);
+    /// the collected outputs hold stream text as a terminal shows it.
     pub fn push(&mut self, out: Output) {
         if let Some(tx) = &self.live {
             let _ = tx.send(out.clone());
         }
         match out {
-            Output::Stream { name, text } => self.push_stream(name, text),
+            Output::Stream { name, text } => {
+                // What the other stream wrote before this comes before it.
+                self.commit_open(other(name));
+                let done = self.terminals[index(name)].feed(&text);
+                self.push_stream(name, done);
+                if self.terminals[index(name)].open_len() > self.limit / 2 {
+                    // A line that never ends stops being editable rather than grow unbounded.
+                    self.commit_open(name);
+                }
+            }
             other => {
+                self.commit_open(StreamName::Stdout);
+                self.commit_open(StreamName::Stderr);
                 self.flush_tail();
                 self.outputs.push(other);
             }
         }
     }
 
+    fn commit_open(&mut self, name: StreamName) {
+        let text = self.terminals[index(name)].take();
+        self.push_stream(name, text);
+    }
+
     fn push_stream(&mut self, name: StreamName, text: String) {
+        if text.is_empty() {
+            return;
+        }
         let head_room = (self.limit / 2).saturating_sub(self.head_bytes);
         if self.tail.is_empty() && text.len() <= head_room {
             self.head_bytes += text.len();
@@ -72,6 +101,7 @@ impl OutputSink {
         }
         let keep = self.limit / 2;
         while self.tail_bytes > keep {
+            self.dropped_any = true;
             let excess = self.tail_bytes - keep;
             let Some((_, first)) = self.tail.first_mut() else {
                 break;
@@ -118,13 +148,29 @@ impl OutputSink {
 
     /// Whether any output was cut.
     pub fn truncated(&self) -> bool {
-        self.cut_upstream || self.head_bytes >= self.limit || self.dropped_bytes > 0
+        self.cut_upstream || self.dropped_any
     }
 
     /// The collected outputs.
     pub fn finish(mut self) -> Vec<Output> {
+        self.commit_open(StreamName::Stdout);
+        self.commit_open(StreamName::Stderr);
         self.flush_tail();
         self.outputs
+    }
+}
+
+fn index(name: StreamName) -> usize {
+    match name {
+        StreamName::Stdout => 0,
+        StreamName::Stderr => 1,
+    }
+}
+
+fn other(name: StreamName) -> StreamName {
+    match name {
+        StreamName::Stdout => StreamName::Stderr,
+        StreamName::Stderr => StreamName::Stdout,
     }
 }
 
@@ -198,5 +244,35 @@ mod tests {
         }
         let text: String = sink.finish().iter().map(Output::text).collect();
         assert!(text.contains("truncated"));
+    }
+
+    #[test]
+    fn keeps_stream_text_as_a_terminal_shows_it_in_order_with_rich_outputs() {
+        let mut sink = OutputSink::new(1000);
+        for i in 0..=100 {
+            sink.push(stdout(&format!("\rprogress {i}%")));
+        }
+        sink.push(Output::Display {
+            data: Default::default(),
+        });
+        sink.push(stdout("\x1b[32mgreen\x1b[0m\n"));
+        assert!(!sink.truncated());
+        let out = sink.finish();
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert_eq!(out[0], stdout("progress 100%"));
+        assert_eq!(out[2], stdout("green\n"));
+    }
+
+    #[test]
+    fn text_that_fits_is_not_called_truncated_even_after_a_long_head() {
+        let mut sink = OutputSink::new(100);
+        sink.push(stdout(&"x".repeat(80)));
+        sink.push(Output::Display {
+            data: Default::default(),
+        });
+        sink.push(stdout("after\n"));
+        assert!(!sink.truncated());
+        let text: String = sink.finish().iter().map(Output::text).collect();
+        assert!(!text.contains("truncated"), "{text}");
     }
 }

@@ -654,3 +654,93 @@ async fn timeouts_body(gw: &Gateway) {
     m.shutdown().await;
     assert!(gw.kernels().await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordinary_python_through_a_kernel() {
+    let Some(gw) = Gateway::start().await else {
+        return;
+    };
+    let body = tokio::time::timeout(Duration::from_secs(300), ordinary_body(&gw)).await;
+    assert!(
+        body.is_ok(),
+        "the test timed out; gateway log:\n{}",
+        gw.log()
+    );
+}
+
+fn stream_text(r: &ExecResult, which: StreamName) -> String {
+    r.outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Stream { name, text } if *name == which => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The kinds of ordinary code of `crates/server/tests/ordinary.rs` that apply to a Jupyter
+/// kernel: threads printing at once, output between cells, strings UTF-8 cannot hold,
+/// progress bars, and leaving with exit().
+async fn ordinary_body(gw: &Gateway) {
+    let m = manager(gw, Duration::from_secs(60));
+    run(&m, "o", "kept = 'yes'").await;
+    let r = run(
+        &m,
+        "o",
+        "import threading, sys\n\
+         def w(tag):\n    for i in range(500):\n        sys.stdout.write('%s %d\\n' % (tag, i))\n\
+         ts = [threading.Thread(target=w, args=('t%d' % n,)) for n in range(4)]\n\
+         [t.start() for t in ts]; [t.join() for t in ts]",
+    )
+    .await;
+    assert_eq!(r.status, ExecStatus::Ok, "{r:?}");
+    assert_eq!(stream_text(&r, StreamName::Stdout).lines().count(), 2000);
+
+    // Output printed between cells comes with the next cell.
+    let r = run(
+        &m,
+        "o",
+        "import threading, time\n\
+         def later():\n    for i in range(5):\n        time.sleep(0.1)\n        print('tick', i, flush=True)\n\
+         threading.Thread(target=later, daemon=True).start()",
+    )
+    .await;
+    assert_eq!(r.status, ExecStatus::Ok, "{r:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = run(&m, "o", "print('next')").await;
+    let text = stream_text(&r, StreamName::Stdout);
+    assert_eq!(text.matches("tick").count(), 5, "{text:?}");
+    assert!(text.ends_with("next\n"), "{text:?}");
+
+    // Lone surrogates become U+FFFD; the kernel and its state stay. (Not `print('\ud800')`:
+    // ipykernel itself cannot send that text, and loses that output in the kernel.)
+    for code in ["raise ValueError('\\udc80')", "print('\\udc80 low')"] {
+        let r = run(&m, "o", &format!("print(1)\n{code}")).await;
+        assert_ne!(r.status, ExecStatus::Restarted, "{code}: {r:?}");
+        let all: String = r.outputs.iter().map(Output::text).collect();
+        assert!(all.starts_with("1\n"), "{code}: {r:?}");
+        assert!(all.contains('\u{fffd}'), "{code}: {r:?}");
+    }
+
+    // A progress bar leaves its last frame.
+    let r = run(
+        &m,
+        "o",
+        "import sys\nfor i in range(1, 5001):\n    sys.stdout.write('\\rprogress %d/5000' % i)\nprint()",
+    )
+    .await;
+    assert_eq!(stream_text(&r, StreamName::Stdout), "progress 5000/5000\n");
+
+    // sys.exit() ends the cell, not the kernel.
+    let r = run(
+        &m,
+        "o",
+        "import sys\nprint('before')\nsys.exit(0)\nprint('after')",
+    )
+    .await;
+    assert_ne!(r.status, ExecStatus::Restarted, "{r:?}");
+    assert_eq!(stream_text(&r, StreamName::Stdout), "before\n");
+    let r = run(&m, "o", "print(kept)").await;
+    assert_eq!(stream_text(&r, StreamName::Stdout), "yes\n", "{r:?}");
+    m.delete("o").await.unwrap();
+}

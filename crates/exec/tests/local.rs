@@ -345,3 +345,53 @@ async fn a_restart_under_a_running_cell_restarts_once() {
     assert_eq!(m.info("r").unwrap().restarts, 1);
     m.shutdown().await;
 }
+
+/// Read-only paths under /tmp (a session venv in a cache under /tmp, say) stay visible below
+/// the session's own /tmp, and modules imported lazily from them load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_paths_under_tmp_stay_visible() {
+    let dir = tempfile::Builder::new()
+        .prefix("codeact-ro-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::write(dir.path().join("lazy_mod.py"), "VALUE = 42\n").unwrap();
+    // The session's uid must be able to read it.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let mut cfg = ExecConfig {
+        pool_size: 0,
+        ..quick()
+    };
+    cfg.sandbox.extra_ro_paths = vec![dir.path().to_path_buf()];
+    let m = manager(cfg).await;
+    let code = format!(
+        "import sys\nsys.path.insert(0, {:?})\nimport lazy_mod\nprint(lazy_mod.VALUE)\n\
+         open('/tmp/mine', 'w').write('w')\nprint(open('/tmp/mine').read())",
+        dir.path().display().to_string()
+    );
+    let r = m.execute("ro-tmp", &code).await.unwrap();
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (ExecStatus::Ok, "42\nw\n"),
+        "{r:?}"
+    );
+    let r = m
+        .execute(
+            "ro-tmp",
+            &format!(
+                "open({:?}, 'w')",
+                dir.path().join("x").display().to_string()
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status,
+        ExecStatus::Error,
+        "the path must stay read-only: {r:?}"
+    );
+    m.shutdown().await;
+}

@@ -168,6 +168,13 @@ def build_root(cfg):
     root = session_root(cfg)
     os.makedirs(root)
     mount("codeact", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=755")
+    # The writable mounts first: a read-only path under one of them (a venv under /tmp, say)
+    # is then shown inside it instead of being hidden beneath it.
+    size = int(cfg["disk_bytes"])
+    for d in ("workspace", "tmp"):
+        os.makedirs(root + "/" + d, exist_ok=True)
+        mount("codeact", root + "/" + d, "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=1777" % size)
+    os.chmod(root + "/workspace", 0o755)
     for p in cfg["ro_paths"]:
         if os.path.islink(p):
             dst = root + p
@@ -175,11 +182,6 @@ def build_root(cfg):
             os.symlink(os.readlink(p), dst)
         elif p in fds:
             bind_ro("/proc/self/fd/%d" % fds[p], root + p)
-    size = int(cfg["disk_bytes"])
-    for d in ("workspace", "tmp"):
-        os.makedirs(root + "/" + d, exist_ok=True)
-        mount("codeact", root + "/" + d, "tmpfs", MS_NOSUID | MS_NODEV, "size=%d,mode=1777" % size)
-    os.chmod(root + "/workspace", 0o755)
     dev = root + "/dev"
     os.makedirs(dev, exist_ok=True)
     mount("codeact", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755")

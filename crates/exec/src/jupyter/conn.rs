@@ -32,7 +32,15 @@ struct Routes {
     waiting: HashMap<String, mpsc::UnboundedSender<Event>>,
     /// Set once the socket has ended, so that a late request fails at once instead of waiting.
     lost: Option<String>,
+    /// Outputs of our earlier cells that came after the cell ended (a background thread's
+    /// prints): they go to the next cell, as a notebook shows them.
+    late: Vec<WireMessage>,
+    /// Late outputs not kept once `late` was full.
+    late_dropped: usize,
 }
+
+/// Most outputs kept between two cells; their text is capped again by the next cell's sink.
+const LATE_OUTPUTS: usize = 10_000;
 
 type Shared = Arc<Mutex<Routes>>;
 
@@ -107,10 +115,11 @@ impl Connection {
         });
 
         let rroutes = routes.clone();
+        let rsession = session.clone();
         let reader = tokio::spawn(async move {
             let reason = loop {
                 match stream.next().await {
-                    Some(Ok(Message::Text(t))) => route(&rroutes, t.as_str()),
+                    Some(Ok(Message::Text(t))) => route(&rroutes, &rsession, t.as_str()),
                     Some(Ok(Message::Close(frame))) => {
                         break match frame {
                             Some(f) if !f.reason.is_empty() => {
@@ -143,6 +152,22 @@ impl Connection {
     /// Sends a request and returns the waiter for its answers, registered before the send so
     /// that no answer can slip past.
     pub fn request(&self, channel: &str, msg_type: &str, content: Value) -> Result<Waiter, String> {
+        self.send_request(channel, msg_type, content, false)
+    }
+
+    /// Runs a cell: like `request`, and the outputs printed since the last cell ended come
+    /// first on the waiter.
+    pub fn execute(&self, content: Value) -> Result<Waiter, String> {
+        self.send_request("shell", "execute_request", content, true)
+    }
+
+    fn send_request(
+        &self,
+        channel: &str,
+        msg_type: &str,
+        content: Value,
+        take_late: bool,
+    ) -> Result<Waiter, String> {
         let msg_id = uuid::Uuid::new_v4().to_string();
         let (tx, rx) = mpsc::unbounded_channel();
         {
@@ -152,6 +177,16 @@ impl Connection {
                 .map_err(|_| "connection state poisoned".to_string())?;
             if let Some(reason) = &r.lost {
                 return Err(reason.clone());
+            }
+            if take_late {
+                if r.late_dropped > 0 {
+                    let notice = msg::late_outputs_dropped(r.late_dropped);
+                    let _ = tx.send(Event::Message(notice));
+                    r.late_dropped = 0;
+                }
+                for m in r.late.drain(..) {
+                    let _ = tx.send(Event::Message(m));
+                }
             }
             r.waiting.insert(msg_id.clone(), tx);
         }
@@ -187,25 +222,34 @@ impl Drop for Connection {
     }
 }
 
-fn route(routes: &Shared, text: &str) {
-    let msg: WireMessage = match serde_json::from_str(text) {
+fn route(routes: &Shared, session: &str, text: &str) {
+    let msg = match msg::parse(text) {
         Ok(m) => m,
         Err(e) => {
             tracing::debug!("ignoring an unparsable kernel message: {e}");
             return;
         }
     };
-    let Ok(r) = routes.lock() else { return };
+    let Ok(mut r) = routes.lock() else { return };
     if matches!(msg.execution_state(), Some("dead" | "restarting")) {
         for tx in r.waiting.values() {
             let _ = tx.send(Event::Message(msg.clone()));
         }
         return;
     }
-    // Anything else answers a request of ours or is none of our business (other clients,
-    // comms, requests already given up on).
+    // Anything else answers a request of ours, is output of one of our cells that has ended,
+    // or is none of our business (other clients, comms).
     if let Some(tx) = msg.parent_id().and_then(|id| r.waiting.get(id)) {
         let _ = tx.send(Event::Message(msg));
+    } else if msg.channel == "iopub"
+        && msg.parent_session() == Some(session)
+        && msg::output(&msg).is_some()
+    {
+        if r.late.len() < LATE_OUTPUTS {
+            r.late.push(msg);
+        } else {
+            r.late_dropped += 1;
+        }
     }
 }
 

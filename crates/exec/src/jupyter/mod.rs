@@ -278,7 +278,7 @@ impl Kernel for JupyterKernel {
     async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
         let _turn = self.turn.lock().await;
         let conn = self.connection().await?;
-        let mut waiter = match conn.request("shell", "execute_request", msg::execute_cell(code)) {
+        let mut waiter = match conn.execute(msg::execute_cell(code)) {
             Ok(w) => w,
             Err(reason) => return Ok(CellEnd::Died { reason }),
         };

@@ -43,6 +43,11 @@ impl WireMessage {
             .filter(|s| !s.is_empty())
     }
 
+    /// The client session of the request this message answers, if any.
+    pub fn parent_session(&self) -> Option<&str> {
+        self.parent_header.get("session").and_then(Value::as_str)
+    }
+
     /// `execution_state` of a `status` message.
     pub fn execution_state(&self) -> Option<&str> {
         if self.msg_type() != "status" {
@@ -157,6 +162,73 @@ pub(crate) fn output(msg: &WireMessage) -> Option<Output> {
     }
 }
 
+/// Parses one message from the server. Kernels send strings Python can hold but UTF-8 cannot
+/// (a lone surrogate such as `\udc80` in an exception), which JSON parsers rightly refuse; each
+/// lone surrogate escape becomes U+FFFD, so the message (perhaps the cell's reply) is not lost.
+pub(crate) fn parse(text: &str) -> Result<WireMessage, serde_json::Error> {
+    match serde_json::from_str(text) {
+        Err(e) if text.contains("\\ud") || text.contains("\\uD") => {
+            serde_json::from_str(&replace_lone_surrogates(text)).map_err(|_| e)
+        }
+        parsed => parsed,
+    }
+}
+
+/// JSON text with each `\uXXXX` escape of an unpaired UTF-16 surrogate replaced by `\ufffd`.
+fn replace_lone_surrogates(text: &str) -> String {
+    let b = text.as_bytes();
+    let escape_at = |i: usize| -> Option<u16> {
+        if b.get(i) != Some(&b'\\') || b.get(i + 1) != Some(&b'u') {
+            return None;
+        }
+        let hex = std::str::from_utf8(b.get(i + 2..i + 6)?).ok()?;
+        u16::from_str_radix(hex, 16).ok()
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let mut plain = 0;
+    while i < b.len() {
+        if b[i] != b'\\' {
+            i += 1;
+            continue;
+        }
+        let Some(unit) = escape_at(i) else {
+            // Another escape (`\\`, `\"`, …): its second byte is never the start of one.
+            i += 2;
+            continue;
+        };
+        let high = (0xD800..0xDC00).contains(&unit);
+        let low = (0xDC00..0xE000).contains(&unit);
+        if high && escape_at(i + 6).is_some_and(|u| (0xDC00..0xE000).contains(&u)) {
+            i += 12;
+        } else if high || low {
+            out.push_str(&text[plain..i]);
+            out.push_str("\\ufffd");
+            i += 6;
+            plain = i;
+        } else {
+            i += 6;
+        }
+    }
+    out.push_str(&text[plain..]);
+    out
+}
+
+/// A stderr stream message saying that `n` outputs printed between cells were not kept.
+pub(crate) fn late_outputs_dropped(n: usize) -> WireMessage {
+    WireMessage {
+        channel: "iopub".into(),
+        header: Header {
+            msg_type: "stream".into(),
+        },
+        parent_header: Value::Null,
+        content: json!({
+            "name": "stderr",
+            "text": format!("[{n} more outputs printed between cells were dropped]\n"),
+        }),
+    }
+}
+
 /// Whether `out` is the notice a Jupyter server writes to stderr when it starts dropping a
 /// kernel's output for exceeding its IOPub rate limits: the cell's output is then incomplete.
 pub(crate) fn is_rate_limit_notice(out: &Output) -> bool {
@@ -182,40 +254,9 @@ fn bundle(data: Option<&Value>) -> MimeBundle {
     }
 }
 
-/// Removes ANSI escape sequences (IPython colours tracebacks): CSI sequences such as
-/// `ESC[0;31m`, OSC sequences ended by BEL or `ESC\`, and other two-byte escapes.
+/// Text as a terminal shows it: IPython colours tracebacks with ANSI codes.
 pub(crate) fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('[') => {
-                // Parameters and intermediates, then one final byte in @..~.
-                for c in chars.by_ref() {
-                    if ('@'..='~').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            Some(']') => {
-                while let Some(c) = chars.next() {
-                    if c == '\u{7}' {
-                        break;
-                    }
-                    if c == '\u{1b}' && chars.peek() == Some(&'\\') {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+    crate::terminal::render(s)
 }
 
 /// The current time as ISO 8601 UTC, as the protocol's `date` header field wants it.
@@ -303,5 +344,25 @@ mod tests {
                 }
             })
         );
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters_and_pairs_stay() {
+        let cases = [
+            (r#"{"a":"x\udc80y"}"#, "x\u{fffd}y"),
+            (r#"{"a":"\ud800"}"#, "\u{fffd}"),
+            (r#"{"a":"\ud83d\ude00 ok"}"#, "\u{1f600} ok"),
+            (r#"{"a":"\\udc80"}"#, "\\udc80"),
+            (r#"{"a":"\ude00\ud83d"}"#, "\u{fffd}\u{fffd}"),
+            (r#"{"a":"\uDFFF end"}"#, "\u{fffd} end"),
+        ];
+        for (raw, expected) in cases {
+            let fixed = replace_lone_surrogates(raw);
+            let v: Value = serde_json::from_str(&fixed).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(v["a"], expected, "{raw}");
+        }
+        let m = parse(r#"{"channel":"iopub","header":{"msg_type":"error"},"content":{"ename":"ValueError","evalue":"\udc80","traceback":[]}}"#)
+            .unwrap();
+        assert_eq!(m.content["evalue"], "\u{fffd}");
     }
 }
