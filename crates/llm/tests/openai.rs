@@ -250,4 +250,24 @@ async fn llama_server_continues_a_trailing_assistant_message() {
     let (cont, _, _) = complete(&b, req).await;
     assert!(!cont.is_empty());
     assert!(tail.starts_with(&cont), "{head:?} + {cont:?} vs {tail:?}");
+    // An unfinished reply that ends with the stop string (the agent keeps the stop that fell
+    // inside a string literal) is continued, not stopped at once.
+    let unfinished = "<execute>\ntag = \"</execute>";
+    let req = CompletionRequest {
+        stop: vec!["</execute>".into()],
+        continue_final_message: true,
+        ..CompletionRequest::greedy(
+            vec![
+                Message::system("Write Python code in <execute></execute> tags."),
+                Message::user("Print the closing tag of an execute block."),
+                Message::assistant(unfinished),
+            ],
+            16,
+        )
+    };
+    let (cont, _, _) = complete(&b, req).await;
+    assert!(
+        !cont.is_empty() && !cont.starts_with("<execute>"),
+        "{cont:?}"
+    );
 }

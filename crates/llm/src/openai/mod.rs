@@ -4,6 +4,7 @@
 //! Retries cover only the time before the reply starts streaming; once text has been handed
 //! to the caller a failure cannot be replayed transparently and is reported instead.
 
+mod echo;
 mod wire;
 
 use std::collections::VecDeque;
@@ -20,6 +21,7 @@ use crate::backend::{
 };
 use crate::sse::SseParser;
 use crate::stop::StopMatcher;
+use echo::EchoFilter;
 pub use wire::ServerTimings;
 use wire::{BodyOptions, StreamChunk};
 
@@ -144,7 +146,12 @@ impl OpenAiBackend {
         let body = wire::request_body(&self.config.model, &request, opts);
         let response = self.send_with_retries(&body).await?;
         let timings = Arc::new(Mutex::new(None));
+        let unfinished = request
+            .continue_final_message
+            .then(|| request.messages.last().map(|m| m.content.as_str()))
+            .flatten();
         let state = StreamState {
+            echo: EchoFilter::new(unfinished),
             body: response.bytes_stream().boxed(),
             parser: SseParser::default(),
             matcher: StopMatcher::new(&request.stop),
@@ -228,6 +235,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 struct StreamState {
+    /// Runs before the stop matcher: an echoed unfinished reply ends with the stop text the
+    /// caller kept, which must not end this reply.
+    echo: EchoFilter,
     body: BoxStream<'static, reqwest::Result<Bytes>>,
     parser: SseParser,
     matcher: StopMatcher,
@@ -312,8 +322,9 @@ impl StreamState {
         }
         for choice in &chunk.choices {
             if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_deref()) {
+                let text = self.echo.push(text);
                 if !text.is_empty() && self.finish.is_none() {
-                    let released = self.matcher.push(text);
+                    let released = self.matcher.push(&text);
                     if !released.text.is_empty() {
                         self.queue.push_back(Ok(Chunk::Delta(released.text)));
                     }
@@ -346,6 +357,18 @@ impl StreamState {
         // stopped has recognised the whole stop after streaming its beginning (llama-server
         // does this), so that beginning is not part of the reply; a reply cut at max_tokens
         // keeps it.
+        let held = self.echo.finish();
+        if !held.is_empty() {
+            let released = self.matcher.push(&held);
+            if !released.text.is_empty() {
+                self.queue.push_back(Ok(Chunk::Delta(released.text)));
+            }
+            if let Some(seq) = released.stopped {
+                self.finish = Some(FinishReason::Stop {
+                    sequence: Some(seq),
+                });
+            }
+        }
         let rest = self.matcher.finish();
         if !rest.is_empty() && self.finish == Some(FinishReason::Length) {
             self.queue.push_back(Ok(Chunk::Delta(rest)));

@@ -390,3 +390,35 @@ async fn continuation_requests_need_a_capable_server_and_an_assistant_message_la
     assert!(matches!(b.stream(req).await, Err(LlmError::Rejected(m)) if m.contains("unable")));
     assert_eq!(hits.load(Ordering::SeqCst), 0);
 }
+
+#[tokio::test]
+async fn an_echoed_unfinished_reply_is_not_part_of_the_continuation() {
+    let unfinished = "<execute>\ntag = \"</execute>";
+    let (url, _, bodies) = serve(vec![
+        // llama-server streams the unfinished reply again first; its stop text must not stop
+        // the continuation.
+        reply_in_pieces(
+            &["<execute>\ntag = \"</exe", "cute>\"\nprint(tag)\n"],
+            "stop",
+        ),
+        reply_in_pieces(&["\"\nprint(tag)\n"], "stop"),
+    ])
+    .await;
+    let b = backend(url);
+    for _ in 0..2 {
+        let req = CompletionRequest {
+            messages: vec![
+                codeact_protocol::Message::user("hi"),
+                codeact_protocol::Message::assistant(unfinished),
+            ],
+            stop: vec!["</execute>".into()],
+            continue_final_message: true,
+            ..Default::default()
+        };
+        let items = collect(b.stream(req).await.unwrap()).await;
+        assert_eq!(text_of(&items), "\"\nprint(tag)\n");
+    }
+    let sent: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
+    assert_eq!(sent["messages"][1]["role"], "assistant");
+    assert_eq!(sent["messages"][1]["content"], unfinished);
+}
