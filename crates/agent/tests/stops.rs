@@ -208,21 +208,29 @@ const LITERALS: &[(&str, &str)] = &[
 #[tokio::test]
 async fn a_stop_inside_a_string_or_comment_is_continued_to_the_real_end() -> anyhow::Result<()> {
     let exec = manager().await?;
-    for leak in [0, 5] {
+    // A server that strips the stop, one that streams its beginning, one that streams the
+    // unfinished reply again before continuing it.
+    for server_kind in 0..3 {
         for (code, printed) in LITERALS {
             let reply =
                 format!("Let me check.\n<execute>\n{code}\n</execute>\nExecution output: ?");
-            let replies = vec![
-                Served::Leaky(reply.clone(), leak),
-                model("<solution>done</solution>"),
-            ];
+            let served = match server_kind {
+                0 => Served::Model(reply.clone()),
+                1 => Served::Leaky(reply.clone(), 5),
+                _ => Served::Echoing(reply.clone()),
+            };
+            let replies = vec![served, model("<solution>done</solution>")];
             let (out, server, agent) = run(&exec, replies, Continuation::Prefill).await?;
-            assert_eq!(codes(&out), [*code], "{code:?} leak {leak}");
+            assert_eq!(codes(&out), [*code], "{code:?} server {server_kind}");
             assert_eq!(out.end, EndReason::Solution, "{code:?}");
             assert!(feedback(&out).is_empty(), "{code:?}: {:?}", feedback(&out));
             let requests = server.requests();
             let stops_inside = code.matches(STOP).count();
-            assert_eq!(requests.len(), stops_inside + 2, "{code:?} leak {leak}");
+            assert_eq!(
+                requests.len(),
+                stops_inside + 2,
+                "{code:?} server {server_kind}"
+            );
             // Each continuation sends the reply so far, the stop text kept, as the
             // assistant's unfinished message.
             for (i, r) in requests[1..=stops_inside].iter().enumerate() {

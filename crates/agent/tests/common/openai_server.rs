@@ -29,6 +29,9 @@ pub enum Served {
     /// As `Model`, but the server streams the first `n` bytes of the stop string it stopped
     /// on before stopping (llama.cpp's server streams `</exe`; some servers the whole stop).
     Leaky(String, usize),
+    /// As `Model`, but a continuation streams the unfinished reply again before the rest, as
+    /// llama-server does.
+    Echoing(String),
     /// Exactly these deltas, then this `finish_reason`, whatever the request.
     Exact(Vec<String>, String),
 }
@@ -139,10 +142,11 @@ async fn completions(State(script): State<Shared>, Json(body): Json<Value>) -> R
     let Some(served) = served else {
         return refuse("the script has no more replies".into());
     };
-    let (text, leak) = match served {
+    let (text, leak, echo) = match served {
         Served::Exact(pieces, finish) => return stream(pieces, &finish),
-        Served::Model(text) => (text, 0),
-        Served::Leaky(text, n) => (text, n),
+        Served::Model(text) => (text, 0, false),
+        Served::Leaky(text, n) => (text, n, false),
+        Served::Echoing(text) => (text, 0, true),
     };
     let prefix = unfinished.unwrap_or_default();
     let Some(rest) = text.strip_prefix(prefix.as_str()) else {
@@ -154,9 +158,14 @@ async fn completions(State(script): State<Shared>, Json(body): Json<Value>) -> R
         .iter()
         .filter_map(|s| rest.find(s.as_str()).map(|at| (at, s.len())))
         .min();
-    let content = match cut {
+    let new = match cut {
         Some((at, len)) => &rest[..at + leak.min(len)],
         None => rest,
+    };
+    let content = if echo {
+        format!("{prefix}{new}")
+    } else {
+        new.to_string()
     };
     // Small pieces, so that stop strings arrive split over chunks as they do from a model.
     let chars: Vec<char> = content.chars().collect();
