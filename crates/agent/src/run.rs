@@ -4,9 +4,8 @@
 
 use std::collections::HashSet;
 
-use codeact_llm::{Chunk, CompletionRequest, LlmError};
+use codeact_llm::LlmError;
 use codeact_protocol::{AgentErrorCode, AgentEvent, DiscardReason, EndReason, Message};
-use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
@@ -15,12 +14,9 @@ use crate::agent::Inner;
 use crate::config::{Mode, PromptStyle};
 use crate::conversation::Conversation;
 use crate::error::llm_error_code;
-use crate::parse::{
-    close_open_execute, closed_fence_end, parse_reply, ParseOptions, ParsedReply, EXECUTE_STOP,
-};
+use crate::parse::{parse_reply, ParseOptions, ParsedReply};
 use crate::prompt;
 use crate::tools::ToolInfo;
-use crate::{context, grammar, repetition};
 
 /// What an agent keeps between runs.
 pub(crate) struct State {
@@ -74,8 +70,8 @@ pub(crate) struct Progress {
 }
 
 /// A finished model reply.
-struct Reply {
-    text: String,
+pub(crate) struct Reply {
+    pub text: String,
 }
 
 /// One run over an agent's state.
@@ -140,7 +136,7 @@ impl<'a> Runner<'a> {
         self.push(Message::user(text));
     }
 
-    fn parse_options(&self) -> ParseOptions {
+    pub(crate) fn parse_options(&self) -> ParseOptions {
         ParseOptions {
             fence_fallback: self.ctx.config.fence_fallback,
             strict: self.ctx.config.prompt_style == PromptStyle::Seed,
@@ -300,97 +296,7 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// Streams one reply from the model.
-    async fn generate(
-        &mut self,
-        mode: Mode,
-        temperature: f32,
-        top_p: f32,
-        turn: u32,
-        attempt: u32,
-    ) -> Result<Reply, EndReason> {
-        let ctx = self.ctx;
-        let cfg = &ctx.config;
-        let use_grammar = cfg.grammar && mode == Mode::Task && self.ctx.llm.supports_grammar();
-        let request = CompletionRequest {
-            messages: context::fit(
-                &self.state.conv.messages,
-                cfg.limits.context_chars,
-                &cfg.context_fit,
-            ),
-            max_tokens: cfg.limits.max_tokens,
-            temperature,
-            top_p,
-            stop: vec![EXECUTE_STOP.to_string()],
-            grammar: use_grammar.then(|| grammar::TASK_GRAMMAR.to_string()),
-            seed: self.seed.map(|s| turn_seed(s, turn, attempt)),
-        };
-        let started = tokio::select! {
-            r = self.ctx.llm.stream(request) => r,
-            _ = self.cancel.cancelled() => return Err(EndReason::Cancelled),
-        };
-        let mut stream = match started {
-            Ok(s) => s,
-            Err(e) => return Err(self.llm_failed(e)),
-        };
-        let fence_stop = cfg.fence_fallback;
-        let mut text = String::new();
-        loop {
-            let next = tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => {
-                    if !text.is_empty() {
-                        self.push(Message::assistant(text));
-                    }
-                    return Err(EndReason::Cancelled);
-                }
-                n = stream.next() => n,
-            };
-            match next {
-                None | Some(Ok(Chunk::Done { .. })) => break,
-                Some(Ok(Chunk::Delta(piece))) => {
-                    let before = text.len();
-                    text.push_str(&piece);
-                    // Stop as soon as a fenced block closes: a model without the tag would
-                    // otherwise go on to invent the block's output.
-                    let cut = if fence_stop {
-                        closed_fence_end(&text)
-                    } else {
-                        None
-                    };
-                    if let Some(end) = cut.filter(|&e| e >= before) {
-                        text.truncate(end);
-                        if end > before {
-                            self.emit(AgentEvent::AssistantDelta {
-                                text: text[before..].to_string(),
-                            });
-                        }
-                        tracing::info!(conversation = %self.state.conv.id, "a fenced code block closed: generation stopped");
-                        break;
-                    }
-                    self.emit(AgentEvent::AssistantDelta { text: piece });
-                    // A model caught in a loop would repeat the same lines until max_tokens:
-                    // keep one copy and stop.
-                    if let Some(at) = repetition::loop_start(&text, &cfg.loop_cut) {
-                        text.truncate(at);
-                        tracing::info!(conversation = %self.state.conv.id, "the reply repeated itself: generation stopped");
-                        break;
-                    }
-                }
-                Some(Err(e)) => return Err(self.llm_failed(e)),
-            }
-        }
-        drop(stream);
-        // The stop sequence `</execute>` is eaten by the backend: put it back so the stored
-        // conversation shows well-formed turns.
-        if let Some(fixed) = close_open_execute(&text, self.parse_options().strict) {
-            tracing::debug!("restored the closing </execute> tag");
-            text = fixed;
-        }
-        Ok(Reply { text })
-    }
-
-    fn llm_failed(&self, e: LlmError) -> EndReason {
+    pub(crate) fn llm_failed(&self, e: LlmError) -> EndReason {
         let reason = match e {
             LlmError::ContextLength(_) => EndReason::ContextLength,
             _ => EndReason::Error,
@@ -406,7 +312,7 @@ impl<'a> Runner<'a> {
 /// The seed of one turn's request. The engine restarts its random generator from the request's
 /// seed, so one seed for every turn would draw the same numbers each turn, and a conversation
 /// that barely changed would get a byte-identical reply even when sampling.
-fn turn_seed(seed: u64, turn: u32, attempt: u32) -> u64 {
+pub(crate) fn turn_seed(seed: u64, turn: u32, attempt: u32) -> u64 {
     splitmix64(seed ^ splitmix64(u64::from(turn) | u64::from(attempt) << 32))
 }
 

@@ -11,11 +11,19 @@ pub struct CompletionRequest {
     pub max_tokens: u32,
     pub temperature: f32,
     pub top_p: f32,
-    /// Generation stops before any of these; the stop string itself is not returned.
+    /// Generation stops before any of these; the stop string itself is not returned, nor
+    /// the beginning of one left at the end of a stopped reply (some servers stream part of a
+    /// stop string before they recognise it).
     pub stop: Vec<String>,
     /// A GBNF grammar the reply must follow, where the backend supports one.
     pub grammar: Option<String>,
     pub seed: Option<u64>,
+    /// The last message is the assistant's unfinished reply, to be continued: no new turn is
+    /// opened, and the stream yields only the text that follows it (vLLM's
+    /// `continue_final_message`). Needs [`LlmBackend::supports_continuation`]; a backend
+    /// without it, or a request whose last message is not the assistant's, gets
+    /// [`LlmError::Rejected`].
+    pub continue_final_message: bool,
 }
 
 impl Default for CompletionRequest {
@@ -28,6 +36,7 @@ impl Default for CompletionRequest {
             stop: Vec::new(),
             grammar: None,
             seed: None,
+            continue_final_message: false,
         }
     }
 }
@@ -74,6 +83,20 @@ pub enum Chunk {
 
 pub type BoxChunkStream = BoxStream<'static, Result<Chunk, LlmError>>;
 
+/// Checks the shape of a continuation request: its last message must be the assistant's.
+pub(crate) fn check_continuation(request: &CompletionRequest) -> Result<(), LlmError> {
+    if !request.continue_final_message {
+        return Ok(());
+    }
+    match request.messages.last() {
+        Some(m) if m.role == codeact_protocol::Role::Assistant => Ok(()),
+        _ => Err(LlmError::Rejected(
+            "continue_final_message needs the assistant's unfinished reply as the last message"
+                .into(),
+        )),
+    }
+}
+
 /// What went wrong, by what the caller does next.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -105,6 +128,10 @@ pub trait LlmBackend: Send + Sync {
     }
     /// Whether `CompletionRequest::grammar` is honoured.
     fn supports_grammar(&self) -> bool {
+        false
+    }
+    /// Whether `CompletionRequest::continue_final_message` is honoured.
+    fn supports_continuation(&self) -> bool {
         false
     }
     /// Starts generating a reply.

@@ -2,7 +2,10 @@
 //!
 //! [`LlmBackend::stream`] returns the reply as a stream of [`Chunk`]s. Dropping the stream
 //! stops generation: the agent does this when a fenced code block closes, so the model never
-//! gets to invent the block's output.
+//! gets to invent the block's output. A request with
+//! [`CompletionRequest::continue_final_message`] continues the assistant's unfinished reply
+//! instead of opening a new one, on backends that [`LlmBackend::supports_continuation`] (both
+//! of ours do).
 
 mod backend;
 pub mod embedded;
@@ -21,4 +24,5 @@ pub use embedded::{EmbeddedBackend, EmbeddedConfig, EngineTimings, ModelInfo};
 pub use model::{
     default_model_path, ensure_default_model, ensure_default_model_with, FetchProgress,
 };
-pub use openai::{OpenAiBackend, OpenAiConfig, ServerTimings};
+pub use openai::{Continuation, OpenAiBackend, OpenAiConfig, ServerTimings};
+pub use stop::trailing_partial_stop;

@@ -91,6 +91,21 @@ impl StopMatcher {
     }
 }
 
+/// Where the beginning of a stop string left at the end of `text` starts, if any, looking past
+/// trailing whitespace: a server that stopped on `</execute>` may already have streamed
+/// `</exe`, or `</exe` and a newline. A whole stop string does not count.
+pub fn trailing_partial_stop(text: &str, stops: &[String]) -> Option<usize> {
+    let partial_at = |t: &str| {
+        t.char_indices().map(|(i, _)| i).find(|&i| {
+            let suffix = &t[i..];
+            stops
+                .iter()
+                .any(|s| s.len() > suffix.len() && s.starts_with(suffix))
+        })
+    };
+    partial_at(text).or_else(|| partial_at(text.trim_end()))
+}
+
 /// Turns token byte pieces into text without splitting multi-byte characters.
 #[derive(Debug, Default)]
 pub(crate) struct Utf8Assembler {
@@ -185,6 +200,28 @@ mod tests {
         );
         assert_eq!(run(&["STOP"], &["ST", "ART"]), ("START".into(), None));
         assert_eq!(run(&["STOP"], &["abc S"]), ("abc S".into(), None));
+    }
+
+    #[test]
+    fn a_partial_stop_at_the_end_is_found() {
+        let stops = vec!["</execute>".to_string(), "```".to_string()];
+        let stop = "</execute>";
+        for n in 1..stop.len() {
+            let text = format!("print(1)\n{}", &stop[..n]);
+            assert_eq!(trailing_partial_stop(&text, &stops), Some(9), "{text:?}");
+            for ws in [" ", "\n", " \n\t"] {
+                let text = format!("{text}{ws}");
+                assert_eq!(trailing_partial_stop(&text, &stops), Some(9), "{text:?}");
+            }
+        }
+        assert_eq!(trailing_partial_stop("a ``", &stops), Some(2));
+        assert_eq!(trailing_partial_stop("x = 1 <", &stops), Some(6));
+        // A whole stop, text that merely contains one, and text without one.
+        assert_eq!(trailing_partial_stop("print(1)\n</execute>", &stops), None);
+        assert_eq!(trailing_partial_stop("</ex> done", &stops), None);
+        assert_eq!(trailing_partial_stop("print(1)\n", &stops), None);
+        assert_eq!(trailing_partial_stop("", &stops), None);
+        assert_eq!(trailing_partial_stop("a <", &[]), None);
     }
 
     #[test]

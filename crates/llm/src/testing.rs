@@ -49,6 +49,9 @@ pub struct ScriptedLlm {
     pub grammar: bool,
     /// What [`LlmBackend::accepts_images`] says.
     pub images: bool,
+    /// What [`LlmBackend::supports_continuation`] says; a continuation is scripted as the
+    /// next step, whose text is what follows the unfinished reply.
+    pub continuation: bool,
 }
 
 impl ScriptedLlm {
@@ -84,6 +87,7 @@ impl ScriptedLlm {
             name: "scripted".into(),
             grammar: false,
             images: false,
+            continuation: true,
         }
     }
 
@@ -131,7 +135,17 @@ impl LlmBackend for ScriptedLlm {
         self.grammar
     }
 
+    fn supports_continuation(&self) -> bool {
+        self.continuation
+    }
+
     async fn stream(&self, request: CompletionRequest) -> Result<BoxChunkStream, LlmError> {
+        crate::backend::check_continuation(&request)?;
+        if request.continue_final_message && !self.continuation {
+            return Err(LlmError::Rejected(
+                "this model cannot continue a reply".into(),
+            ));
+        }
         let step = self.next_step(&request);
         let stop = request.stop.clone();
         if let Ok(mut r) = self.requests.lock() {

@@ -298,3 +298,38 @@ async fn concurrent_requests_queue() {
         assert!(reply.usage.completion_tokens > 0);
     }
 }
+
+#[tokio::test]
+async fn continue_final_message_carries_on_inside_the_reply() {
+    let _g = SERIAL.lock().await;
+    let b = backend(|c| c).await;
+    assert!(b.supports_continuation());
+    let messages = ask("List the numbers from 1 to 20, one per line.");
+    let free = complete(&b, CompletionRequest::greedy(messages.clone(), 60)).await;
+    // The reply up to the end of its eighth line, continued: greedy decoding writes on
+    // where the free reply did, rather than starting a new reply.
+    let cut = free.text.match_indices('\n').nth(7).expect("eight lines").0 + 1;
+    let (head, tail) = free.text.split_at(cut);
+    let mut with_head = messages.clone();
+    with_head.push(Message::assistant(head));
+    let req = CompletionRequest {
+        continue_final_message: true,
+        ..CompletionRequest::greedy(with_head, 12)
+    };
+    let cont = complete(&b, req).await;
+    assert!(!cont.text.is_empty());
+    assert!(
+        tail.starts_with(&cont.text),
+        "{head:?} + {:?} vs {tail:?}",
+        cont.text
+    );
+    // The last message must be the unfinished reply.
+    let bad = CompletionRequest {
+        continue_final_message: true,
+        ..CompletionRequest::greedy(messages, 12)
+    };
+    assert!(matches!(
+        b.stream(bad).await.err(),
+        Some(LlmError::Rejected(_))
+    ));
+}

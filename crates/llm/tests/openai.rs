@@ -228,3 +228,46 @@ async fn dropping_the_stream_stops_server_generation() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn llama_server_continues_a_trailing_assistant_message() {
+    if skipping() {
+        return;
+    }
+    let _g = SERIAL.lock().await;
+    let (_server, b) = server(2048).await;
+    assert!(b.supports_continuation());
+    let messages = ask("List the numbers from 1 to 20, one per line.");
+    let (free, _, _) = complete(&b, CompletionRequest::greedy(messages.clone(), 60)).await;
+    let cut = free.match_indices('\n').nth(7).expect("eight lines").0 + 1;
+    let (head, tail) = free.split_at(cut);
+    let mut with_head = messages;
+    with_head.push(Message::assistant(head));
+    let req = CompletionRequest {
+        continue_final_message: true,
+        ..CompletionRequest::greedy(with_head, 12)
+    };
+    let (cont, _, _) = complete(&b, req).await;
+    assert!(!cont.is_empty());
+    assert!(tail.starts_with(&cont), "{head:?} + {cont:?} vs {tail:?}");
+    // An unfinished reply that ends with the stop string (the agent keeps the stop that fell
+    // inside a string literal) is continued, not stopped at once.
+    let unfinished = "<execute>\ntag = \"</execute>";
+    let req = CompletionRequest {
+        stop: vec!["</execute>".into()],
+        continue_final_message: true,
+        ..CompletionRequest::greedy(
+            vec![
+                Message::system("Write Python code in <execute></execute> tags."),
+                Message::user("Print the closing tag of an execute block."),
+                Message::assistant(unfinished),
+            ],
+            16,
+        )
+    };
+    let (cont, _, _) = complete(&b, req).await;
+    assert!(
+        !cont.is_empty() && !cont.starts_with("<execute>"),
+        "{cont:?}"
+    );
+}

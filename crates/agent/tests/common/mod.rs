@@ -1,10 +1,13 @@
-//! Test helpers: the scripted model shared by the workspace's tests, and real Python sessions
-//! from the local backend.
+//! Test helpers: the scripted model shared by the workspace's tests, a scripted
+//! OpenAI-compatible server, and real Python sessions from the local backend.
 
 #![allow(dead_code)]
 
+pub mod openai_server;
+
 use std::sync::Arc;
 
+#[allow(unused_imports)]
 pub use codeact_llm::testing::{ScriptedLlm, Step};
 
 use codeact_exec::local::LocalBackend;

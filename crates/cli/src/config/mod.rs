@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use codeact_agent::{AgentConfig, SelfConsistency};
 use codeact_exec::jupyter::JupyterConfig;
 use codeact_exec::{ExecConfig, NetworkMode, SandboxMode, SandboxPolicy};
-use codeact_llm::OpenAiConfig;
+use codeact_llm::{Continuation, OpenAiConfig};
 use serde::Deserialize;
 
 pub use flags::{AgentArgs, BackendKind, EngineArgs, LlmArgs, LlmKind, Overrides};
@@ -82,6 +82,31 @@ pub struct LlmSection {
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
     pub accepts_images: Option<bool>,
+    /// How an OpenAI-compatible server continues an unfinished reply.
+    pub continuation: Option<ContinuationSetting>,
+}
+
+/// `[llm] continuation`: how an OpenAI-compatible server continues the assistant's unfinished
+/// reply (the agent does this when a stop sequence fell inside a string literal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContinuationSetting {
+    /// The reply is sent as a trailing assistant message (llama-server, Ollama).
+    Prefill,
+    /// As `prefill`, with vLLM's `continue_final_message` and `add_generation_prompt` fields.
+    ContinueFinalMessage,
+    /// The server cannot continue a reply.
+    None,
+}
+
+impl From<ContinuationSetting> for Continuation {
+    fn from(c: ContinuationSetting) -> Self {
+        match c {
+            ContinuationSetting::Prefill => Continuation::Prefill,
+            ContinuationSetting::ContinueFinalMessage => Continuation::ContinueFinalMessage,
+            ContinuationSetting::None => Continuation::Unsupported,
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -215,6 +240,7 @@ impl Config {
             model: m.model.unwrap_or(d.model.clone()),
             api_key_env: m.api_key_env.unwrap_or(d.api_key_env.clone()),
             accepts_images: m.accepts_images.unwrap_or(d.accepts_images),
+            continuation: m.continuation.map_or(d.continuation, Continuation::from),
             // A long reply from a slow server is not a failure.
             request_timeout: Duration::from_secs(600),
             ..d
@@ -312,6 +338,15 @@ mod tests {
         let config = Config::resolve(file).unwrap();
         assert_eq!(config.backend, BackendKind::Local);
         assert_eq!(config.llm.kind, LlmKind::Embedded);
+        assert_eq!(config.llm.openai.continuation, Continuation::Prefill);
+        let vllm: Layers =
+            toml::from_str("[llm]\ncontinuation = \"continue_final_message\"").unwrap();
+        let config = Config::resolve(vllm).unwrap();
+        assert_eq!(
+            config.llm.openai.continuation,
+            Continuation::ContinueFinalMessage
+        );
+        assert!(toml::from_str::<Layers>("[llm]\ncontinuation = \"maybe\"").is_err());
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl Engine<'_> {
         match job {
             Job::Generate(job) => self.generate(*job),
             Job::Count { messages, reply } => {
-                let _ = reply.send(self.tokenize_chat(&messages).map(|t| t.len() as u32));
+                let _ = reply.send(self.tokenize_chat(&messages, false).map(|t| t.len() as u32));
             }
             Job::ClearCache { reply } => {
                 self.reset_cache();
@@ -181,23 +181,35 @@ impl Engine<'_> {
         self.cached.clear();
     }
 
-    fn tokenize_chat(&self, messages: &[Message]) -> Result<Vec<LlamaToken>, LlmError> {
+    /// The prompt's tokens. With `continue_final`, the last message is the assistant's
+    /// unfinished reply: the template opens the assistant's turn after the messages before it
+    /// and the reply's text follows as it is, so generation carries on inside that turn.
+    fn tokenize_chat(
+        &self,
+        messages: &[Message],
+        continue_final: bool,
+    ) -> Result<Vec<LlamaToken>, LlmError> {
         if messages.is_empty() {
             return Err(LlmError::Rejected(
                 "a request needs at least one message".into(),
             ));
         }
-        let chat = messages
+        let (history, unfinished) = match messages.split_last() {
+            Some((last, rest)) if continue_final => (rest, last.content.as_str()),
+            _ => (messages, ""),
+        };
+        let chat = history
             .iter()
             .map(|m| LlamaChatMessage::new(role(m.role).to_owned(), m.content.clone()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| {
                 LlmError::Rejected(format!("a message cannot be passed to the model: {e}"))
             })?;
-        let text = self
+        let mut text = self
             .model
             .apply_chat_template(&self.template, &chat, true)
             .map_err(|e| model_err("cannot apply the chat template", e))?;
+        text.push_str(unfinished);
         let vocab = self.model.vocab();
         let mut tokens = vocab.tokenize(text.as_bytes(), false, true);
         // Templates that spell out BOS themselves must not get a second one.
@@ -285,16 +297,18 @@ impl Engine<'_> {
         if chunks.is_closed() {
             return;
         }
-        let prepared = self.tokenize_chat(&request.messages).and_then(|tokens| {
-            if tokens.len() as u64 >= u64::from(self.n_ctx) {
-                return Err(LlmError::ContextLength(format!(
-                    "the prompt has {} tokens and the context holds {}",
-                    tokens.len(),
-                    self.n_ctx
-                )));
-            }
-            Ok((tokens, self.sampler(&request)?))
-        });
+        let prepared = self
+            .tokenize_chat(&request.messages, request.continue_final_message)
+            .and_then(|tokens| {
+                if tokens.len() as u64 >= u64::from(self.n_ctx) {
+                    return Err(LlmError::ContextLength(format!(
+                        "the prompt has {} tokens and the context holds {}",
+                        tokens.len(),
+                        self.n_ctx
+                    )));
+                }
+                Ok((tokens, self.sampler(&request)?))
+            });
         let (tokens, mut sampler) = match prepared {
             Ok(p) => p,
             Err(e) => {

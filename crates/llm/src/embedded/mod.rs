@@ -200,7 +200,12 @@ impl LlmBackend for EmbeddedBackend {
         true
     }
 
+    fn supports_continuation(&self) -> bool {
+        true
+    }
+
     async fn stream(&self, request: CompletionRequest) -> Result<BoxChunkStream, LlmError> {
+        crate::backend::check_continuation(&request)?;
         let (chunks_tx, chunks_rx) = mpsc::channel::<Result<Chunk, LlmError>>(64);
         let (started_tx, started_rx) = oneshot::channel();
         self.jobs

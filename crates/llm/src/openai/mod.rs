@@ -4,6 +4,7 @@
 //! Retries cover only the time before the reply starts streaming; once text has been handed
 //! to the caller a failure cannot be replayed transparently and is reported instead.
 
+mod echo;
 mod wire;
 
 use std::collections::VecDeque;
@@ -20,6 +21,7 @@ use crate::backend::{
 };
 use crate::sse::SseParser;
 use crate::stop::StopMatcher;
+use echo::EchoFilter;
 pub use wire::ServerTimings;
 use wire::{BodyOptions, StreamChunk};
 
@@ -45,6 +47,24 @@ pub struct OpenAiConfig {
     pub supports_grammar: bool,
     /// The most stop strings sent to the server; any others are matched by this client.
     pub max_server_stops: usize,
+    /// How the server continues the assistant's unfinished reply.
+    pub continuation: Continuation,
+}
+
+/// How a server continues the assistant's unfinished reply
+/// ([`CompletionRequest::continue_final_message`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Continuation {
+    /// The reply goes last in `messages` as an assistant message, which the server continues:
+    /// llama-server (its default "prefill"), Ollama.
+    #[default]
+    Prefill,
+    /// As `Prefill`, and the body also says `"continue_final_message": true,
+    /// "add_generation_prompt": false`, which vLLM needs.
+    ContinueFinalMessage,
+    /// The server cannot (OpenAI's own API opens a new reply instead): such requests are
+    /// refused.
+    Unsupported,
 }
 
 impl Default for OpenAiConfig {
@@ -60,6 +80,7 @@ impl Default for OpenAiConfig {
             accepts_images: false,
             supports_grammar: false,
             max_server_stops: 4,
+            continuation: Continuation::Prefill,
         }
     }
 }
@@ -103,6 +124,13 @@ impl OpenAiBackend {
         &self,
         request: CompletionRequest,
     ) -> Result<(BoxChunkStream, Arc<Mutex<Option<ServerTimings>>>), LlmError> {
+        crate::backend::check_continuation(&request)?;
+        if request.continue_final_message && !self.supports_continuation() {
+            return Err(LlmError::Rejected(format!(
+                "{} is configured as unable to continue a reply",
+                self.name()
+            )));
+        }
         if request.grammar.is_some() && !self.config.supports_grammar {
             warn!(backend = %self.name(), "grammar dropped: this server is not configured to support one");
         }
@@ -113,11 +141,17 @@ impl OpenAiBackend {
             accepts_images: self.config.accepts_images,
             send_grammar: self.config.supports_grammar,
             max_server_stops: self.config.max_server_stops,
+            continue_flags: self.config.continuation == Continuation::ContinueFinalMessage,
         };
         let body = wire::request_body(&self.config.model, &request, opts);
         let response = self.send_with_retries(&body).await?;
         let timings = Arc::new(Mutex::new(None));
+        let unfinished = request
+            .continue_final_message
+            .then(|| request.messages.last().map(|m| m.content.as_str()))
+            .flatten();
         let state = StreamState {
+            echo: EchoFilter::new(unfinished),
             body: response.bytes_stream().boxed(),
             parser: SseParser::default(),
             matcher: StopMatcher::new(&request.stop),
@@ -201,6 +235,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 struct StreamState {
+    /// Runs before the stop matcher: an echoed unfinished reply ends with the stop text the
+    /// caller kept, which must not end this reply.
+    echo: EchoFilter,
     body: BoxStream<'static, reqwest::Result<Bytes>>,
     parser: SseParser,
     matcher: StopMatcher,
@@ -285,8 +322,9 @@ impl StreamState {
         }
         for choice in &chunk.choices {
             if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_deref()) {
+                let text = self.echo.push(text);
                 if !text.is_empty() && self.finish.is_none() {
-                    let released = self.matcher.push(text);
+                    let released = self.matcher.push(&text);
                     if !released.text.is_empty() {
                         self.queue.push_back(Ok(Chunk::Delta(released.text)));
                     }
@@ -315,11 +353,27 @@ impl StreamState {
     }
 
     fn finish_stream(&mut self) {
+        // What the matcher still withholds is the beginning of a stop string. A server that
+        // stopped has recognised the whole stop after streaming its beginning (llama-server
+        // does this), so that beginning is not part of the reply; a reply cut at max_tokens
+        // keeps it.
+        let held = self.echo.finish();
+        if !held.is_empty() {
+            let released = self.matcher.push(&held);
+            if !released.text.is_empty() {
+                self.queue.push_back(Ok(Chunk::Delta(released.text)));
+            }
+            if let Some(seq) = released.stopped {
+                self.finish = Some(FinishReason::Stop {
+                    sequence: Some(seq),
+                });
+            }
+        }
         let rest = self.matcher.finish();
-        if !rest.is_empty()
-            && !matches!(self.finish, Some(FinishReason::Stop { sequence: Some(_) }))
-        {
+        if !rest.is_empty() && self.finish == Some(FinishReason::Length) {
             self.queue.push_back(Ok(Chunk::Delta(rest)));
+        } else if !rest.is_empty() {
+            debug!(partial = %rest, "dropped the beginning of a stop string at the end of a stopped reply");
         }
         let finish = self
             .finish
@@ -354,6 +408,10 @@ impl LlmBackend for OpenAiBackend {
 
     fn supports_grammar(&self) -> bool {
         self.config.supports_grammar
+    }
+
+    fn supports_continuation(&self) -> bool {
+        self.config.continuation != Continuation::Unsupported
     }
 
     async fn stream(&self, request: CompletionRequest) -> Result<BoxChunkStream, LlmError> {

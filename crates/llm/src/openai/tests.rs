@@ -309,3 +309,116 @@ fn retry_after_parses_seconds_only() {
     );
     assert_eq!(retry_after(&h), None);
 }
+
+/// A streamed reply in `pieces`, ended with `finish` (an OpenAI `finish_reason`).
+fn reply_in_pieces(pieces: &[&str], finish: &str) -> Reply {
+    let mut events: Vec<String> = pieces
+        .iter()
+        .map(|p| serde_json::json!({"choices": [{"delta": {"content": p}}]}).to_string())
+        .collect();
+    events
+        .push(serde_json::json!({"choices": [{"delta": {}, "finish_reason": finish}]}).to_string());
+    events.push("[DONE]".into());
+    let events: Vec<&str> = events.iter().map(String::as_str).collect();
+    sse(&events)
+}
+
+#[tokio::test]
+async fn the_beginning_of_a_stop_is_dropped_only_when_the_server_stopped() {
+    let stop = "</execute>";
+    let mut replies = Vec::new();
+    for n in 1..stop.len() {
+        for finish in ["stop", "length"] {
+            replies.push(reply_in_pieces(&["print(6 * 7)\n", &stop[..n]], finish));
+        }
+    }
+    let (url, _, _) = serve(replies).await;
+    let b = backend(url);
+    for n in 1..stop.len() {
+        for finish in ["stop", "length"] {
+            let req = CompletionRequest {
+                stop: vec![stop.into()],
+                ..Default::default()
+            };
+            let items = collect(b.stream(req).await.unwrap()).await;
+            let want = if finish == "stop" {
+                "print(6 * 7)\n".to_string()
+            } else {
+                format!("print(6 * 7)\n{}", &stop[..n])
+            };
+            assert_eq!(text_of(&items), want, "{n} {finish}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_stop_the_server_streams_whole_ends_the_reply_there() {
+    let (url, _, _) = serve(vec![reply_in_pieces(
+        &["print(1)\n</exe", "cute>\nExecution output: 1"],
+        "stop",
+    )])
+    .await;
+    let req = CompletionRequest {
+        stop: vec!["</execute>".into()],
+        ..Default::default()
+    };
+    let items = collect(backend(url).stream(req).await.unwrap()).await;
+    assert_eq!(text_of(&items), "print(1)\n");
+    assert!(
+        matches!(items.last().unwrap(), Ok(Chunk::Done { finish: FinishReason::Stop { sequence: Some(s) }, .. }) if s == "</execute>")
+    );
+}
+
+#[tokio::test]
+async fn continuation_requests_need_a_capable_server_and_an_assistant_message_last() {
+    let (url, hits, _) = serve(vec![]).await;
+    let mut b = backend(url);
+    let req = CompletionRequest {
+        messages: vec![codeact_protocol::Message::user("hi")],
+        continue_final_message: true,
+        ..Default::default()
+    };
+    assert!(matches!(
+        b.stream(req.clone()).await,
+        Err(LlmError::Rejected(_))
+    ));
+    b.config.continuation = Continuation::Unsupported;
+    assert!(!b.supports_continuation());
+    let mut req = req;
+    req.messages
+        .push(codeact_protocol::Message::assistant("<execute>"));
+    assert!(matches!(b.stream(req).await, Err(LlmError::Rejected(m)) if m.contains("unable")));
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_echoed_unfinished_reply_is_not_part_of_the_continuation() {
+    let unfinished = "<execute>\ntag = \"</execute>";
+    let (url, _, bodies) = serve(vec![
+        // llama-server streams the unfinished reply again first; its stop text must not stop
+        // the continuation.
+        reply_in_pieces(
+            &["<execute>\ntag = \"</exe", "cute>\"\nprint(tag)\n"],
+            "stop",
+        ),
+        reply_in_pieces(&["\"\nprint(tag)\n"], "stop"),
+    ])
+    .await;
+    let b = backend(url);
+    for _ in 0..2 {
+        let req = CompletionRequest {
+            messages: vec![
+                codeact_protocol::Message::user("hi"),
+                codeact_protocol::Message::assistant(unfinished),
+            ],
+            stop: vec!["</execute>".into()],
+            continue_final_message: true,
+            ..Default::default()
+        };
+        let items = collect(b.stream(req).await.unwrap()).await;
+        assert_eq!(text_of(&items), "\"\nprint(tag)\n");
+    }
+    let sent: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
+    assert_eq!(sent["messages"][1]["role"], "assistant");
+    assert_eq!(sent["messages"][1]["content"], unfinished);
+}

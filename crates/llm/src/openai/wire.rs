@@ -13,6 +13,9 @@ pub(crate) struct BodyOptions {
     pub send_grammar: bool,
     /// The most stop strings the server takes (OpenAI: 4); the rest are matched here.
     pub max_server_stops: usize,
+    /// A continuation also carries vLLM's `continue_final_message` and
+    /// `add_generation_prompt` fields.
+    pub continue_flags: bool,
 }
 
 /// Builds the JSON body of a streaming chat completion request.
@@ -42,6 +45,10 @@ pub(crate) fn request_body(model: &str, req: &CompletionRequest, opts: BodyOptio
     }
     if let Some(seed) = req.seed {
         body["seed"] = json!(seed);
+    }
+    if req.continue_final_message && opts.continue_flags {
+        body["continue_final_message"] = json!(true);
+        body["add_generation_prompt"] = json!(false);
     }
     if let Some(grammar) = &req.grammar {
         if opts.send_grammar {
@@ -246,11 +253,13 @@ mod tests {
             stop: vec!["a".into(), "".into(), "b".into(), "c".into()],
             grammar: Some("root ::= \"x\"".into()),
             seed: Some(3),
+            continue_final_message: false,
         };
         let opts = BodyOptions {
             accepts_images: false,
             send_grammar: true,
             max_server_stops: 2,
+            continue_flags: true,
         };
         let body = request_body("m", &req, opts);
         assert_eq!(body["model"], "m");
@@ -265,6 +274,38 @@ mod tests {
             ..opts
         };
         assert!(request_body("m", &req, opts).get("grammar").is_none());
+        assert!(body.get("continue_final_message").is_none());
+    }
+
+    #[test]
+    fn a_continuation_sends_the_unfinished_reply_last() {
+        let req = CompletionRequest {
+            messages: vec![Message::user("u"), Message::assistant("<execute>\nx = \"")],
+            continue_final_message: true,
+            ..CompletionRequest::default()
+        };
+        let opts = BodyOptions {
+            accepts_images: false,
+            send_grammar: false,
+            max_server_stops: 4,
+            continue_flags: false,
+        };
+        let body = request_body("m", &req, opts);
+        assert_eq!(
+            body["messages"][1],
+            json!({"role": "assistant", "content": "<execute>\nx = \""})
+        );
+        assert!(body.get("continue_final_message").is_none());
+        let body = request_body(
+            "m",
+            &req,
+            BodyOptions {
+                continue_flags: true,
+                ..opts
+            },
+        );
+        assert_eq!(body["continue_final_message"], true);
+        assert_eq!(body["add_generation_prompt"], false);
     }
 
     #[test]

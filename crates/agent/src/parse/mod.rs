@@ -6,6 +6,8 @@ use std::sync::LazyLock;
 use codeact_protocol::ActionOrigin;
 use regex::Regex;
 
+use crate::pylex;
+
 /// The stop sequence of every generation: the model must not write the output of its own code.
 pub const EXECUTE_STOP: &str = "</execute>";
 
@@ -52,12 +54,11 @@ impl ParsedReply {
     }
 }
 
+/// The tag that opens an action.
+const EXECUTE_OPEN: &str = "<execute>";
+
 // Tags are matched lazily up to their closing tag or, failing that, the end of the reply:
 // an unclosed tag at the end is what a stopped or cut-off generation looks like.
-static EXECUTE_LENIENT: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?is)<execute>(.*?)(</execute>|\z)").ok());
-static EXECUTE_STRICT: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?s)<execute>(.*?)(</execute>|\z)").ok());
 static SOLUTION_LENIENT: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"(?is)<solution>(.*?)(</solution>|\z)").ok());
 static SOLUTION_STRICT: LazyLock<Option<Regex>> =
@@ -76,12 +77,7 @@ static FENCE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// an unclosed `<thought>` writes things like "run it in the <execute> section", which is prose,
 /// not an action. Inside an open thought only a tag at the start of a line counts.
 fn execute_blocks(text: &str, strict: bool) -> Vec<(String, bool, usize, usize)> {
-    let exec_re = if strict {
-        &EXECUTE_STRICT
-    } else {
-        &EXECUTE_LENIENT
-    };
-    let blocks = captures_all(exec_re, text);
+    let blocks = tagged_code(text, strict);
     if strict {
         return blocks;
     }
@@ -100,6 +96,37 @@ fn execute_blocks(text: &str, strict: bool) -> Vec<(String, bool, usize, usize)>
             !open_thought || line_start
         })
         .collect()
+}
+
+/// Every `<execute>` block as (body, closed, start, end): a block closes at the first
+/// `</execute>` that stands in its code, not inside a string literal or comment of it, and
+/// runs to the end of the text when none does. Tags ignore case unless `strict`.
+fn tagged_code(text: &str, strict: bool) -> Vec<(String, bool, usize, usize)> {
+    // ASCII lower-casing keeps every byte offset.
+    let haystack = if strict {
+        text.to_string()
+    } else {
+        text.to_ascii_lowercase()
+    };
+    let mut blocks = Vec::new();
+    let mut from = 0;
+    while let Some(found) = haystack[from..].find(EXECUTE_OPEN) {
+        let start = from + found;
+        let body_start = start + EXECUTE_OPEN.len();
+        let rest = &text[body_start..];
+        match pylex::find_in_code(rest, EXECUTE_STOP, !strict) {
+            Some(close) => {
+                let end = body_start + close + EXECUTE_STOP.len();
+                blocks.push((rest[..close].to_string(), true, start, end));
+                from = end;
+            }
+            None => {
+                blocks.push((rest.to_string(), false, start, text.len()));
+                break;
+            }
+        }
+    }
+    blocks
 }
 
 fn captures_all(re: &LazyLock<Option<Regex>>, text: &str) -> Vec<(String, bool, usize, usize)> {
@@ -233,6 +260,15 @@ pub fn close_open_execute(text: &str, strict: bool) -> Option<String> {
     Some(fixed)
 }
 
+/// Whether the reply ends inside its last `<execute>` block, with that block's code inside a
+/// string literal or comment: a stop sequence that cut it there fell inside the literal (as
+/// in `tag = "</execute>"`) and was not the end of the action.
+pub fn stopped_inside_literal(text: &str, strict: bool) -> bool {
+    execute_blocks(text, strict)
+        .pop()
+        .is_some_and(|(body, closed, _, _)| !closed && pylex::ends_inside_literal(&body))
+}
+
 /// Drops blank lines around code but keeps its indentation.
 fn trim_code(body: &str) -> String {
     let lines: Vec<&str> = body.lines().collect();
@@ -271,175 +307,4 @@ fn strip_fences(body: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lenient(text: &str) -> ParsedReply {
-        parse_reply(text, ParseOptions::default())
-    }
-
-    fn codes(p: &ParsedReply) -> Vec<&str> {
-        p.actions.iter().map(|a| a.code.as_str()).collect()
-    }
-
-    #[test]
-    fn all_execute_blocks_in_order() {
-        let p = lenient("First <execute>\nx = 1\n</execute> then <execute>print(x)</execute>");
-        assert_eq!(codes(&p), ["x = 1", "print(x)"]);
-        assert!(p
-            .actions
-            .iter()
-            .all(|a| a.origin == ActionOrigin::ExecuteTag));
-        assert!(!p.unclosed_execute);
-        assert_eq!(p.solution, None);
-    }
-
-    #[test]
-    fn indentation_is_kept() {
-        let p = lenient("<execute>\nfor i in range(2):\n    print(i)\n</execute>");
-        assert_eq!(codes(&p), ["for i in range(2):\n    print(i)"]);
-    }
-
-    #[test]
-    fn solution_and_thought() {
-        let p = lenient("<thought>easy</thought>\n<solution> 42 </solution>");
-        assert_eq!(p.thought.as_deref(), Some("easy"));
-        assert_eq!(p.solution.as_deref(), Some("42"));
-        assert!(p.actions.is_empty());
-    }
-
-    #[test]
-    fn no_tag_is_a_plain_reply() {
-        let p = lenient("The answer is 42.");
-        assert_eq!(p, ParsedReply::default());
-    }
-
-    #[test]
-    fn unclosed_execute_is_an_action_and_can_be_closed() {
-        let text = "Let me compute.\n<execute>\nprint(6 * 7)\n";
-        let p = lenient(text);
-        assert!(p.unclosed_execute);
-        assert_eq!(codes(&p), ["print(6 * 7)"]);
-        let fixed = close_open_execute(text, false);
-        assert_eq!(
-            fixed.as_deref(),
-            Some("Let me compute.\n<execute>\nprint(6 * 7)\n</execute>")
-        );
-        let again = lenient(fixed.as_deref().unwrap_or_default());
-        assert!(!again.unclosed_execute);
-        assert_eq!(close_open_execute("<execute>x</execute>", false), None);
-        assert_eq!(close_open_execute("no tags", false), None);
-    }
-
-    #[test]
-    fn a_tag_mentioned_inside_an_open_thought_is_not_an_action() {
-        let text = "<thought>You can install it with `!pip install x` in the <execute> section. Then `import x`.\n";
-        let p = lenient(text);
-        assert!(p.actions.is_empty() && !p.unclosed_execute);
-        assert_eq!(close_open_execute(text, false), None);
-        // A forgotten </thought> does not hide a real tag on its own line.
-        let p = lenient("<thought>compute it\n<execute>\nprint(1)\n");
-        assert_eq!(codes(&p), ["print(1)"]);
-        // Outside a thought, a tag mid-line is an action.
-        assert_eq!(
-            codes(&lenient("Let me run: <execute>print(2)</execute>")),
-            ["print(2)"]
-        );
-    }
-
-    #[test]
-    fn code_and_solution_in_one_reply() {
-        let p = lenient("<execute>print(1)</execute>\n<solution>1</solution>");
-        assert_eq!(codes(&p), ["print(1)"]);
-        assert!(p.premature_solution());
-    }
-
-    #[test]
-    fn markdown_fence_inside_the_tag_is_stripped() {
-        let p = lenient("<execute>\n```python\nprint('hi')\n```\n</execute>");
-        assert_eq!(codes(&p), ["print('hi')"]);
-        let p = lenient("<execute>```\nx = 2\n```</execute>");
-        assert_eq!(codes(&p), ["x = 2"]);
-    }
-
-    #[test]
-    fn tags_are_case_insensitive_unless_strict() {
-        let p = lenient("<Execute>print(1)</EXECUTE>");
-        assert_eq!(codes(&p), ["print(1)"]);
-        let strict = ParseOptions {
-            fence_fallback: false,
-            strict: true,
-        };
-        let p = parse_reply("<Execute>print(1)</EXECUTE>", strict);
-        assert!(p.actions.is_empty());
-        // Strict parsing leaves fences inside the tag alone, as the seed did.
-        let p = parse_reply("<execute>\n```python\nx = 1\n```\n</execute>", strict);
-        assert_eq!(codes(&p), ["```python\nx = 1\n```"]);
-        // and wants the closing tag of a solution.
-        assert_eq!(parse_reply("<solution>3", strict).solution, None);
-        assert_eq!(lenient("<solution>3").solution.as_deref(), Some("3"));
-    }
-
-    #[test]
-    fn fenced_python_block_is_the_fallback_action() {
-        let text = "I will compute it.\n```python\nprint(2 ** 10)\n```\n";
-        let p = lenient(text);
-        assert_eq!(codes(&p), ["print(2 ** 10)"]);
-        assert_eq!(p.actions[0].origin, ActionOrigin::FencedBlock);
-        let off = parse_reply(
-            text,
-            ParseOptions {
-                fence_fallback: false,
-                strict: false,
-            },
-        );
-        assert!(off.actions.is_empty());
-    }
-
-    #[test]
-    fn fence_variants() {
-        assert_eq!(codes(&lenient("```py\nx = 1\n```")), ["x = 1"]);
-        assert_eq!(
-            codes(&lenient("```\nprint(len('abc'))\n```")),
-            ["print(len('abc'))"]
-        );
-        // A bare fence holding output, or another language, is not code to run.
-        assert!(lenient("The result:\n```\n385\n```").actions.is_empty());
-        assert!(lenient("```bash\nls -l\n```").actions.is_empty());
-        assert!(lenient("```python\n\n```").actions.is_empty());
-    }
-
-    #[test]
-    fn execute_tag_wins_over_fences() {
-        let p = lenient("```python\nx = 1\n```\n<execute>print(2)</execute>");
-        assert_eq!(codes(&p), ["print(2)"]);
-        assert_eq!(p.actions[0].origin, ActionOrigin::ExecuteTag);
-    }
-
-    #[test]
-    fn fence_inside_a_solution_is_not_an_action() {
-        let p = lenient("<solution>\n```python\ndef f(): return 1\n```\n</solution>");
-        assert!(p.actions.is_empty());
-        assert!(p.solution.is_some());
-    }
-
-    #[test]
-    fn streaming_stops_when_a_fenced_block_closes() {
-        assert_eq!(closed_fence_end("Sure.\n```python\nprint(1)\n"), None);
-        let text = "Sure.\n```python\nprint(1)\n```\nOutput: 1";
-        let end = closed_fence_end(text);
-        assert_eq!(
-            end.map(|e| &text[..e]),
-            Some("Sure.\n```python\nprint(1)\n```\n")
-        );
-        assert_eq!(
-            closed_fence_end("```python\nprint(1)\n```").map(|_| ()),
-            Some(())
-        );
-        assert_eq!(
-            closed_fence_end("<execute>\n```python\nprint(1)\n```\n"),
-            None
-        );
-        assert_eq!(closed_fence_end("```text\nhello\n```\n"), None);
-    }
-}
+mod tests;
