@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs Jupyter Kernel Gateway (with ipykernel) into a private venv and optionally starts it.
+# Installs Jupyter Kernel Gateway (with ipykernel, and pandas and matplotlib for the kernels'
+# rich outputs) into a private venv and optionally starts it.
 #
 #   scripts/jupyter-gateway.sh install           # create ~/.cache/codeact/jkg-venv if missing
 #   scripts/jupyter-gateway.sh start [PORT] [ARGS...]
@@ -16,7 +17,8 @@ VENV="${JKG_VENV:-${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}/jkg-
 PYTHON="${JKG_PYTHON:-/usr/bin/python3}"
 
 installed() {
-    [ -x "$VENV/bin/jupyter" ] && "$VENV/bin/python" -c 'import kernel_gateway, ipykernel' 2>/dev/null
+    [ -x "$VENV/bin/jupyter" ] &&
+        "$VENV/bin/python" -c 'import kernel_gateway, ipykernel, pandas, matplotlib' 2>/dev/null
 }
 
 install() {
@@ -33,14 +35,14 @@ install() {
         if installed; then
             exit 0
         fi
-        echo "installing jupyter_kernel_gateway and ipykernel into $VENV" >&2
-        if ! "$PYTHON" -m venv "$VENV"; then
+        echo "installing jupyter_kernel_gateway, ipykernel, pandas and matplotlib into $VENV" >&2
+        if ! [ -x "$VENV/bin/python" ] && ! "$PYTHON" -m venv "$VENV"; then
             echo "error: '$PYTHON -m venv' failed; on Debian install the python3-venv package" >&2
             exit 1
         fi
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
         "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-            jupyter_kernel_gateway ipykernel
+            jupyter_kernel_gateway ipykernel pandas matplotlib
         # The gateway finds kernels through kernelspecs; install one pointing at this venv's
         # Python so that `python3` means the venv and not whatever the host has.
         "$VENV/bin/python" -m ipykernel install --sys-prefix --name python3 >/dev/null

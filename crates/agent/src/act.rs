@@ -169,7 +169,7 @@ impl Runner<'_> {
             self.emit(AgentEvent::Observation {
                 text: view.text.clone(),
                 result: result.clone(),
-                images: view.images.iter().map(|i| i.path.clone()).collect(),
+                images: view.files.clone(),
             });
             draft.cells.push(view.text);
             draft.images.extend(view.images);
@@ -230,13 +230,47 @@ impl Runner<'_> {
         let image_dir = observe::image_dir(&self.ctx.config.output_dir, &self.state.conv.id);
         let limit = self.ctx.config.limits.observation_chars;
         let stem = format!("turn{}-cell{}", self.state.turns_total, k + 1);
-        let mut view = observe::render(result, &image_dir, &stem, limit);
+        let mut view = CellView {
+            text: String::new(),
+            images: Vec::new(),
+            files: Vec::new(),
+        };
+        let mut saved = Vec::new();
+        for file in observe::image_files(result, &image_dir, &stem) {
+            saved.push(self.save_image(&file).await);
+            let Ok(bytes) = &file.bytes else { continue };
+            // The user's copy (shown by the CLI, attached for models that take images); the
+            // model itself is told the session's copy.
+            match observe::save_host_copy(&file.host_path, bytes) {
+                Ok(()) => {
+                    let path = file.host_path.display().to_string();
+                    view.files.push(path.clone());
+                    if let Some(png_base64) = file.png_base64 {
+                        view.images.push(ImagePart { path, png_base64 });
+                    }
+                }
+                Err(e) => tracing::warn!("could not save {}: {e}", file.host_path.display()),
+            }
+        }
+        view.text = observe::render(result, &saved, limit);
         if view.text == prompt::EMPTY_OUTPUT {
             if let Some(shown) = self.show_assigned(code, limit).await {
                 view.text = shown;
             }
         }
         view
+    }
+
+    /// Saves an image a cell displayed into the session's working directory, where the model's
+    /// code can open it: the path it was saved to, or why it was not.
+    async fn save_image(&self, file: &observe::ImageFile) -> Result<String, String> {
+        let bytes = file.bytes.as_ref().map_err(Clone::clone)?;
+        self.ctx
+            .exec
+            .write_file(&self.state.conv.session_id, &file.session_path, bytes)
+            .await
+            .map(|()| file.session_path.clone())
+            .map_err(|e| e.to_string())
     }
 
     /// The restart lost the preloaded modules and tools: loads them again. A failure is

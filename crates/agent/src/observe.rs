@@ -1,11 +1,11 @@
 //! Turns the result of a cell into the text the model reads: short tracebacks, a clear word
-//! for empty output, placeholders for images (saved to files), and a size cap.
+//! for empty output, each rich output in its text form (images saved as files and named), and a
+//! size cap.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use base64::Engine;
-use codeact_protocol::{ExecResult, ExecStatus, ImagePart, Output};
+use codeact_protocol::{ExecResult, ExecStatus, ImagePart, Output, TextForm};
 use regex::Regex;
 
 use crate::prompt::{image_not_saved, image_saved, EMPTY_OUTPUT, TRIMMED_OUTPUT};
@@ -14,7 +14,27 @@ use crate::prompt::{image_not_saved, image_saved, EMPTY_OUTPUT, TRIMMED_OUTPUT};
 #[derive(Debug, Clone, PartialEq)]
 pub struct CellView {
     pub text: String,
+    /// The PNGs, for models that take images.
     pub images: Vec<ImagePart>,
+    /// Where every image (PNG, JPEG, SVG) was saved for the user, on the host.
+    pub files: Vec<String>,
+}
+
+/// The folder of the session's working directory that a cell's images are saved in.
+pub const SESSION_IMAGE_DIR: &str = "outputs";
+
+/// An image a cell displayed, as a file to save.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageFile {
+    /// Relative to the session's working directory: `outputs/{stem}-{k}.{png|jpg|svg}`; the
+    /// name the model is told.
+    pub session_path: String,
+    /// The copy for the user, in the conversation's image folder on the host.
+    pub host_path: PathBuf,
+    /// The file's content, or why the output's data is not an image.
+    pub bytes: Result<Vec<u8>, String>,
+    /// The base64 PNG, for models that take images; `None` for other types.
+    pub png_base64: Option<String>,
 }
 
 /// Whether a cell's result means its code did not do what it was meant to.
@@ -22,35 +42,53 @@ pub fn failed(result: &ExecResult) -> bool {
     result.status != ExecStatus::Ok
 }
 
-/// Renders one cell. Images are written to `image_dir` as `{stem}-{k}.png`; a failure to save
-/// one is reported in the text instead of failing the run.
-pub fn render(result: &ExecResult, image_dir: &Path, stem: &str, limit: usize) -> CellView {
+/// The images of a cell's rich outputs whose text form is an image (see
+/// [`codeact_protocol::MimeBundle::text_form`]), in order, named `{stem}-{k}`.
+pub fn image_files(result: &ExecResult, host_dir: &Path, stem: &str) -> Vec<ImageFile> {
+    let mut files = Vec::new();
+    for data in result.outputs.iter().filter_map(Output::data) {
+        if let TextForm::Image(img) = data.text_form(usize::MAX) {
+            let name = format!("{stem}-{}.{}", files.len() + 1, img.extension());
+            files.push(ImageFile {
+                session_path: format!("{SESSION_IMAGE_DIR}/{name}"),
+                host_path: host_dir.join(&name),
+                bytes: img.bytes(),
+                png_base64: (img.mime == "image/png").then(|| img.data.to_string()),
+            });
+        }
+    }
+    files
+}
+
+/// Writes the user's copy of an image on the host, making its folder.
+pub fn save_host_copy(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, bytes)
+}
+
+/// Renders one cell as text of at most `limit` characters. Each rich output is shown in its
+/// text form, also at most `limit`; `saved` says, for each of the cell's [`image_files`] in
+/// order, the path the model is told or why the image could not be saved.
+pub fn render(result: &ExecResult, saved: &[Result<String, String>], limit: usize) -> String {
     let mut text = String::new();
-    let mut images = Vec::new();
+    let mut saved = saved.iter();
     for out in &result.outputs {
         match out {
             Output::Stream { text: t, .. } => text.push_str(t),
-            Output::Result { data, .. } | Output::Display { data } => {
-                if let Some(png) = &data.image_png {
-                    let path = image_dir.join(format!("{stem}-{}.png", images.len() + 1));
-                    match save_png(&path, png) {
-                        Ok(()) => {
-                            text.push_str(&image_saved(&path));
-                            text.push('\n');
-                            images.push(ImagePart {
-                                path: path.display().to_string(),
-                                png_base64: png.clone(),
-                            });
-                        }
-                        Err(e) => {
-                            text.push_str(&image_not_saved(&e));
-                            text.push('\n');
-                        }
-                    }
-                } else if let Some(t) = &data.text_plain {
-                    text.push_str(t);
-                    text.push('\n');
+            Output::Result { data, .. } | Output::Display { data, .. } => {
+                ensure_newline(&mut text);
+                match data.text_form(limit) {
+                    TextForm::Text(t) if t.is_empty() => continue,
+                    TextForm::Text(t) => text.push_str(&t),
+                    TextForm::Image(_) => match saved.next() {
+                        Some(Ok(path)) => text.push_str(&image_saved(path)),
+                        Some(Err(e)) => text.push_str(&image_not_saved(e)),
+                        None => text.push_str(&image_not_saved("it was not saved")),
+                    },
                 }
+                text.push('\n');
             }
             Output::Error {
                 ename,
@@ -68,27 +106,18 @@ pub fn render(result: &ExecResult, image_dir: &Path, stem: &str, limit: usize) -
         text.push_str(n);
         text.push('\n');
     }
-    let mut text = cap(text.trim_end(), limit);
+    let text = cap(text.trim_end(), limit);
     if text.trim().is_empty() {
-        text = EMPTY_OUTPUT.to_string();
+        EMPTY_OUTPUT.to_string()
+    } else {
+        text
     }
-    CellView { text, images }
 }
 
 fn ensure_newline(s: &mut String) {
     if !s.is_empty() && !s.ends_with('\n') {
         s.push('\n');
     }
-}
-
-fn save_png(path: &Path, b64: &str) -> Result<(), String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(b64.trim())
-        .map_err(|e| e.to_string())?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-    }
-    std::fs::write(path, bytes).map_err(|e| e.to_string())
 }
 
 /// What identifies a cell's error: its type and message. The same error twice means the model
@@ -232,6 +261,7 @@ mod tests {
         assert_eq!(assigned_name("for i in r:\n    y = i"), None);
         assert_eq!(assigned_name("print(x)"), None);
     }
+    use base64::Engine;
     use codeact_protocol::{MimeBundle, StreamName};
 
     fn result(outputs: Vec<Output>, status: ExecStatus) -> ExecResult {
@@ -246,13 +276,8 @@ mod tests {
 
     #[test]
     fn empty_output_is_said_plainly() {
-        let dir = tempfile::tempdir().map_err(|e| e.to_string());
-        let dir = dir
-            .as_ref()
-            .map(|d| d.path().to_path_buf())
-            .unwrap_or_default();
-        let v = render(&result(vec![], ExecStatus::Ok), &dir, "t1", 100);
-        assert_eq!(v.text, EMPTY_OUTPUT);
+        let v = render(&result(vec![], ExecStatus::Ok), &[], 100);
+        assert_eq!(v, EMPTY_OUTPUT);
     }
 
     #[test]
@@ -319,30 +344,73 @@ mod tests {
     }
 
     #[test]
-    fn images_are_saved_and_named() -> anyhow::Result<()> {
-        let dir = tempfile::tempdir()?;
+    fn images_become_files_named_to_the_model() {
         let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG fake");
         let out = vec![
             Output::Stream {
                 name: StreamName::Stdout,
-                text: "plotting\n".into(),
+                text: "plotting".into(),
             },
-            Output::Display {
-                data: MimeBundle {
-                    text_plain: Some("<Figure>".into()),
-                    image_png: Some(png),
-                },
+            Output::display(MimeBundle::plain("<Figure>").with("image/png", png.as_str())),
+            Output::display(
+                MimeBundle::plain("<IPython.core.display.SVG object>")
+                    .with("image/svg+xml", "<svg/>"),
+            ),
+            Output::display(MimeBundle::plain("<Image>").with("image/jpeg", "%%%")),
+        ];
+        let r = result(out, ExecStatus::Ok);
+        let host = Path::new("/host/conv");
+        let files = image_files(&r, host, "turn2-cell1");
+        let paths: Vec<&str> = files.iter().map(|f| f.session_path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "outputs/turn2-cell1-1.png",
+                "outputs/turn2-cell1-2.svg",
+                "outputs/turn2-cell1-3.jpg"
+            ]
+        );
+        assert_eq!(files[0].host_path, host.join("turn2-cell1-1.png"));
+        assert_eq!(files[0].bytes.as_deref(), Ok(&b"\x89PNG fake"[..]));
+        assert_eq!(files[0].png_base64.as_deref(), Some(png.as_str()));
+        assert_eq!(files[1].bytes.as_deref(), Ok(&b"<svg/>"[..]));
+        assert_eq!(files[1].png_base64, None);
+        assert!(files[2].bytes.is_err());
+        let saved = [
+            Ok(paths[0].to_string()),
+            Ok(paths[1].to_string()),
+            Err("bad data".to_string()),
+        ];
+        assert_eq!(
+            render(&r, &saved, 1000),
+            "plotting\n[image saved to outputs/turn2-cell1-1.png]\n\
+             [image saved to outputs/turn2-cell1-2.svg]\n\
+             [an image could not be saved: bad data]"
+        );
+    }
+
+    #[test]
+    fn rich_outputs_show_their_text_form_each_within_the_limit() {
+        let long: String = (0..500).map(|i| format!("row {i}\n")).collect();
+        let out = vec![
+            Output::display(
+                MimeBundle::plain("<IPython.core.display.HTML object>")
+                    .with("text/html", "<p>caf&eacute; <b>open</b></p>"),
+            ),
+            Output::display(
+                MimeBundle::plain("<IPython.core.display.Markdown object>")
+                    .with("text/markdown", "## Totals"),
+            ),
+            Output::Result {
+                execution_count: Some(4),
+                data: MimeBundle::plain(long.as_str()).with("text/html", "<table></table>"),
+                metadata: Default::default(),
             },
         ];
-        let v = render(&result(out, ExecStatus::Ok), dir.path(), "turn2", 1000);
-        let path = dir.path().join("turn2-1.png");
-        assert_eq!(
-            v.text,
-            format!("plotting\n[image saved to {}]", path.display())
-        );
-        assert_eq!(std::fs::read(&path)?, b"\x89PNG fake");
-        assert_eq!(v.images.len(), 1);
-        Ok(())
+        let text = render(&result(out, ExecStatus::Ok), &[], 300);
+        assert!(text.starts_with("café open\n## Totals\nrow 0\n"), "{text}");
+        assert!(text.ends_with("row 499"), "{text}");
+        assert!(text.chars().count() < 400, "{text}");
     }
 
     #[test]

@@ -185,9 +185,10 @@ pub fn empty_output_with_value(name: &str, value: &str) -> String {
     format!("[the code printed nothing; {name} is now {value}]")
 }
 
-/// Stands in for an image a cell displayed, saved to `path`.
-pub fn image_saved(path: &std::path::Path) -> String {
-    format!("[image saved to {}]", path.display())
+/// Stands in for an image a cell displayed, saved to `path` (relative to the session's working
+/// directory, so the model's code can open it).
+pub fn image_saved(path: &str) -> String {
+    format!("[image saved to {path}]")
 }
 
 /// Stands in for an image a cell displayed that could not be saved.
@@ -195,8 +196,9 @@ pub fn image_not_saved(why: &str) -> String {
     format!("[an image could not be saved: {why}]")
 }
 
-/// Marks a cell output or an observation shortened to fit.
-pub const TRIMMED_OUTPUT: &str = "[... output trimmed ...]";
+/// Marks a cell output or an observation shortened to fit; the same marker the engine's types
+/// put in a rich output's text form cut to its limit.
+pub const TRIMMED_OUTPUT: &str = codeact_protocol::mime::TRIMMED;
 
 /// Replaces old observations when the conversation outgrows its budget.
 pub const EARLIER_OUTPUT_TRIMMED: &str = "[earlier output trimmed]";

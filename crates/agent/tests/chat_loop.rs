@@ -151,7 +151,8 @@ async fn images_are_saved_and_attached_when_the_model_accepts_them() -> anyhow::
     let mut llm = ScriptedLlm::build(vec![Step::Reply(code.into()), Step::Reply("a dot".into())]);
     llm.images = true;
     let llm = Arc::new(llm);
-    let agent = Agent::new(llm.clone(), manager().await?, config(&dir));
+    let sessions = manager().await?;
+    let agent = Agent::new(llm.clone(), sessions.clone(), config(&dir));
     let out = agent.send("draw").finish().await;
     let images = out.events.iter().find_map(|e| match e {
         AgentEvent::Observation { images, .. } => Some(images.clone()),
@@ -162,10 +163,17 @@ async fn images_are_saved_and_attached_when_the_model_accepts_them() -> anyhow::
     assert!(std::fs::read(&images[0])?.starts_with(b"\x89PNG"));
     let msg = llm.requests()[1].messages.last().cloned();
     let msg = msg.ok_or_else(|| anyhow::anyhow!("no message"))?;
+    // The model is told the session's copy, which its code can open.
+    let name = "outputs/turn1-cell1-1.png";
     assert_eq!(
         msg.content,
-        format!("Execution Output:\n[image saved to {}]", images[0])
+        format!("Execution Output:\n[image saved to {name}]")
     );
+    let session = agent.conversation().await.session_id;
+    assert!(sessions
+        .read_file(&session, name)
+        .await?
+        .starts_with(b"\x89PNG"));
     assert_eq!(msg.images.len(), 1);
     Ok(())
 }

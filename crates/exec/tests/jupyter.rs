@@ -19,6 +19,8 @@ use codeact_protocol::{BackendKind, ExecResult, ExecStatus, Output, StreamName};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
+mod rich_cases;
+
 const TOKEN: &str = "codeact-test-token";
 
 /// A running gateway; dropping it stops the gateway and its kernels.
@@ -187,7 +189,7 @@ async fn run(m: &SessionManager, id: &str, code: &str) -> ExecResult {
 
 fn result_text(r: &ExecResult) -> Option<String> {
     r.outputs.iter().find_map(|o| match o {
-        Output::Result { data, .. } => data.text_plain.clone(),
+        Output::Result { data, .. } => data.text_plain().map(str::to_string),
         _ => None,
     })
 }
@@ -297,12 +299,18 @@ async fn cells_outputs_and_files_body(gw: &Gateway) {
                 name: StreamName::Stderr,
                 text,
             } => format!("stderr:{}", text.trim()),
-            Output::Display { data } if data.image_png.is_some() => "display:png".to_string(),
-            Output::Display { data } => {
-                format!("display:{}", data.text_plain.clone().unwrap_or_default())
+            Output::Display { data, .. } if data.image_png().is_some() => "display:png".to_string(),
+            Output::Display { data, .. } => {
+                format!(
+                    "display:{}",
+                    data.text_plain().map(str::to_string).unwrap_or_default()
+                )
             }
             Output::Result { data, .. } => {
-                format!("result:{}", data.text_plain.clone().unwrap_or_default())
+                format!(
+                    "result:{}",
+                    data.text_plain().map(str::to_string).unwrap_or_default()
+                )
             }
             Output::Error { ename, .. } => format!("error:{ename}"),
         })
@@ -743,4 +751,29 @@ async fn ordinary_body(gw: &Gateway) {
     let r = run(&m, "o", "print(kept)").await;
     assert_eq!(stream_text(&r, StreamName::Stdout), "yes\n", "{r:?}");
     m.delete("o").await.unwrap();
+}
+
+/// The same rich-output cases as the local backend's HTTP tests: what ipykernel sends reaches
+/// the engine's result whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rich_outputs_keep_every_mime_type() {
+    let Some(gw) = Gateway::start().await else {
+        return;
+    };
+    let m = manager(&gw, Duration::from_secs(120));
+    let body = async {
+        // The first import of matplotlib may build its font cache and say so on stderr.
+        run(&m, "rich", "import matplotlib.pyplot, pandas").await;
+        for case in rich_cases::CASES {
+            let r = run(&m, "rich", case.code).await;
+            (case.check)(&r);
+        }
+        m.delete("rich").await.expect("delete");
+    };
+    let done = tokio::time::timeout(Duration::from_secs(300), body).await;
+    assert!(
+        done.is_ok(),
+        "the test timed out; gateway log:\n{}",
+        gw.log()
+    );
 }

@@ -5,26 +5,14 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::mime::{Metadata, MimeBundle, TextForm, TEXT_FORM_CHARS};
+
 /// Which standard stream a piece of text came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StreamName {
     Stdout,
     Stderr,
-}
-
-/// The representations of one rich value, keyed by MIME type as in Jupyter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MimeBundle {
-    #[serde(
-        rename = "text/plain",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub text_plain: Option<String>,
-    /// Base64-encoded PNG bytes.
-    #[serde(rename = "image/png", default, skip_serializing_if = "Option::is_none")]
-    pub image_png: Option<String>,
 }
 
 /// One piece of output of a cell, in the order it was produced.
@@ -35,14 +23,19 @@ pub enum Output {
         name: StreamName,
         text: String,
     },
-    /// The value of the cell's trailing expression (`Out[N]`).
+    /// The value of the cell's trailing expression (`Out[N]`), every representation it has.
     Result {
         execution_count: Option<u32>,
         data: MimeBundle,
+        /// Jupyter's per-type metadata (an image's `width`, …); absent when empty.
+        #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+        metadata: Metadata,
     },
     /// A value shown with `display()` or a figure.
     Display {
         data: MimeBundle,
+        #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+        metadata: Metadata,
     },
     /// The exception that ended the cell; the traceback is plain text, one frame per entry.
     Error {
@@ -53,15 +46,32 @@ pub enum Output {
 }
 
 impl Output {
-    /// The text a person (or a model) reads for this output.
+    /// A `display_data` output of `data`, without metadata.
+    pub fn display(data: MimeBundle) -> Self {
+        Output::Display {
+            data,
+            metadata: Metadata::new(),
+        }
+    }
+
+    /// The rich value of a result or display output.
+    pub fn data(&self) -> Option<&MimeBundle> {
+        match self {
+            Output::Result { data, .. } | Output::Display { data, .. } => Some(data),
+            _ => None,
+        }
+    }
+
+    /// The text a person (or a model) reads for this output: a rich value's
+    /// [`MimeBundle::text_form`] (an image as `<image/png>`), at most [`TEXT_FORM_CHARS`].
     pub fn text(&self) -> String {
         match self {
             Output::Stream { text, .. } => text.clone(),
-            Output::Result { data, .. } | Output::Display { data } => {
-                match (&data.text_plain, &data.image_png) {
-                    (_, Some(_)) => "<image/png>\n".to_string(),
-                    (Some(t), None) => format!("{t}\n"),
-                    (None, None) => String::new(),
+            Output::Result { data, .. } | Output::Display { data, .. } => {
+                match data.text_form(TEXT_FORM_CHARS) {
+                    TextForm::Image(img) => format!("<{}>\n", img.mime),
+                    TextForm::Text(t) if t.is_empty() => String::new(),
+                    TextForm::Text(t) => format!("{t}\n"),
                 }
             }
             Output::Error { traceback, .. } => {
@@ -120,10 +130,9 @@ impl ExecResult {
 
     /// The PNG images the cell displayed, base64-encoded.
     pub fn images(&self) -> impl Iterator<Item = &str> {
-        self.outputs.iter().filter_map(|o| match o {
-            Output::Result { data, .. } | Output::Display { data } => data.image_png.as_deref(),
-            _ => None,
-        })
+        self.outputs
+            .iter()
+            .filter_map(|o| o.data().and_then(MimeBundle::image_png))
     }
 }
 

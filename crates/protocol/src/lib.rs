@@ -4,14 +4,17 @@
 
 mod agent;
 mod exec;
+mod html;
 pub mod http;
 mod message;
+pub mod mime;
 pub mod paths;
 
 pub use agent::{ActionOrigin, AgentErrorCode, AgentEvent, DiscardReason, EndReason};
 pub use exec::{
     BackendKind, CgroupLimits, CgroupVersion, ErrorCode, ExecResult, ExecStatus, FilesystemView,
-    MimeBundle, Namespace, NetworkAccess, Output, PythonEnv, Rlimits, SandboxReport, SeccompInfo,
-    SessionInfo, SessionState, StreamName,
+    Namespace, NetworkAccess, Output, PythonEnv, Rlimits, SandboxReport, SeccompInfo, SessionInfo,
+    SessionState, StreamName,
 };
 pub use message::{ImagePart, Message, Role};
+pub use mime::{Metadata, MimeBundle, TextForm};

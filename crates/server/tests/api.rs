@@ -135,15 +135,16 @@ async fn execute_returns_typed_outputs_in_order() {
         }
     );
     match &r.outputs[2] {
-        Output::Display { data } => assert_eq!(data.text_plain.as_deref(), Some("'shown'")),
+        Output::Display { data, .. } => assert_eq!(data.text_plain(), Some("'shown'")),
         o => panic!("expected a display, got {o:?}"),
     }
     match &r.outputs[3] {
         Output::Result {
             data,
             execution_count,
+            ..
         } => {
-            assert_eq!(data.text_plain.as_deref(), Some("42"));
+            assert_eq!(data.text_plain(), Some("42"));
             assert!(execution_count.is_some());
         }
         o => panic!("expected a result, got {o:?}"),

@@ -1,7 +1,7 @@
 //! Test helpers: the scripted model shared by the workspace's tests, a scripted
 //! OpenAI-compatible server, and real Python sessions from the local backend.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod openai_server;
 

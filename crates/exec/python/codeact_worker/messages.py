@@ -123,14 +123,15 @@ def stream(name, text):
     return {"type": "stream", "name": name, "text": text}
 
 
-def result(execution_count, data):
-    """The value of the cell's last expression; data is a MIME bundle."""
-    return {"type": "result", "execution_count": execution_count, "data": data}
+def result(execution_count, data, metadata=None):
+    """The value of the cell's last expression; data is a MIME bundle (rich.clean), metadata
+    Jupyter's per-type metadata."""
+    return {"type": "result", "execution_count": execution_count, "data": data, "metadata": metadata or {}}
 
 
-def display(data):
-    """A value shown with display(), or a figure."""
-    return {"type": "display", "data": data}
+def display(data, metadata=None):
+    """A value shown with display(), or a figure; as result()."""
+    return {"type": "display", "data": data, "metadata": metadata or {}}
 
 
 def error(ename, evalue, traceback):

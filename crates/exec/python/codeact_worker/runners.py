@@ -7,7 +7,7 @@ import io
 import re
 import sys
 
-from . import messages
+from . import messages, rich
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -52,7 +52,7 @@ class PlainRunner:
                 value = eval(compile(last, "<cell>", "eval"), self.ns)
                 if value is not None:
                     self.ns["_"] = value
-                    self.capture.rich(messages.result(self.count, {"text/plain": repr(value)}))
+                    self.capture.rich(messages.result(self.count, *rich.format_value(value)))
         except SystemExit as e:
             failed, item = exit_outcome(e.code)
             self.capture.rich(item)
@@ -98,33 +98,25 @@ def make_ipython_runner(capture):
     # The singleton, so that IPython's display() finds the shell and publishes through it.
     shell = InteractiveShell.instance(config=cfg)
 
-    def bundle(format_dict):
-        data = {}
-        for k in ("text/plain", "image/png"):
-            if k in format_dict:
-                v = format_dict[k]
-                if isinstance(v, bytes):
-                    v = base64.b64encode(v).decode()
-                data[k] = v
-        return data
-
     class Hook(DisplayHook):
         def write_output_prompt(self):
             pass
 
         def write_format_data(self, format_dict, md_dict=None):
-            capture.rich(messages.result(self.shell.execution_count, bundle(format_dict)))
+            data, md = rich.clean(format_dict), rich.clean_metadata(md_dict)
+            capture.rich(messages.result(self.shell.execution_count, data, md))
 
         def finish_displayhook(self):
             pass
 
     class Pub(DisplayPublisher):
         def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-            capture.rich(messages.display(bundle(data)))
+            capture.rich(messages.display(rich.clean(data), rich.clean_metadata(metadata)))
 
         def clear_output(self, wait=False):
             pass
 
+    shell.events.register("pre_run_cell", rich.PandasAsInAKernel())
     shell.displayhook = Hook(shell=shell, cache_size=shell.cache_size)
     shell.display_pub = Pub(shell=shell)
     shell.display_trap.hook = shell.displayhook

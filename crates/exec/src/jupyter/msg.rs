@@ -3,7 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use codeact_protocol::{MimeBundle, Output, StreamName};
+use codeact_protocol::mime::is_json_type;
+use codeact_protocol::{Metadata, MimeBundle, Output, StreamName};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -138,10 +139,12 @@ pub(crate) fn output(msg: &WireMessage) -> Option<Output> {
                 .and_then(Value::as_u64)
                 .and_then(|n| u32::try_from(n).ok()),
             data: bundle(c.get("data")),
+            metadata: metadata(c.get("metadata")),
         }),
         // An update replaces an earlier display in a notebook; a transcript can only append it.
         "display_data" | "update_display_data" => Some(Output::Display {
             data: bundle(c.get("data")),
+            metadata: metadata(c.get("metadata")),
         }),
         "error" => Some(Output::Error {
             ename: text("ename"),
@@ -236,21 +239,43 @@ pub(crate) fn is_rate_limit_notice(out: &Output) -> bool {
         if text.starts_with("IOPub data rate exceeded") || text.starts_with("IOPub message rate exceeded"))
 }
 
+/// Every representation of a rich output, as the protocol type carries them: JSON types as
+/// JSON values; text as one string (nbformat-style kernels may send a list of lines); binary
+/// types' base64 without the line breaks some kernels wrap it in.
 fn bundle(data: Option<&Value>) -> MimeBundle {
-    let get = |mime: &str| data.and_then(|d| d.get(mime));
-    // text/plain may come as a list of lines in older kernels.
-    let text_plain = get("text/plain").and_then(|v| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(parts) => Some(parts.iter().filter_map(Value::as_str).collect()),
-        _ => None,
-    });
-    // Base64 may be wrapped over lines; the protocol type carries it without whitespace.
-    let image_png = get("image/png")
-        .and_then(Value::as_str)
-        .map(|s| s.chars().filter(|c| !c.is_ascii_whitespace()).collect());
-    MimeBundle {
-        text_plain,
-        image_png,
+    let Some(Value::Object(data)) = data else {
+        return MimeBundle::new();
+    };
+    data.iter()
+        .map(|(mime, v)| {
+            let v = match v {
+                _ if is_json_type(mime) => v.clone(),
+                Value::Array(parts) if parts.iter().all(Value::is_string) => {
+                    Value::String(parts.iter().filter_map(Value::as_str).collect())
+                }
+                Value::String(s) if is_base64_type(mime) => {
+                    Value::String(s.chars().filter(|c| !c.is_ascii_whitespace()).collect())
+                }
+                v => v.clone(),
+            };
+            (mime.clone(), v)
+        })
+        .collect()
+}
+
+/// Whether `mime` is binary, sent as base64: images (but SVG, which is XML), audio, video, PDF.
+/// Other types (`application/javascript`, …) are text whose whitespace matters.
+fn is_base64_type(mime: &str) -> bool {
+    (mime.starts_with("image/") && mime != "image/svg+xml")
+        || mime.starts_with("audio/")
+        || mime.starts_with("video/")
+        || mime == "application/pdf"
+}
+
+fn metadata(md: Option<&Value>) -> Metadata {
+    match md {
+        Some(Value::Object(m)) => m.clone(),
+        _ => Metadata::new(),
     }
 }
 
@@ -338,12 +363,40 @@ mod tests {
             output(&r),
             Some(Output::Result {
                 execution_count: Some(3),
-                data: MimeBundle {
-                    text_plain: Some("4".into()),
-                    image_png: Some("iVBORw==".into())
-                }
+                data: MimeBundle::plain("4").with("image/png", "iVBORw=="),
+                metadata: Metadata::new(),
             })
         );
+        // Every type is kept: text as one string, JSON as JSON, SVG as it is; and metadata.
+        let d: WireMessage = serde_json::from_value(json!({
+            "channel": "iopub",
+            "header": {"msg_type": "display_data"},
+            "content": {
+                "data": {
+                    "text/plain": ["<HTML ", "object>"],
+                    "text/html": "<b>x</b>\n",
+                    "image/svg+xml": "<svg>\n</svg>",
+                    "image/jpeg": "/9j/\n4A==",
+                    "application/json": {"a": [1, null]},
+                    "application/vnd.custom+json": ["x"],
+                },
+                "metadata": {"image/jpeg": {"width": 10}},
+            },
+        }))
+        .unwrap_or_default();
+        let expected = MimeBundle::plain("<HTML object>")
+            .with("text/html", "<b>x</b>\n")
+            .with("image/svg+xml", "<svg>\n</svg>")
+            .with("image/jpeg", "/9j/4A==")
+            .with("application/json", json!({"a": [1, null]}))
+            .with("application/vnd.custom+json", json!(["x"]));
+        match output(&d) {
+            Some(Output::Display { data, metadata }) => {
+                assert_eq!(data, expected);
+                assert_eq!(metadata["image/jpeg"]["width"], 10);
+            }
+            o => panic!("not a display: {o:?}"),
+        }
     }
 
     #[test]
