@@ -254,6 +254,7 @@ mod tests {
         }
         sink.push(Output::Display {
             data: Default::default(),
+            metadata: Default::default(),
         });
         sink.push(stdout("\x1b[32mgreen\x1b[0m\n"));
         assert!(!sink.truncated());
@@ -269,6 +270,7 @@ mod tests {
         sink.push(stdout(&"x".repeat(80)));
         sink.push(Output::Display {
             data: Default::default(),
+            metadata: Default::default(),
         });
         sink.push(stdout("after\n"));
         assert!(!sink.truncated());
