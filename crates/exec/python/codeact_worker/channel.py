@@ -62,8 +62,10 @@ class Channel:
     def forked(self):
         """In a child that a cell forked: let go of the worker's socket."""
         self.lock = threading.Lock()
-        self.sock.close()
-        self.sock = None
+        # A copy of a copy has nothing left to let go of.
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
     def send(self, obj):
         if os.getpid() != self.owner:
