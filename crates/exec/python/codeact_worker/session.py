@@ -6,6 +6,7 @@ import gc
 import io
 import os
 import re
+import signal
 import sys
 import threading
 
@@ -135,6 +136,16 @@ def serve_worker(chan, limit):
     pump = FdPump(cap, tick=stream)
     cells = []
     cell_ready = threading.Condition()
+    # Set while a cell runs: an interrupt that arrives between cells is dropped, here rather
+    # than by the sender, which cannot know when a cell ends.
+    running = [False]
+
+    def on_sigint(*_):
+        if running[0]:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+    main_thread = threading.get_ident()
 
     def reader():
         while True:
@@ -152,6 +163,10 @@ def serve_worker(chan, limit):
                 with cell_ready:
                     cells.append(msg)
                     cell_ready.notify()
+            elif op == "interrupt":
+                # To the main thread, whose blocking calls it interrupts; the engine holds no
+                # handle on this process, only this channel.
+                signal.pthread_kill(main_thread, signal.SIGINT)
             else:
                 chan.send(file_op(msg))
 
@@ -175,8 +190,14 @@ def serve_worker(chan, limit):
         pump.cell_started()
         error = True
         try:
-            error = CURRENT.runner.run(msg["code"])
-            flush_figures(cap)
+            running[0] = True
+            try:
+                error = CURRENT.runner.run(msg["code"])
+                flush_figures(cap)
+            finally:
+                # Cleared inside the outer try: a KeyboardInterrupt is raised only while the
+                # flag is set, so it always lands in the handlers below.
+                running[0] = False
         except KeyboardInterrupt:
             cap.rich(messages.error("KeyboardInterrupt", "", ["KeyboardInterrupt"]))
         except BaseException as e:  # noqa: BLE001 - the runner itself must never end the session
