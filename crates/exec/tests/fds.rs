@@ -46,7 +46,9 @@ async fn sessions_fit_under_a_low_open_files_limit() {
     setrlimit(Resource::RLIMIT_NOFILE, limit, hard).unwrap();
     let mut alive = 0;
     let err = loop {
-        assert!(alive <= ROOM, "{alive} sessions in {ROOM} descriptors");
+        // A bound on the loop (the count `base` took may include a descriptor that a just
+        // ended session was still closing); the figures are checked below.
+        assert!(alive <= ROOM + 2, "{alive} sessions in {ROOM} descriptors");
         match m
             .execute(&format!("s{alive}"), &format!("x = {alive}"))
             .await

@@ -138,9 +138,10 @@ fn the_real_processes_speak_the_declared_shapes() {
     let ZygoteReply::Forked { pid: holder } = r else {
         panic!("{r:?}")
     };
+    // The holder has become codeact-init (its name, set a moment after the exec, may lag).
     assert_eq!(
-        std::fs::read_to_string(format!("/proc/{holder}/comm")).unwrap(),
-        "codeact-init\n"
+        std::fs::read_to_string(format!("/proc/{holder}/cmdline")).unwrap(),
+        "codeact-init\0"
     );
 
     let (mut worker, theirs) = UnixStream::pair().unwrap();
