@@ -9,9 +9,10 @@ Process tree of one session (local backend, sandbox on):
       fork -> holder (pid 1 of the session; builds its root and enters it, drops privileges,
                       installs seccomp, then execs codeact-init, which reaps; it keeps the
                       namespaces alive until the session closes)
-    fork -> starter (per start: joins the session's cgroups and the holder's namespaces,
-                     takes the session's uid)
-      fork -> first process in the session (kills all of it but pid 1, forks, exits)
+    fork -> starter (per start: opens the session's cgroups, joins the holder's
+                     namespaces, takes the session's uid)
+      fork -> first process in the session (kills all of it but pid 1, joins the cgroups,
+                                            forks, exits)
         fork -> worker (reparented to the holder; confines itself, runs cells, speaks
                         length-prefixed JSON on its own socket)
 A restart is a new start: the worker and all it started are killed, the holder stays, so the
