@@ -175,19 +175,12 @@ pub fn meminfo() -> MemInfo {
     m
 }
 
-/// Soft limit on open files of this process, from /proc/self/limits.
-pub fn open_files_limit() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    let soft = line
-        .trim_start_matches("Max open files")
-        .split_whitespace()
-        .next()?;
-    if soft == "unlimited" {
-        Some(u64::MAX)
-    } else {
-        soft.parse().ok()
-    }
+/// Descriptors open in this process, from /proc/self/fd.
+pub fn open_fds() -> Option<usize> {
+    // Less the one that reads the directory.
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|d| d.count().saturating_sub(1))
 }
 
 /// Memory charged to this server's session cgroups (`codeact-<pid>-*`), and how many there are.

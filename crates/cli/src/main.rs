@@ -57,25 +57,10 @@ fn init_tracing() {
         .init();
 }
 
-/// Each live session holds a few descriptors in the server: lift the soft limit to the hard one
-/// so that thousands of sessions fit.
-fn raise_open_files_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: plain syscalls on a stack struct.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
 fn main() {
     init_tracing();
-    raise_open_files_limit();
+    // Each live session holds a descriptor of this process's.
+    codeact_exec::raise_open_files_limit();
     let cli = Cli::parse();
     let code = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

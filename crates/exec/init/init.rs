@@ -1,71 +1,45 @@
-//! `codeact-init`: pid 1 of a session's pid namespace.
+//! `codeact-init`: pid 1 of a session's pid namespace, for as long as the session lives.
 //!
-//! The session's Python init sets the sandbox up, forks the worker, and then replaces itself
-//! with this program, so that the process that only waits for children costs a few hundred
-//! kilobytes instead of a copy of the interpreter. It reaps every process of the session,
-//! passes interrupts on to the worker, and exits with the worker, which ends the namespace
-//! and with it every process left in it.
+//! The session's holder builds and enters the sandbox in Python, then replaces itself with
+//! this program, so that the process that keeps a session's namespaces alive costs a few
+//! hundred kilobytes instead of a copy of the interpreter. It only reaps: every worker of the
+//! session, and every process orphaned in it, is its child. It never exits by itself; the
+//! zygote kills it (and with it the whole namespace) when the session closes, and the kernel
+//! does when the zygote dies (the holder asked for that before the exec).
 //!
 //! Built by the exec crate's build script as a static executable with no dependencies, and
 //! run from a sealed memory file, so it needs nothing from the session's filesystem.
 
-use std::sync::atomic::{AtomicI32, Ordering};
-
-const SIGINT: i32 = 2;
-const EINTR: i32 = 4;
+const SIGCHLD: i32 = 17;
+const WNOHANG: i32 = 1;
 const PR_SET_NAME: i32 = 15;
-
-static WORKER: AtomicI32 = AtomicI32::new(0);
 
 extern "C" {
     fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
-    fn kill(pid: i32, sig: i32) -> i32;
     fn signal(sig: i32, handler: extern "C" fn(i32)) -> usize;
-    fn __errno_location() -> *mut i32;
+    fn pause() -> i32;
     fn prctl(option: i32, arg2: usize, arg3: usize, arg4: usize, arg5: usize) -> i32;
 }
 
-extern "C" fn forward(sig: i32) {
-    // SAFETY: kill is async-signal-safe.
-    unsafe {
-        kill(WORKER.load(Ordering::Relaxed), sig);
-    }
-}
-
-/// The shell's convention: the exit code, or 128 + the signal that killed the process.
-fn exit_code(status: i32) -> i32 {
-    match status & 0x7f {
-        0 => (status >> 8) & 0xff,
-        sig => 128 + sig,
-    }
+/// Reaps every child that has exited. Run as the SIGCHLD handler, so a child that exits at any
+/// moment is reaped without a race between waiting and sleeping.
+extern "C" fn reap(_sig: i32) {
+    let mut status = 0;
+    // SAFETY: waitpid is async-signal-safe; the pointer is to a local.
+    while unsafe { waitpid(-1, &mut status, WNOHANG) } > 0 {}
 }
 
 fn main() {
-    let worker = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse::<i32>().ok())
-        .filter(|&p| p > 0);
-    let Some(worker) = worker else {
-        eprintln!("usage: codeact-init WORKER_PID");
-        std::process::exit(2);
-    };
-    WORKER.store(worker, Ordering::Relaxed);
     // SAFETY: installs a handler that only calls an async-signal-safe function, and names the
     // process (run from a memory file, it would show as "memfd:codeact-i" in ps).
     unsafe {
-        signal(SIGINT, forward);
+        signal(SIGCHLD, reap);
         prctl(PR_SET_NAME, c"codeact-init".as_ptr() as usize, 0, 0, 0);
     }
+    // Children reparented to us before the handler was installed.
+    reap(SIGCHLD);
     loop {
-        let mut status = 0;
-        // SAFETY: plain system calls on a valid pointer.
-        let pid = unsafe { waitpid(-1, &mut status, 0) };
-        if pid == worker {
-            std::process::exit(exit_code(status));
-        }
-        if pid < 0 && unsafe { *__errno_location() } != EINTR {
-            // No children at all: the worker is gone.
-            std::process::exit(0);
-        }
+        // SAFETY: a plain system call; it returns after each handled signal.
+        unsafe { pause() };
     }
 }

@@ -12,6 +12,12 @@ pub enum ExecError {
         "too many live sessions (limit {0}); delete one or wait for idle sessions to be reaped"
     )]
     TooManySessions(usize),
+    /// This process has as many descriptors open as its soft RLIMIT_NOFILE allows.
+    #[error("cannot start another session: the server has reached its open-files limit ({0} descriptors, RLIMIT_NOFILE); each idle session holds one, so raise the limit (`ulimit -n`, systemd's LimitNOFILE=) or end sessions")]
+    OpenFilesLimit(u64),
+    /// The whole system has as many files open as fs.file-max allows.
+    #[error("cannot start another session: the system-wide limit on open files (fs.file-max) is reached")]
+    SystemFilesLimit,
     #[error("the sandbox cannot be set up on this machine: {0}; run with `--sandbox none` to execute code without isolation")]
     SandboxUnavailable(String),
     #[error("the execution backend is unavailable: {0}")]
@@ -30,7 +36,9 @@ impl ExecError {
         match self {
             ExecError::NotFound(_) => ErrorCode::NotFound,
             ExecError::BadRequest(_) => ErrorCode::BadRequest,
-            ExecError::TooManySessions(_) => ErrorCode::TooManySessions,
+            ExecError::TooManySessions(_)
+            | ExecError::OpenFilesLimit(_)
+            | ExecError::SystemFilesLimit => ErrorCode::TooManySessions,
             ExecError::SandboxUnavailable(_) => ErrorCode::SandboxUnavailable,
             ExecError::BackendUnavailable(_) => ErrorCode::BackendUnavailable,
             ExecError::FileTooLarge { .. } => ErrorCode::PayloadTooLarge,

@@ -289,22 +289,17 @@ async fn plain_python_without_ipython_runs_cells_too() {
     m.shutdown().await;
 }
 
-/// An idle session is its worker and the small `codeact-init` as pid 1, which reaps orphans
-/// and, when the worker dies, ends the namespace; no Python process stays behind for it.
+/// An idle session is its worker and the small `codeact-init` as pid 1 (the session's holder,
+/// which keeps its namespaces), which reaps the worker and orphans; no Python process stays
+/// behind for it, and a restart leaves the holder and the new worker only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_is_the_small_reaper_and_orphans_are_reaped() {
     let m = manager(quick()).await;
-    // Init forks the worker before it execs codeact-init, so a busy machine may run the first
-    // cell of a fresh session before the exec: wait for it, a few seconds at most.
-    let code = "import os, time\n\
-                for _ in range(300):\n    \
-                    if open('/proc/1/comm').read().strip() == 'codeact-init':\n        \
-                        break\n    \
-                    time.sleep(0.01)\n\
+    let code = "import os\n\
                 print(open('/proc/1/comm').read().strip(), os.getppid())\n\
-                print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))";
+                print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, os.getpid()])";
     let r = m.execute("i", code).await.unwrap();
-    assert_eq!(r.text(), "codeact-init 1\n[1, 2]\n", "{r:?}");
+    assert_eq!(r.text(), "codeact-init 1\nTrue\n", "{r:?}");
     // A grandchild orphaned by its parent is reparented to init and reaped there.
     let code = "import os, time\n\
                 if os.fork() == 0:\n    \
@@ -314,9 +309,22 @@ async fn init_is_the_small_reaper_and_orphans_are_reaped() {
                     os._exit(0)\n\
                 os.wait()\n\
                 time.sleep(1)\n\
-                print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))";
+                print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, os.getpid()])";
     let r = m.execute("i", code).await.unwrap();
-    assert_eq!(r.text(), "[1, 2]\n", "{r:?}");
+    assert_eq!(r.text(), "True\n", "{r:?}");
+    // A restart ends the worker and what it started, the holder stays.
+    m.execute(
+        "i",
+        "import subprocess\np = subprocess.Popen(['sleep', '1000'])",
+    )
+    .await
+    .unwrap();
+    m.restart("i").await.unwrap();
+    let code = "import os\n\
+                print(open('/proc/1/comm').read().strip(), os.getppid())\n\
+                print(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, os.getpid()])";
+    let r = m.execute("i", code).await.unwrap();
+    assert_eq!(r.text(), "codeact-init 1\nTrue\n", "{r:?}");
     m.shutdown().await;
 }
 

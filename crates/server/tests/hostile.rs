@@ -350,12 +350,12 @@ async fn fork_bomb() {
     let r = srv
         .exec(
             "bomb",
-            "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))",
+            "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit()) == [1, os.getpid()])",
         )
         .await;
     assert_eq!(
         (r.status, r.text().as_str()),
-        (ExecStatus::Ok, "[1, 2]\n"),
+        (ExecStatus::Ok, "True\n"),
         "init and the worker only: {r:?}"
     );
     srv.assert_alive().await;
@@ -812,9 +812,8 @@ async fn process_group_kill() {
     srv.stop().await;
 }
 
-/// A session that kills its own process group (see `process_group_kill`) from a child left in
-/// init's group, after moving its worker to a group of its own and making it ignore the end of
-/// its channel, must still end on DELETE.
+/// A session that kills a process group (see `process_group_kill`) from a child, leaves a
+/// sleeper behind and makes its worker ignore the end of its channel, must still end on DELETE.
 async fn outlive_delete() {
     let srv = TestServer::start(hostile_config()).await;
     let marker = unique("codeact-outlive-");
@@ -824,8 +823,8 @@ r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
     os.read(r, 1)
-    # Into init's group (the worker has one of its own), then kill that group.
-    os.setpgid(0, os.getsid(0))
+    # A group of its own (the worker leads another), then kill that group.
+    os.setpgid(0, 0)
     os.kill(0, signal.SIGKILL)
     os._exit(0)
 os.setpgid(0, 0)
@@ -1505,10 +1504,11 @@ async fn many_concurrent_sessions() {
         tasks
     };
     let first =
-        all_at_once(|i| format!("import os\nmine = {i}\nprint('session', mine, os.getpid())"));
+        all_at_once(|i| format!("import os\nmine = {i}\nprint('session', mine, os.getppid())"));
     for t in first {
         let (i, r) = t.await.unwrap();
-        assert_eq!(r["result"], format!("session {i} 2\n"), "{r}");
+        // Each in a pid namespace of its own, whose pid 1 is the worker's parent.
+        assert_eq!(r["result"], format!("session {i} 1\n"), "{r}");
         assert_eq!(r["new_kernel_created"], true, "{r}");
     }
     println!("64 sessions created in {:?}", started.elapsed());

@@ -95,7 +95,10 @@ pub(super) async fn measure(
         return Ok(());
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let base = procfs::meminfo();
+    let base = Base {
+        mem: procfs::meminfo(),
+        fds: procfs::open_fds(),
+    };
     let mut alive: Vec<String> = Vec::new();
     let started = Instant::now();
     let mut creation = Vec::new();
@@ -203,8 +206,16 @@ async fn grow(
     None
 }
 
-/// Memory (and idle CPU) of every session process of `t`.
-async fn snapshot(args: &ExecBenchOptions, t: &Target, sessions: usize, base: &MemInfo) -> Memory {
+/// What the machine and this process had before the idle sessions started.
+struct Base {
+    mem: MemInfo,
+    /// Descriptors open in this process.
+    fds: Option<usize>,
+}
+
+/// Memory (and idle CPU) of every session process of `t`, and the descriptors this process
+/// holds for them.
+async fn snapshot(args: &ExecBenchOptions, t: &Target, sessions: usize, base: &Base) -> Memory {
     let table = ProcTable::read();
     let procs = table.descendants(t.root);
     let pids: Vec<i32> = procs.iter().map(|&(p, _)| p).collect();
@@ -239,7 +250,12 @@ async fn snapshot(args: &ExecBenchOptions, t: &Target, sessions: usize, base: &M
     } else {
         None
     };
-    let system_delta = Some(SystemDelta::between(base, &procfs::meminfo()));
+    let system_delta = Some(SystemDelta::between(&base.mem, &procfs::meminfo()));
+    let fds_per_session = base
+        .fds
+        .zip(procfs::open_fds())
+        .filter(|_| sessions > 0)
+        .map(|(before, now)| (now as f64 - before as f64) / sessions as f64);
     let idle_cpu_pct = if args.cpu_window > 0.0 {
         Some(procfs::cpu_pct(&pids, Duration::from_secs_f64(args.cpu_window)).await)
     } else {
@@ -253,6 +269,7 @@ async fn snapshot(args: &ExecBenchOptions, t: &Target, sessions: usize, base: &M
         idle_cpu_pct,
         roles,
         cgroup_bytes,
+        fds_per_session,
         system_delta,
     }
 }

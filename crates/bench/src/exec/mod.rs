@@ -25,9 +25,9 @@ pub use results::{
 };
 
 const CELL: &str = "print(1)";
-/// Descriptors this process holds per live local session (five namespaces, init's pidfd, the
-/// worker stream), and a margin for everything else.
-const FDS_PER_SESSION: u64 = 7;
+/// Descriptors this process holds per live local session (the worker's socket), and a margin
+/// for everything else.
+const FDS_PER_SESSION: u64 = 1;
 const FD_MARGIN: u64 = 512;
 
 /// What to measure. The codeact engine's own settings (sandbox policy, Python) come from
@@ -200,7 +200,8 @@ async fn codeact_measure(
     } else {
         opts.idle
     };
-    if let Some(limit) = procfs::open_files_limit() {
+    codeact_exec::raise_open_files_limit();
+    if let Some(limit) = codeact_exec::open_files_limit() {
         let fits = limit.saturating_sub(FD_MARGIN) / FDS_PER_SESSION;
         if (fit_target as u64) > fits {
             row.notes.push(format!(
@@ -238,7 +239,13 @@ async fn codeact_measure(
     let target = Target {
         mgr: mgr.clone(),
         root: zygote,
-        roles: &["init", "worker"],
+        // By depth under the zygote: with the sandbox on, each session's holder (pid 1 of its
+        // namespaces, running codeact-init) and its worker; off, the worker alone.
+        roles: if sandbox {
+            &["init", "worker"]
+        } else {
+            &["worker"]
+        },
         cgroups: sandbox,
         fit_target: sandbox.then_some(fit_target),
     };

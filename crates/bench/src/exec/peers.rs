@@ -103,6 +103,7 @@ impl DriverMem {
             idle_cpu_pct: self.idle_cpu_pct,
             roles: Vec::new(),
             cgroup_bytes: None,
+            fds_per_session: None,
             system_delta: None,
         }
     }

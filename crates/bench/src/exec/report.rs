@@ -41,6 +41,15 @@ fn mb(bytes: f64) -> String {
     }
 }
 
+/// A change in memory with its sign: "+1.20 MB", "−0.33 MB".
+fn signed_mb(bytes: f64) -> String {
+    if bytes < 0.0 {
+        format!("−{}", mb(-bytes))
+    } else {
+        format!("+{}", mb(bytes))
+    }
+}
+
 fn per_session(m: &Memory, f: impl Fn(&MemSum) -> u64) -> Option<f64> {
     (m.sessions > 0).then(|| f(&m.total) as f64 / m.sessions as f64)
 }
@@ -149,6 +158,12 @@ impl Display for ExecReport {
             t.add_row(std::iter::once(name.to_string()).chain(cells));
         };
         let cpu = |c: f64| format!("{c:.1}% of a core");
+        line("descriptors / idle session (server side)", &|r| {
+            r.idle
+                .as_ref()
+                .and_then(|m| m.fds_per_session)
+                .map(|f| format!("{f:.2}"))
+        });
         line("idle CPU, all idle sessions together", &|r| {
             r.idle.as_ref().and_then(|m| m.idle_cpu_pct).map(cpu)
         });
@@ -312,7 +327,7 @@ fn breakdown(o: &mut Formatter<'_>, r: &Row) -> fmt::Result {
             o,
             "  cold start through the Backend/Kernel interface (no session manager):"
         )?;
-        writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else zygote fork → builder: namespaces + root → cgroup → starter → init → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()))?;
+        writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else cgroup → zygote fork → builder → holder: namespaces + root → codeact-init → starter → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()))?;
         writeln!(
             o,
             "    first print(1) in the new session:  {}",
@@ -380,11 +395,11 @@ fn breakdown(o: &mut Formatter<'_>, r: &Row) -> fmt::Result {
         if let Some(d) = &m.system_delta {
             writeln!(
                 o,
-                "    system-wide change per session: MemAvailable −{}, page tables +{}, unreclaimable slab +{}, kernel stacks +{}",
-                mb(d.mem_available_drop_bytes as f64 / n),
-                mb(d.page_tables_bytes as f64 / n),
-                mb(d.slab_unreclaimable_bytes as f64 / n),
-                mb(d.kernel_stack_bytes as f64 / n)
+                "    system-wide change per session: MemAvailable {}, page tables {}, unreclaimable slab {}, kernel stacks {}",
+                signed_mb(-(d.mem_available_drop_bytes as f64) / n),
+                signed_mb(d.page_tables_bytes as f64 / n),
+                signed_mb(d.slab_unreclaimable_bytes as f64 / n),
+                signed_mb(d.kernel_stack_bytes as f64 / n)
             )?;
         }
     }
@@ -410,4 +425,16 @@ fn breakdown(o: &mut Formatter<'_>, r: &Row) -> fmt::Result {
     }
     writeln!(o)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::signed_mb;
+
+    #[test]
+    fn changes_carry_one_sign() {
+        assert_eq!(signed_mb(-33e6), "−33.00 MB");
+        assert_eq!(signed_mb(1.5e6), "+1.50 MB");
+        assert_eq!(signed_mb(0.0), "+0.00 MB");
+    }
 }

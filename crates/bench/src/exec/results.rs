@@ -20,6 +20,9 @@ pub struct Memory {
     pub roles: Vec<Role>,
     /// Memory charged to the sessions' cgroups (includes kernel memory the kernel accounts).
     pub cgroup_bytes: Option<u64>,
+    /// Descriptors this process (the server side) holds per session: its open descriptors now
+    /// less those before the sessions started, divided by the sessions.
+    pub fds_per_session: Option<f64>,
     /// Change of system-wide counters since before these sessions started (whole machine:
     /// other activity shows up here too).
     pub system_delta: Option<SystemDelta>,

@@ -1,19 +1,25 @@
-"""codeact's session worker: the zygote, the sandbox builder and the cell runner of the local
+"""codeact's session worker: the zygote, the sandbox holder and the cell runner of the local
 backend, run by the engine with the session Python.
 
 Process tree of one session (local backend, sandbox on):
-  server --ctl--> zygote (imports preloaded, shell warmed, gc frozen; subreaper)
-    fork -> builder (once per session: new user, mount, net, ipc and uts namespaces; builds
-                     the session's root; exits once the server holds the namespaces)
-    fork -> starter (per start: joins those namespaces and the session's cgroups, unshares a
-                     fresh pid namespace, exits at once)
-      fork -> init (pid 1 of the session; mounts /proc, enters the root, drops privileges,
-                    installs seccomp, forks the worker, then execs codeact-init, which
-                    reaps orphans; when it dies every process of the session dies)
-        fork -> worker (runs cells; speaks length-prefixed JSON on its own socket)
-A restart kills init and starts anew in the same namespaces, so the working directory and
-/tmp (tmpfs mounts of the session's mount namespace) survive while every process is
-replaced. An idle session is two processes: codeact-init and the worker.
+  server --ctl--> zygote (imports preloaded, shell warmed, gc frozen; subreaper; keeps the
+                          table session -> holder pid)
+    fork -> builder (once per session: joins the session's cgroups, new user, mount, net,
+                     ipc, uts and pid namespaces; forks the holder and exits)
+      fork -> holder (pid 1 of the session; builds its root and enters it, drops privileges,
+                      installs seccomp, then execs codeact-init, which reaps; it keeps the
+                      namespaces alive until the session closes)
+    fork -> starter (per start: opens the session's cgroups, joins the holder's
+                     namespaces, takes the session's uid)
+      fork -> first process in the session (kills all of it but pid 1, joins the cgroups,
+                                            forks, exits)
+        fork -> worker (reparented to the holder; confines itself, runs cells, speaks
+                        length-prefixed JSON on its own socket)
+A restart is a new start: the worker and all it started are killed, the holder stays, so the
+working directory and /tmp (tmpfs mounts of the session's mount namespace) survive. Closing
+kills the holder and so the whole pid namespace. An idle session is two processes,
+codeact-init and the worker, and one descriptor of the server's (the worker's socket).
+With the sandbox off, the worker is the zygote's child, and there is no holder.
 
 Modules, by concern:
   channel   framing of the control channels and of the worker's stream
@@ -22,8 +28,8 @@ Modules, by concern:
   files     file operations in the session's working directory
   sandbox   the session's root, mounts, limits, privileges and seccomp
   session   what the zygote warms for every session, and the session's main loop
-  init      pid 1 of a session
-  zygote    the zygote's request loop: forks sandbox builders and session starters
+  init      a session's holder (its pid 1) and its worker process
+  zygote    the zygote's request loop: builds sandboxes, starts workers, closes sessions
 
 The engine ships these files inside its binary and loads them from memory (see
 crates/exec/python/bootstrap.py): nothing of the package is read from disk, so sessions,

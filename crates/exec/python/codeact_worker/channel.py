@@ -1,6 +1,6 @@
-"""Message framing. Control channels (engine <-> zygote, engine <-> sandbox builder) are
-SOCK_SEQPACKET sockets with one JSON object per message and file descriptors passed
-alongside; the worker channel is a stream of 4-byte big-endian length + JSON frames.
+"""Message framing. The control channel (engine <-> zygote) is a SOCK_SEQPACKET socket with
+one JSON object per message and file descriptors passed alongside; the worker channel is a
+stream of 4-byte big-endian length + JSON frames.
 
 Every message is UTF-8 JSON. Python strings can hold what UTF-8 cannot (lone surrogates: from
 `"\\udc80"` in a cell, from undecodable file names, from a C extension), and the engine's JSON

@@ -1,7 +1,8 @@
 """Every message of the engine's protocol as the Python side speaks it: the requests it
-accepts, by channel and op, with exactly the keys each carries, and a constructor for every
-message it sends. crates/exec/python/contract.json declares the same shapes, and the Rust
-types (crates/exec/src/local/messages.rs) are tested against it, as these are by pytest."""
+accepts, by channel (the zygote's control channel, a worker's stream) and op, with exactly
+the keys each carries, and a constructor for every message it sends. contract.json declares
+the same shapes, and the Rust types (crates/exec/src/local/messages.rs) are tested against
+it, as these are by pytest."""
 
 # Requests from the engine, by op: the keys each must carry, "op" included.
 ZYGOTE_REQUESTS = {
@@ -19,8 +20,9 @@ ZYGOTE_REQUESTS = {
             "preload",
         )
     ),
-    "build": frozenset(("op", "id", "uid")),
+    "build": frozenset(("op", "id", "uid", "cgroup_procs")),
     "start": frozenset(("op", "id", "workdir", "cgroup_procs")),
+    "close": frozenset(("op", "id")),
 }
 # The keys of config's "limits", and of warm's "rlimits": what setrlimit gets in every session.
 LIMITS = frozenset(("file_size_bytes", "memory_bytes", "cpu_seconds", "open_files", "core_bytes", "nproc"))
@@ -29,6 +31,7 @@ WORKER_REQUESTS = {
     "write_file": frozenset(("op", "path", "data")),
     "read_file": frozenset(("op", "path", "limit")),
     "list_files": frozenset(("op",)),
+    "interrupt": frozenset(("op",)),
 }
 
 
@@ -62,21 +65,23 @@ def warm(python, ipython, ro_paths, missing_modules, rlimits):
 
 
 def forked(pid):
-    """Answer to "build" and "start": the builder or the session's init runs as pid."""
+    """Answer to "build": the session's holder (pid 1 of its namespaces) runs as pid."""
     return {"type": "forked", "pid": pid}
 
 
+def started():
+    """Answer to "start": the session's new worker runs and will say so on its channel."""
+    return {"type": "started"}
+
+
+def closed():
+    """Answer to "close": every process of the session has been killed."""
+    return {"type": "closed"}
+
+
 def failed(error):
-    """The request failed (on the zygote's channel and on a builder's)."""
+    """The request failed."""
     return {"type": "failed", "error": error}
-
-
-# Replies of a sandbox builder, on its own channel (also `failed`).
-
-
-def built():
-    """The session's namespaces and root are ready."""
-    return {"type": "built"}
 
 
 # Frames of a session worker.
@@ -139,7 +144,6 @@ def error(ename, evalue, traceback):
     return {"type": "error", "ename": ename, "evalue": evalue, "traceback": traceback}
 
 
-ZYGOTE_REPLIES = (warm, forked, failed)
-BUILDER_REPLIES = (built, failed)
+ZYGOTE_REPLIES = (warm, forked, started, closed, failed)
 WORKER_REPLIES = (ready, output, done, written, file_data, file_list, file_error)
 OUTPUTS = (stream, result, display, error)

@@ -45,14 +45,8 @@ SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "
 # The uid and gid of session code inside its user namespace.
 SANDBOX_UID = 1000
 
-# The namespaces the engine holds for a session, in the order it passes them to a start.
-NS_ORDER = (
-    ("user", CLONE_NEWUSER),
-    ("mnt", CLONE_NEWNS),
-    ("net", CLONE_NEWNET),
-    ("ipc", CLONE_NEWIPC),
-    ("uts", CLONE_NEWUTS),
-)
+# The namespaces of a session: made by its builder, kept by its holder, joined by each start.
+SESSION_NAMESPACES = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID
 
 # Made once in the zygote rather than in every session's init (see prepare_seccomp).
 CAP_HEADER = (ctypes.c_uint32 * 2)(0x20080522, 0)
@@ -221,8 +215,9 @@ def build_root(cfg):
 
 
 def enter_root(cfg):
-    """In init (pid 1 of a fresh pid namespace): /proc, pivot into the root, lose privileges."""
-    check(libc.unshare(CLONE_NEWNS), "unshare mount namespace")
+    """In the holder (pid 1 of the session's pid namespace), once per session: /proc of that
+    pid namespace, then pivot into the root. Every later process of the session joins this
+    mount namespace and so starts at the root."""
     root = session_root(cfg)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs(root + "/.old", exist_ok=True)
@@ -233,7 +228,6 @@ def enter_root(cfg):
     check(libc.umount2(b"/.old", MNT_DETACH), "umount old root")
     os.rmdir("/.old")
     mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chdir("/workspace")
 
 
 # The rlimits of the engine's "limits" message (messages.LIMITS), by key; None leaves one alone.

@@ -138,6 +138,32 @@ def serve_worker(chan, limit):
     pump = FdPump(cap, tick=stream)
     cells = []
     cell_ready = threading.Condition()
+    # Set while a cell runs: an interrupt that arrives between cells is dropped, here rather
+    # than by the sender, which cannot know when a cell ends.
+    running = [False]
+
+    worker = os.getpid()
+
+    def interrupt(_signum, _frame):
+        # As Ctrl-C in a terminal: every process of the cell's foreground group stops, the
+        # cell's forked copies and `!cmd` included, not just the worker. (Processes started
+        # with a session of their own, like daemons, are left alone.)
+        if not running[0]:
+            return
+        if os.getpid() == worker:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                os.killpg(0, signal.SIGINT)
+            finally:
+                signal.signal(signal.SIGINT, interrupt)
+        raise KeyboardInterrupt
+
+    # A process group of the worker's own (unless it already leads a session), so that the
+    # interrupt reaches no process but the cell's.
+    if os.getpgrp() != worker:
+        os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, interrupt)
+    main_thread = threading.get_ident()
 
     def reader():
         while True:
@@ -155,6 +181,10 @@ def serve_worker(chan, limit):
                 with cell_ready:
                     cells.append(msg)
                     cell_ready.notify()
+            elif op == "interrupt":
+                # To the main thread, whose blocking calls it interrupts; the engine holds no
+                # handle on this process, only this channel.
+                signal.pthread_kill(main_thread, signal.SIGINT)
             else:
                 chan.send(file_op(msg))
 
@@ -167,7 +197,6 @@ def serve_worker(chan, limit):
         CURRENT.runner.count = 0
     cap.reset()
     threading.Thread(target=reader, daemon=True).start()
-    worker = os.getpid()
 
     def forked_by_cell():
         # A copy of the worker that a cell forked shares its channel, its pipes and its
@@ -178,25 +207,6 @@ def serve_worker(chan, limit):
 
     os.register_at_fork(after_in_child=forked_by_cell)
 
-    def interrupt(_signum, _frame):
-        # As Ctrl-C in a terminal: every process of the cell's foreground group stops, the
-        # cell's forked copies and `!cmd` included, not just the worker. (Processes started
-        # with a session of their own, like daemons, are left alone.)
-        if not pump.running:
-            # Late for a cell that has already ended: there is nothing to stop.
-            return
-        if os.getpid() == worker:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                os.killpg(0, signal.SIGINT)
-            finally:
-                signal.signal(signal.SIGINT, interrupt)
-        raise KeyboardInterrupt
-
-    # A process group of the worker's own, so that the interrupt reaches none of the engine's
-    # processes (init forwards interrupts to the worker).
-    os.setpgid(0, 0)
-    signal.signal(signal.SIGINT, interrupt)
     chan.send(messages.ready(worker, isinstance(CURRENT.runner, IPythonRunner)))
     while True:
         with cell_ready:
@@ -209,8 +219,14 @@ def serve_worker(chan, limit):
         pump.cell_started()
         error = True
         try:
-            error = CURRENT.runner.run(msg["code"])
-            flush_figures(cap)
+            running[0] = True
+            try:
+                error = CURRENT.runner.run(msg["code"])
+                flush_figures(cap)
+            finally:
+                # Cleared inside the outer try: a KeyboardInterrupt is raised only while the
+                # flag is set, so it always lands in the handlers below.
+                running[0] = False
         except KeyboardInterrupt:
             cap.rich(messages.error("KeyboardInterrupt", "", ["KeyboardInterrupt"]))
         except BaseException as e:  # noqa: BLE001 - the runner itself must never end the session

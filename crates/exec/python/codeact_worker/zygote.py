@@ -1,28 +1,23 @@
 """The zygote: warms everything sessions need once, then forks on the engine's request the
-builder of a session's sandbox and each start of a session's init and worker."""
+processes of each session: its holder once (sandbox on), and each start of its worker."""
 
 import base64
 import os
+import select
 import signal
 import socket
 import sys
+import time
 
 from . import messages, session
 from .channel import seq_recv, seq_send
-from .init import run_init
+from .init import die, end_other_processes, run_holder, run_worker
 from .runners import IPythonRunner
 from .sandbox import (
-    CLONE_NEWIPC,
-    CLONE_NEWNET,
-    CLONE_NEWNS,
-    CLONE_NEWPID,
-    CLONE_NEWUSER,
-    CLONE_NEWUTS,
-    NS_ORDER,
     PR_SET_CHILD_SUBREAPER,
     PR_SET_DUMPABLE,
     SANDBOX_UID,
-    build_root,
+    SESSION_NAMESPACES,
     check,
     effective_limits,
     libc,
@@ -39,10 +34,16 @@ from .title import set_title
 ZYGOTE_FDS = set()
 INIT_EXE_FD = -1
 
+# Seconds a session's holder may take to build and enter its root.
+BUILD_TIMEOUT = 20
 
-def die(msg):
-    sys.stderr.write("codeact worker: %s\n" % msg)
-    os._exit(70)
+# The process that stands for each session, by session id: its holder with the sandbox on,
+# its worker with it off; and the other way round. Each is a child of the zygote that it has
+# not reaped, so no other process can have its pid: children are reaped, and their entries
+# dropped, only while no request is being served (see SERVING).
+SESSIONS = {}
+SESSION_OF = {}
+SERVING = [False]
 
 
 def reap_children():
@@ -54,6 +55,20 @@ def reap_children():
             return
         if pid == 0:
             return
+        forget(pid)
+
+
+def forget(pid):
+    sid = SESSION_OF.pop(pid, None)
+    if sid is not None:
+        SESSIONS.pop(sid, None)
+
+
+def on_sigchld(*_):
+    # Python runs this between two bytecodes of the main loop: while a request is served, a
+    # pid it has looked up must stay that process's, so reaping waits for the loop.
+    if not SERVING[0]:
+        reap_children()
 
 
 def close_zygote_fds(keep=()):
@@ -62,96 +77,75 @@ def close_zygote_fds(keep=()):
             os.close(fd)
 
 
-def start_session(msg, fds, zcfg):
-    """In the zygote: start init and the worker inside a session's sandbox.
-
-    fds are the worker's channel, then (sandbox on) the session's user, mount, net, ipc and
-    uts namespaces, which the server holds between restarts. A starter process joins them,
-    enters the session's cgroups, takes the session's uid and unshares a fresh pid namespace;
-    its child is init. The starter exits at once, so init is reparented to the zygote (a
-    subreaper), which reports its pid.
-    """
-    sandboxed = zcfg["sandboxed"]
-    cfg = dict(zcfg)
-    cfg.update(msg)
-    chan_fd, ns_fds = fds[0], fds[1:]
-    if sandboxed and len(ns_fds) != len(NS_ORDER):
-        for fd in fds:
-            os.close(fd)
-        return messages.failed("start needs the session's namespaces")
-    r, w = os.pipe()
-    starter = os.fork()
-    if starter == 0:
-        try:
-            os.close(r)
-            close_zygote_fds(keep={INIT_EXE_FD})
-            for path in cfg["cgroup_procs"]:
-                write_file(path, str(os.getpid()))
-            if sandboxed:
-                os.setgroups([])
-                for fd, (_name, kind) in zip(ns_fds, NS_ORDER):
-                    check(libc.setns(fd, kind), "join the session's namespaces")
-                    os.close(fd)
-                os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-                os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-                # Changing uid made us non-dumpable, which would close /proc/self/fd to us.
-                prctl(PR_SET_DUMPABLE, 1)
-                check(libc.unshare(CLONE_NEWPID), "unshare pid namespace")
-            pid = os.fork()
-            if pid == 0:
-                os.close(w)
-                try:
-                    run_init(cfg, chan_fd, sandboxed, INIT_EXE_FD)
-                except BaseException as e:  # noqa: BLE001 - logged; the engine sees the worker never start
-                    die("session init failed: %s" % e)
-                os._exit(0)
-            os.write(w, str(pid).encode())
-            os._exit(0)
-        except BaseException as e:  # noqa: BLE001 - the zygote reports it to the engine
-            os.write(w, ("E" + str(e)).encode())
-            os._exit(1)
-    os.close(w)
-    for fd in fds:
-        os.close(fd)
+def read_pipe(fd, deadline, limit=1 << 16):
+    """What is written to the pipe fd until its last writer closes it or `limit` bytes came;
+    None if that is not before `deadline` (time.monotonic)."""
     data = b""
-    while True:
-        chunk = os.read(r, 4096)
+    while len(data) < limit:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        chunk = os.read(fd, limit - len(data))
         if not chunk:
             break
         data += chunk
-    os.close(r)
+    return data
+
+
+def kill_and_reap(pid):
+    """Kills a child of the zygote and reaps it once it has exited (a holder: once its whole
+    pid namespace is gone), waiting 2 s at most; one still there later is reaped by
+    reap_children."""
     try:
-        os.waitpid(starter, 0)
-    except ChildProcessError:  # noqa: S110
-        # The SIGCHLD handler reaped it first; its pipe above already said how it went.
+        exited = os.pidfd_open(pid)
+    except OSError:
+        exited = None
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:  # noqa: S110
+        # Already a zombie: reaped just below.
         pass
-    text = data.decode(errors="replace")
-    if not text or text.startswith("E"):
-        return messages.failed("cannot start the session: %s" % (text[1:] or "the starter process died"))
-    return messages.forked(int(text))
+    if exited is not None:
+        # Readable once the process has exited.
+        select.select([exited], [], [], 2)
+        os.close(exited)
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # noqa: S110
+        # Reaped already.
+        pass
 
 
-def build_sandbox(msg, ctl_fd, zcfg):
-    """In the zygote: fork a builder that makes a session's namespaces, user ids and root.
+def build_sandbox(msg, zcfg):
+    """In the zygote: make a session's namespaces and root, kept by its holder.
 
-    The builder reports on its channel, then waits until the server has opened its
-    namespaces (which keeps them, and the session's tmpfs mounts, alive) and closes the
-    channel; then it exits. No process stays behind for an idle sandbox.
+    A builder process unshares new user, mount, net, ipc, uts and pid namespaces (the zygote
+    maps its user ids), forks the holder, pid 1 of the new pid namespace, reports its pid and
+    exits, so that the holder becomes the zygote's child. The holder builds the root, enters it
+    for good, drops its privileges and execs codeact-init (see init.run_holder). Answers the
+    holder's pid once codeact-init runs.
     """
     cfg = dict(zcfg)
     cfg.update(msg)
-    sync_r, sync_w = os.pipe()
-    go_r, go_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(sync_r)
-        os.close(go_w)
-        ctl = socket.socket(fileno=ctl_fd)
+    sid = msg["id"]
+    if sid in SESSIONS:
+        return messages.failed("session %s exists" % sid)
+    sync_r, sync_w = os.pipe()  # builder -> zygote: how to map ids, then the holder's pid
+    go_r, go_w = os.pipe()  # zygote -> builder: ids mapped
+    release_r, release_w = os.pipe()  # zygote -> holder: the builder is reaped
+    report_r, report_w = os.pipe2(os.O_CLOEXEC)  # holder -> zygote: an error, or EOF at its exec
+    ours = (sync_r, go_w, release_w, report_r)
+    builder = os.fork()
+    if builder == 0:
         try:
-            close_zygote_fds()
-            os.setsid()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in ours:
+                os.close(fd)
+            close_zygote_fds(keep={INIT_EXE_FD})
+            for path in cfg["cgroup_procs"]:
+                write_file(path, str(os.getpid()))
             os.setgroups([])
-            check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+            check(libc.unshare(SESSION_NAMESPACES), "unshare")
             if cfg["uid"] is None:
                 map_ids("self", os.geteuid(), os.getegid())
                 os.write(sync_w, b"s")
@@ -159,51 +153,203 @@ def build_sandbox(msg, ctl_fd, zcfg):
                 os.write(sync_w, b"m")
                 if os.read(go_r, 1) != b"1":
                     raise RuntimeError("the zygote could not map user ids")
-            os.close(sync_w)
-            # Opened in the new mount namespace while we still have the zygote's uid: the
-            # session's own uid may not be able to search the host paths leading to them (a
-            # venv under /root, say).
-            cfg["path_fds"] = {
-                p: os.open(p, os.O_PATH) for p in cfg["ro_paths"] if os.path.exists(p) and not os.path.islink(p)
-            }
-            # Take on the mapped ids so that files we create have an owner in the namespace.
-            os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-            os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-            # Changing uid made us non-dumpable, which would close /proc/self/fd to us and
-            # our namespaces to the server.
-            prctl(PR_SET_DUMPABLE, 1)
-            build_root(cfg)
-            for fd in cfg["path_fds"].values():
-                os.close(fd)
-            seq_send(ctl, messages.built())
-            # The engine sends nothing: it closes the channel once it holds our namespaces.
-            seq_recv(ctl)
-        except BaseException as e:  # noqa: BLE001 - told to the engine, which refuses the sandbox
-            try:
-                seq_send(ctl, messages.failed(str(e)))
-            except OSError:  # noqa: S110
-                # The engine closed the channel: nobody is waiting for the answer.
-                pass
+            holder = os.fork()
+            if holder == 0:
+                try:
+                    os.close(sync_w)
+                    os.close(go_r)
+                    run_holder(cfg, release_r, report_w, INIT_EXE_FD)
+                except BaseException as e:  # noqa: BLE001 - told to the zygote, which refuses the sandbox
+                    os.write(report_w, ("E" + str(e)).encode())
+                os._exit(1)
+            os.write(sync_w, b"%d" % holder)
+        except BaseException as e:  # noqa: BLE001 - told to the zygote, which refuses the sandbox
+            os.write(sync_w, ("E" + str(e)).encode())
             os._exit(1)
         os._exit(0)
-    os.close(sync_w)
-    os.close(go_r)
-    os.close(ctl_fd)
+    for fd in (sync_w, go_r, release_r, report_w):
+        os.close(fd)
+    holder = None
+    deadline = time.monotonic() + BUILD_TIMEOUT
     try:
-        how = os.read(sync_r, 1)
+        how = read_pipe(sync_r, deadline, 1)
         if how == b"m":
             try:
-                map_ids(pid, int(cfg["uid"]), int(cfg["uid"]))
+                map_ids(builder, int(cfg["uid"]), int(cfg["uid"]))
                 os.write(go_w, b"1")
             except OSError as e:
                 os.write(go_w, b"0")
                 return messages.failed("cannot map user ids: %s" % e)
         elif how != b"s":
-            return messages.failed("the sandbox builder died while creating its namespaces")
-        return messages.forked(pid)
+            text = ((how or b"") + (read_pipe(sync_r, deadline) or b"")).decode(errors="replace")
+            return messages.failed("the sandbox builder failed: %s" % (text[1:] or "it died"))
+        text = (read_pipe(sync_r, deadline) or b"").decode(errors="replace")
+        if not text.isdigit():
+            return messages.failed("the sandbox builder failed: %s" % (text[1:] or "it died"))
+        holder = int(text)
+        # Reaped, the builder has handed the holder to the zygote.
+        os.waitpid(builder, 0)
+        builder = None
+        try:
+            os.write(release_w, b"1")
+        except BrokenPipeError:  # noqa: S110
+            # The holder has failed already: its report says why.
+            pass
+        report = read_pipe(report_r, deadline)
+        if report is None:
+            return messages.failed("the session's holder did not build its sandbox in time")
+        report = report.decode(errors="replace")
+        if report.startswith("W"):
+            sys.stderr.write("codeact: cannot exec codeact-init (%s); the holder stays in Python\n" % report[1:])
+        elif report or os.waitpid(holder, os.WNOHANG)[0]:
+            return messages.failed(report[1:] or "the session's holder died while building its sandbox")
+        SESSIONS[sid] = holder
+        SESSION_OF[holder] = sid
+        result = messages.forked(holder)
+        holder = None
+        return result
     finally:
-        os.close(sync_r)
-        os.close(go_w)
+        for fd in ours:
+            os.close(fd)
+        if builder is not None:
+            kill_and_reap(builder)
+        if holder is not None:
+            kill_and_reap(holder)
+
+
+def start_session(msg, fds, zcfg):
+    """In the zygote: start a worker of a session, on the channel fds[0].
+
+    Sandbox on: a starter process joins all the namespaces of the session's holder (through a
+    pidfd, so a pid cannot be mistaken) and takes the session's uid. Its child, the first
+    process in the session's pid namespace since, ends every process of the session but the
+    holder (a previous worker and all it started), joins the session's cgroups, forks the
+    worker and exits, so that the worker is the holder's child. Sandbox off: see start_unsandboxed.
+    """
+    sandboxed = zcfg["sandboxed"]
+    cfg = dict(zcfg)
+    cfg.update(msg)
+    sid = msg["id"]
+    if len(fds) != 1:
+        return messages.failed("start takes exactly the worker's channel")
+    chan_fd = fds[0]
+    if not sandboxed:
+        return start_unsandboxed(sid, cfg, chan_fd)
+    holder = SESSIONS.get(sid)
+    if holder is None:
+        return messages.failed("cannot start the session: it has no sandbox (closed, or its holder died)")
+    try:
+        pidfd = os.pidfd_open(holder)
+    except OSError as e:
+        return messages.failed("cannot start the session: its holder is gone (%s)" % e)
+    try:
+        r, w = os.pipe()
+        starter = os.fork()
+        if starter == 0:
+            start_in_sandbox(cfg, pidfd, chan_fd, r, w)
+    finally:
+        os.close(pidfd)
+    os.close(w)
+    text = (read_pipe(r, time.monotonic() + BUILD_TIMEOUT) or b"").decode(errors="replace")
+    os.close(r)
+    kill_and_reap(starter)
+    if text != "1":
+        return messages.failed("cannot start the session: %s" % (text[1:] or "the starter process died"))
+    return messages.started()
+
+
+def start_in_sandbox(cfg, pidfd, chan_fd, r, w):
+    """The starter (see start_session); reports on w: "1", or "E" and the error."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.close(r)
+        close_zygote_fds()
+        # Opened here, written by the first process in the session once it has ended the old
+        # ones: a session at its process limit (a fork bomb) has no room for a new process.
+        # The kernel checks the right to move a process against the credentials that opened.
+        cgroups = [os.open(path, os.O_WRONLY) for path in cfg["cgroup_procs"]]
+        os.setgroups([])
+        check(libc.setns(pidfd, SESSION_NAMESPACES), "join the session's namespaces")
+        os.close(pidfd)
+        os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+        os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
+        # Changing uid made us non-dumpable, which would close /proc/self/fd to us.
+        prctl(PR_SET_DUMPABLE, 1)
+        first = os.fork()
+        if first == 0:
+            try:
+                os.close(w)
+                end_other_processes()
+                for fd in cgroups:
+                    # "0": the writing process itself.
+                    os.write(fd, b"0")
+                    os.close(fd)
+                os.setsid()
+                if os.fork() == 0:
+                    try:
+                        run_worker(cfg, chan_fd, True)
+                    except BaseException as e:  # noqa: BLE001 - logged; the engine sees the worker never start
+                        die("session worker failed: %s" % e)
+            except BaseException as e:  # noqa: BLE001 - logged; the engine sees the worker never start
+                die("cannot start the session's worker: %s" % e)
+            os._exit(0)
+        for fd in cgroups:
+            os.close(fd)
+        os.write(w, b"1")
+        os.waitpid(first, 0)
+        os._exit(0)
+    except BaseException as e:  # noqa: BLE001 - the zygote reports it to the engine
+        os.write(w, ("E" + str(e)).encode())
+        os._exit(1)
+
+
+def start_unsandboxed(sid, cfg, chan_fd):
+    """Sandbox off: kills the session's previous worker, then forks a process that starts a
+    process session, forks the worker into it and exits; the worker is the zygote's child."""
+    old = SESSIONS.pop(sid, None)
+    if old is not None:
+        SESSION_OF.pop(old, None)
+        kill_and_reap(old)
+    r, w = os.pipe()
+    first = os.fork()
+    if first == 0:
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.close(r)
+            close_zygote_fds()
+            os.setsid()
+            worker = os.fork()
+            if worker == 0:
+                try:
+                    os.close(w)
+                    run_worker(cfg, chan_fd, False)
+                except BaseException as e:  # noqa: BLE001 - logged; the engine sees the worker never start
+                    die("session worker failed: %s" % e)
+            os.write(w, b"%d" % worker)
+        except BaseException as e:  # noqa: BLE001 - the zygote reports it to the engine
+            os.write(w, ("E" + str(e)).encode())
+        os._exit(0)
+    os.close(w)
+    text = (read_pipe(r, time.monotonic() + BUILD_TIMEOUT) or b"").decode(errors="replace")
+    os.close(r)
+    # Reaped, it has handed the worker to the zygote.
+    kill_and_reap(first)
+    if not text.isdigit():
+        return messages.failed("cannot start the session: %s" % (text[1:] or "the starter process died"))
+    SESSIONS[sid] = int(text)
+    SESSION_OF[int(text)] = sid
+    return messages.started()
+
+
+def close_session(msg):
+    """In the zygote: end a session. Killing the holder ends its pid namespace and every
+    process in it; its mounts and other namespaces go with the last one. (Sandbox off: the
+    worker is killed.)"""
+    pid = SESSIONS.pop(msg["id"], None)
+    if pid is not None:
+        SESSION_OF.pop(pid, None)
+        kill_and_reap(pid)
+    return messages.closed()
 
 
 def zygote(ctl_fd, init_fd):
@@ -227,26 +373,31 @@ def zygote(ctl_fd, init_fd):
     missing = session.warm(zcfg["preload"])
     ipython = isinstance(session.CURRENT.runner, IPythonRunner)
     seq_send(ctl, messages.warm(sys.version.split()[0], ipython, zcfg["ro_paths"], missing, zcfg["limits"]))
-    # Every session's init is reparented here when its starter exits, and reaped here.
+    # Every session's holder is reparented here when its builder exits, and reaped here.
     prctl(PR_SET_CHILD_SUBREAPER, 1)
-    signal.signal(signal.SIGCHLD, lambda *_: reap_children())
+    signal.signal(signal.SIGCHLD, on_sigchld)
     while True:
+        SERVING[0] = False
         reap_children()
         msg, fds = seq_recv(ctl)
         if msg is None:
             os._exit(0)
+        SERVING[0] = True
         try:
             op = messages.check_request(messages.ZYGOTE_REQUESTS, msg)
-            if op == "build" and len(fds) == 1:
-                reply = build_sandbox(msg, fds[0], zcfg)
-            elif op == "start" and fds:
+            if op == "start":
                 reply = start_session(msg, fds, zcfg)
+            elif op == "build" and zcfg["sandboxed"]:
+                reply = build_sandbox(msg, zcfg)
+            elif op == "close":
+                reply = close_session(msg)
             else:
-                for fd in fds:
-                    os.close(fd)
-                reply = messages.failed("bad request: %s with %d descriptors" % (op, len(fds)))
+                reply = messages.failed("bad request: %s" % op)
         except Exception as e:  # noqa: BLE001 - the engine gets every failure as the answer
             reply = messages.failed(str(e))
+        # The processes forked for a request have their own copies of its descriptors.
+        for fd in fds:
+            os.close(fd)
         seq_send(ctl, reply)
 
 

@@ -22,7 +22,7 @@ def test_accepted_requests_are_those_declared(contract):
     for channel, table in (("zygote", messages.ZYGOTE_REQUESTS), ("worker", messages.WORKER_REQUESTS)):
         declared = contract[channel]["requests"]
         assert {op: sorted(k) for op, k in table.items()} == {op: sorted(k) for op, k in declared.items()}
-    assert contract["builder"]["requests"] == {}
+    assert sorted(contract) == ["comment", "worker", "zygote"]
     assert sorted(messages.LIMITS) == sorted(contract["zygote"]["limits"])
 
 
@@ -30,7 +30,6 @@ def test_accepted_requests_are_those_declared(contract):
     "channel,kind,makers",
     [
         ("zygote", "replies", messages.ZYGOTE_REPLIES),
-        ("builder", "replies", messages.BUILDER_REPLIES),
         ("worker", "replies", messages.WORKER_REPLIES),
         ("worker", "outputs", messages.OUTPUTS),
     ],
@@ -95,3 +94,17 @@ def test_a_real_worker_answers_every_request_with_declared_shapes(contract, work
 def test_a_worker_ends_on_a_request_it_does_not_know(worker):
     worker.chan.send({"op": "execute", "cell": 1})
     assert worker.chan.recv() is None
+
+
+def test_an_interrupt_stops_the_running_cell_and_is_dropped_between_cells(worker):
+    worker.chan.send({"op": "execute", "cell": 1, "code": "import time\nprint('a', flush=True)\ntime.sleep(60)"})
+    assert worker.recv()["type"] == "output"
+    worker.chan.send({"op": "interrupt"})
+    done = worker.recv()
+    assert done["type"] == "done" and done["error"] is True, done
+    assert "KeyboardInterrupt" in str(done["outputs"]), done
+    # Between cells there is nothing to interrupt: the worker lives on.
+    worker.chan.send({"op": "interrupt"})
+    frames = worker.run(2, "print(2)")
+    assert frames[-1]["error"] is False
+    assert frames[-1]["outputs"] == [{"type": "stream", "name": "stdout", "text": "2\n"}]

@@ -1,5 +1,5 @@
-//! Blocking SOCK_SEQPACKET control channels to the zygote and to sandbox builders: one JSON
-//! object per message, with file descriptors passed alongside.
+//! The blocking SOCK_SEQPACKET control channel to the zygote: one JSON object per message,
+//! with file descriptors passed alongside.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};

@@ -1,5 +1,5 @@
-//! The contract with the Python side, on the real processes: the zygote, sandbox builders and
-//! a session worker are sent every request the engine sends, and every reply they give is
+//! The contract with the Python side, on the real processes: the zygote and a session worker
+//! are sent every request the engine sends, and every reply they give is
 //! checked against `python/contract.json` (exactly its keys) and parsed strictly into the
 //! engine's types. Together the replies must cover every kind the contract declares.
 
@@ -16,8 +16,7 @@ use serde_json::Value;
 use super::channel::Control;
 use super::messages::tests::{declared, declared_limits, keys, kinds};
 use super::messages::{
-    BuilderReply, FileErrorKind, WorkerReply, WorkerRequest, ZygoteConfig, ZygoteReply,
-    ZygoteRequest,
+    FileErrorKind, WorkerReply, WorkerRequest, ZygoteConfig, ZygoteReply, ZygoteRequest,
 };
 use crate::NetworkMode;
 
@@ -106,39 +105,16 @@ fn the_real_processes_speak_the_declared_shapes() {
         other => panic!("{other:?}"),
     };
 
-    // A builder whose user ids cannot be mapped: the zygote and the builder both say so.
-    let (bad, theirs) = Control::pair().unwrap();
-    bad.set_timeout(Duration::from_secs(30)).unwrap();
+    // A sandbox whose user ids cannot be mapped: refused.
     let build = ZygoteRequest::Build {
         id: "c-bad",
         uid: Some(u32::MAX),
+        cgroup_procs: &[],
     };
-    let r: ZygoteReply = seen.reply("zygote", call(&ctl, &build, &[theirs.as_raw_fd()]));
+    let r: ZygoteReply = seen.reply("zygote", call(&ctl, &build, &[]));
     assert!(matches!(r, ZygoteReply::Failed { .. }), "{r:?}");
-    drop(theirs);
-    let r: BuilderReply = seen.reply("builder", bad.recv::<Value>().unwrap().unwrap());
-    assert!(matches!(r, BuilderReply::Failed { .. }), "{r:?}");
 
-    // A sandbox built for real.
-    let (builder, theirs) = Control::pair().unwrap();
-    builder.set_timeout(Duration::from_secs(30)).unwrap();
-    // As root, sessions get host uids of their own (a process may not map root into a user
-    // namespace it made); otherwise the builder maps its own uid.
-    let uid = nix::unistd::geteuid()
-        .is_root()
-        .then_some(super::UID_BASE + 0xfff0);
-    let build = ZygoteRequest::Build { id: "c", uid };
-    let r: ZygoteReply = seen.reply("zygote", call(&ctl, &build, &[theirs.as_raw_fd()]));
-    drop(theirs);
-    let ZygoteReply::Forked { pid } = r else {
-        panic!("{r:?}")
-    };
-    let r: BuilderReply = seen.reply("builder", builder.recv::<Value>().unwrap().unwrap());
-    assert!(matches!(r, BuilderReply::Built {}), "{r:?}");
-    let ns = super::hold_namespaces(pid).unwrap();
-    drop(builder);
-
-    // A start without the session's namespaces is refused; with them, init runs.
+    // A start of a session that has no sandbox is refused.
     let start = ZygoteRequest::Start {
         id: "c",
         workdir: None,
@@ -147,17 +123,34 @@ fn the_real_processes_speak_the_declared_shapes() {
     let (_ours, theirs) = UnixStream::pair().unwrap();
     let r: ZygoteReply = seen.reply("zygote", call(&ctl, &start, &[theirs.as_raw_fd()]));
     assert!(matches!(r, ZygoteReply::Failed { .. }), "{r:?}");
+
+    // A sandbox built for real. As root, sessions get host uids of their own (a process may
+    // not map root into a user namespace it made); otherwise the sandbox maps the zygote's own uid.
+    let uid = nix::unistd::geteuid()
+        .is_root()
+        .then_some(super::UID_BASE + 0xfff0);
+    let build = ZygoteRequest::Build {
+        id: "c",
+        uid,
+        cgroup_procs: &[],
+    };
+    let r: ZygoteReply = seen.reply("zygote", call(&ctl, &build, &[]));
+    let ZygoteReply::Forked { pid: holder } = r else {
+        panic!("{r:?}")
+    };
+    // The holder has become codeact-init (its name, set a moment after the exec, may lag).
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{holder}/cmdline")).unwrap(),
+        "codeact-init\0"
+    );
+
     let (mut worker, theirs) = UnixStream::pair().unwrap();
     worker
         .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
-    let mut fds = vec![theirs.as_raw_fd()];
-    fds.extend(ns.iter().map(|f| f.as_raw_fd()));
-    let r: ZygoteReply = seen.reply("zygote", call(&ctl, &start, &fds));
+    let r: ZygoteReply = seen.reply("zygote", call(&ctl, &start, &[theirs.as_raw_fd()]));
     drop(theirs);
-    let ZygoteReply::Forked { pid: init } = r else {
-        panic!("{r:?}")
-    };
+    assert!(matches!(r, ZygoteReply::Started {}), "{r:?}");
 
     let r: WorkerReply = seen.reply("worker", recv(&mut worker));
     assert!(matches!(r, WorkerReply::Ready { .. }), "{r:?}");
@@ -248,14 +241,38 @@ fn the_real_processes_speak_the_declared_shapes() {
         "{r:?}"
     );
 
-    // SAFETY: a plain system call; init is a child of our zygote that nothing else waits for.
-    unsafe { libc::kill(init, libc::SIGKILL) };
+    // An interrupt stops the running cell.
+    let code = "import time\nprint('a', flush=True)\ntime.sleep(60)";
+    send(&mut worker, &WorkerRequest::Execute { cell: 3, code });
+    let r: WorkerReply = seen.reply("worker", recv(&mut worker));
+    assert!(matches!(r, WorkerReply::Output { cell: 3, .. }), "{r:?}");
+    send(&mut worker, &WorkerRequest::Interrupt);
+    let r: WorkerReply = seen.reply("worker", recv(&mut worker));
+    let WorkerReply::Done {
+        cell: 3,
+        error: true,
+        outputs,
+        ..
+    } = r
+    else {
+        panic!("{r:?}")
+    };
+    assert!(
+        format!("{outputs:?}").contains("KeyboardInterrupt"),
+        "{outputs:?}"
+    );
+
+    // Closing the session ends its holder, and with it the worker, whose channel closes.
+    let r: ZygoteReply = seen.reply("zygote", call(&ctl, &ZygoteRequest::Close { id: "c" }, &[]));
+    assert!(matches!(r, ZygoteReply::Closed {}), "{r:?}");
+    let mut rest = Vec::new();
+    assert_eq!(worker.read_to_end(&mut rest).unwrap(), 0);
     let _ = zygote.kill();
     let _ = zygote.wait();
     let _ = std::fs::remove_dir(&stage);
 
     let mut declared_kinds = BTreeSet::new();
-    for channel in ["zygote", "builder", "worker"] {
+    for channel in ["zygote", "worker"] {
         for kind in kinds(channel, "replies") {
             declared_kinds.insert((channel.to_string(), kind));
         }

@@ -1,5 +1,5 @@
-//! One local session: its sandbox (namespaces and filesystem), its current init and worker,
-//! and the framed JSON connection to the worker.
+//! One local session: its sandbox (kept by the zygote's processes), its current worker, and
+//! the framed JSON connection to the worker, which is all the server holds for it: one socket.
 
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
@@ -16,7 +16,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::cgroup::Cgroup;
 use super::messages::{FileErrorKind, WorkerReply, WorkerRequest};
-use super::pidfd::Pidfd;
 use super::zygote::Zygote;
 use crate::{CellEnd, ExecError, Kernel, OutputSink};
 
@@ -34,6 +33,16 @@ pub(crate) struct Conn {
     /// Every frame that is not a file reply.
     cells: tokio::sync::Mutex<mpsc::UnboundedReceiver<WorkerReply>>,
     files: FileWaiters,
+    /// The task reading frames; it holds the socket's read half.
+    reader: tokio::task::AbortHandle,
+}
+
+impl Drop for Conn {
+    /// Closes the socket now rather than when the worker's end closes: a restart must not
+    /// hold two descriptors for the session, even briefly.
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 /// Writes one length-prefixed JSON frame to a worker.
@@ -70,10 +79,10 @@ async fn read_frame(r: &mut OwnedReadHalf) -> Option<Result<WorkerReply, String>
 async fn connect(stream: std::os::unix::net::UnixStream) -> Result<Conn, ExecError> {
     stream.set_nonblocking(true)?;
     let (mut rd, wr) = UnixStream::from_std(stream)?.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let files: FileWaiters = Arc::default();
     let files2 = files.clone();
-    tokio::spawn(async move {
+    let reader = tokio::spawn(async move {
         while let Some(frame) = read_frame(&mut rd).await {
             match frame {
                 Ok(f) if f.is_file_reply() => {
@@ -97,45 +106,38 @@ async fn connect(stream: std::os::unix::net::UnixStream) -> Result<Conn, ExecErr
         if let Ok(mut q) = files2.lock() {
             q.clear();
         }
-    });
-    match tokio::time::timeout(START_TIMEOUT, rx.recv()).await {
-        Ok(Some(WorkerReply::Ready { pid, ipython })) => {
-            tracing::trace!(pid, ipython, "session worker ready");
-        }
-        Ok(_) => {
-            return Err(ExecError::SandboxUnavailable(
-                "the session worker died while starting; see the log".into(),
-            ))
-        }
-        Err(_) => {
-            return Err(ExecError::BackendUnavailable(
-                "the session worker did not start in time".into(),
-            ))
-        }
-    }
-    Ok(Conn {
+    })
+    .abort_handle();
+    let conn = Conn {
         writer: tokio::sync::Mutex::new(wr),
         cells: tokio::sync::Mutex::new(rx),
         files,
-    })
+        reader,
+    };
+    let first = {
+        let mut cells = conn.cells.lock().await;
+        tokio::time::timeout(START_TIMEOUT, cells.recv()).await
+    };
+    match first {
+        Ok(Some(WorkerReply::Ready { pid, ipython })) => {
+            tracing::trace!(pid, ipython, "session worker ready");
+            Ok(conn)
+        }
+        Ok(_) => Err(ExecError::SandboxUnavailable(
+            "the session worker died while starting; see the log".into(),
+        )),
+        Err(_) => Err(ExecError::BackendUnavailable(
+            "the session worker did not start in time".into(),
+        )),
+    }
 }
 
-/// The parent pid of `pid`, from /proc.
-fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// What a session keeps between restarts of its worker: references to its namespaces (its
-/// mount namespace holds the tmpfs `/workspace` and `/tmp`), its network stack, and, with the
-/// sandbox off, its working directory. No process is needed for that.
+/// What a session keeps between restarts of its worker. Its namespaces (the mount namespace
+/// holds the tmpfs `/workspace` and `/tmp`) are kept by its holder, a process of the zygote's
+/// known to the zygote by `name`; the server holds no descriptor for them.
 pub(crate) struct Sandbox {
     pub name: String,
-    /// user, mount, net, ipc and uts, in the order the zygote joins them; empty with the
-    /// sandbox off.
-    pub ns: Vec<OwnedFd>,
+    /// The working directory with the sandbox off.
     pub workdir: Option<std::path::PathBuf>,
     /// The session's user-mode network stack, in egress mode; held so that it lives as long.
     pub _net: Option<super::network::Slirp>,
@@ -145,8 +147,6 @@ pub(crate) struct LocalKernel {
     pub zygote: Arc<Zygote>,
     pub sandbox: Arc<Sandbox>,
     pub conn: Mutex<Option<Arc<Conn>>>,
-    /// The current init; killing it ends every process of the session.
-    pub init: Mutex<Option<Arc<Pidfd>>>,
     pub cgroup: Option<Arc<Cgroup>>,
     pub oom_seen: AtomicU64,
     pub cells_sent: AtomicU64,
@@ -157,15 +157,14 @@ pub(crate) struct LocalKernel {
 }
 
 impl LocalKernel {
-    fn take_init(&self) -> Option<Arc<Pidfd>> {
-        self.init.lock().ok().and_then(|mut i| i.take())
-    }
-
-    /// (Re)starts init and the worker in the session's sandbox, and connects to the worker.
+    /// (Re)starts the worker in the session's sandbox, and connects to it. The zygote ends
+    /// the previous worker and everything it started first.
     pub async fn start_worker(&self) -> Result<(), ExecError> {
+        if let Ok(mut c) = self.conn.lock() {
+            c.take();
+        }
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         let theirs: OwnedFd = theirs.into();
-        let old = self.take_init();
         let zygote = self.zygote.clone();
         let sandbox = self.sandbox.clone();
         let procs = self
@@ -173,34 +172,11 @@ impl LocalKernel {
             .as_ref()
             .map(|c| c.procs_files())
             .unwrap_or_default();
-        let init = tokio::task::spawn_blocking(move || {
-            // Never two workers on one working directory.
-            if let Some(old) = old {
-                old.kill();
-            }
-            let pid = zygote.start_session(
-                &sandbox.name,
-                &sandbox.ns,
-                sandbox.workdir.as_deref(),
-                &procs,
-                theirs,
-            )?;
-            // Signals go to this pid later: accept only a child of the zygote, and hold it by
-            // a pidfd so that a recycled pid can never be hit.
-            if parent_of(pid) != Some(zygote.pid()) {
-                return Err(ExecError::Protocol(format!(
-                    "the zygote reported pid {pid}, which is not a session init"
-                )));
-            }
-            Pidfd::open(pid).map_err(|e| {
-                ExecError::SandboxUnavailable(format!("the session's init died at start ({e})"))
-            })
+        tokio::task::spawn_blocking(move || {
+            zygote.start_session(&sandbox.name, sandbox.workdir.as_deref(), &procs, theirs)
         })
         .await
         .map_err(|e| ExecError::Protocol(e.to_string()))??;
-        if let Ok(mut i) = self.init.lock() {
-            *i = Some(Arc::new(init));
-        }
         let conn = connect(ours).await?;
         if let Ok(mut c) = self.conn.lock() {
             *c = Some(Arc::new(conn));
@@ -209,6 +185,16 @@ impl LocalKernel {
             self.oom_seen.store(cg.oom_kills(), Ordering::SeqCst);
         }
         Ok(())
+    }
+
+    /// Ends every process of the session and removes its cgroup (blocking).
+    fn end_blocking(zygote: &Zygote, name: &str, cgroup: Option<&Cgroup>) {
+        if let Err(e) = zygote.close(name) {
+            tracing::debug!(session = name, "closing a session: {e}");
+        }
+        if let Some(cg) = cgroup {
+            cg.remove();
+        }
     }
 
     fn conn(&self) -> Result<Arc<Conn>, ExecError> {
@@ -292,18 +278,17 @@ impl Kernel for LocalKernel {
     }
 
     async fn interrupt(&self) -> Result<(), ExecError> {
-        let init = self.init.lock().ok().and_then(|i| i.clone());
-        if let Some(init) = init {
-            init.signal(nix::sys::signal::Signal::SIGINT);
+        // A worker that is gone cannot be interrupted: the cell's end says what happened.
+        if let Ok(conn) = self.conn() {
+            let _ = conn.send(&WorkerRequest::Interrupt).await;
         }
         Ok(())
     }
 
     async fn restart(&self) -> Result<(), ExecError> {
-        if let Ok(mut c) = self.conn.lock() {
-            c.take();
-        }
-        self.start_worker().await
+        self.start_worker()
+            .await
+            .map_err(crate::limits::explain_exhaustion)
     }
 
     async fn shutdown(&self) {
@@ -311,15 +296,11 @@ impl Kernel for LocalKernel {
         if let Ok(mut c) = self.conn.lock() {
             c.take();
         }
-        let init = self.take_init();
+        let zygote = self.zygote.clone();
+        let sandbox = self.sandbox.clone();
         let cgroup = self.cgroup.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            if let Some(init) = init {
-                init.kill();
-            }
-            if let Some(cg) = cgroup {
-                cg.remove();
-            }
+            Self::end_blocking(&zygote, &sandbox.name, cgroup.as_deref())
         })
         .await;
         if let Some(f) = self.on_drop.lock().ok().and_then(|mut f| f.take()) {
@@ -377,12 +358,7 @@ impl Drop for LocalKernel {
         if let Ok(mut c) = self.conn.lock() {
             c.take();
         }
-        if let Some(init) = self.take_init() {
-            init.signal(nix::sys::signal::Signal::SIGKILL);
-        }
-        if let Some(cg) = &self.cgroup {
-            cg.remove();
-        }
+        Self::end_blocking(&self.zygote, &self.sandbox.name, self.cgroup.as_deref());
         if let Some(f) = self.on_drop.lock().ok().and_then(|mut f| f.take()) {
             f();
         }

@@ -1,5 +1,5 @@
-//! Every message between the engine and its Python processes (the zygote, sandbox builders,
-//! session workers), typed: requests are serialized from these enums and replies parsed
+//! Every message between the engine and its Python processes (the zygote, session workers),
+//! typed: requests are serialized from these enums and replies parsed
 //! strictly into them. `crates/exec/python/contract.json` declares the same shapes; the tests
 //! here and in `contract_tests`, and the worker's pytest suite, hold both sides to it.
 
@@ -16,17 +16,24 @@ use crate::NetworkMode;
 pub(crate) enum ZygoteRequest<'a> {
     /// The first message, once: what every session gets. Answered by [`ZygoteReply::Warm`].
     Config(&'a ZygoteConfig),
-    /// Fork the builder of a session's sandbox, which reports on the channel passed along
-    /// ([`BuilderReply`]); answered by [`ZygoteReply::Forked`] with the builder's pid.
-    Build { id: &'a str, uid: Option<u32> },
-    /// Start init and the worker of a session. Passed along: the worker's channel, then,
-    /// with the sandbox on, the session's user, mount, net, ipc and uts namespaces. Answered
-    /// by [`ZygoteReply::Forked`] with init's pid.
+    /// Make a session's sandbox (sandbox on): its namespaces and root, kept by its holder, a
+    /// process born in the cgroups whose `cgroup.procs` files are listed. Answered by
+    /// [`ZygoteReply::Forked`] with the holder's pid once the sandbox is ready.
+    Build {
+        id: &'a str,
+        uid: Option<u32>,
+        cgroup_procs: &'a [PathBuf],
+    },
+    /// Start a worker of a session, ending the previous one and every process it started.
+    /// Passed along: the worker's channel. Answered by [`ZygoteReply::Started`].
     Start {
         id: &'a str,
         workdir: Option<&'a Path>,
         cgroup_procs: &'a [PathBuf],
     },
+    /// End every process of a session. Answered by [`ZygoteReply::Closed`], also for a session
+    /// the zygote does not know.
+    Close { id: &'a str },
 }
 
 /// Settings the zygote receives once, at start.
@@ -34,7 +41,7 @@ pub(crate) enum ZygoteRequest<'a> {
 pub(crate) struct ZygoteConfig {
     pub sandboxed: bool,
     pub network: NetworkMode,
-    /// The empty host directory each builder mounts its private staging tmpfs on.
+    /// The empty host directory each holder mounts its private staging tmpfs on.
     pub stage: PathBuf,
     pub extra_ro_paths: Vec<PathBuf>,
     /// Size of each session's /workspace and /tmp.
@@ -71,10 +78,14 @@ pub(crate) struct Limits {
 pub(crate) enum ZygoteReply {
     /// Answer to `config`: warm, and what it found.
     Warm(ZygoteInfo),
-    /// A builder or a session's init was forked.
+    /// A session's holder runs, with this pid.
     Forked {
         pid: i32,
     },
+    /// A session's worker was started; it says so on its own channel.
+    Started {},
+    /// A session's processes were killed.
+    Closed {},
     Failed {
         error: String,
     },
@@ -96,18 +107,6 @@ pub(crate) struct ZygoteInfo {
     pub rlimits: Limits,
 }
 
-/// What a sandbox builder says on its own channel. The engine sends it nothing: closing the
-/// channel tells it that the engine holds the session's namespaces and it may exit.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub(crate) enum BuilderReply {
-    /// The session's namespaces and root are ready.
-    Built {},
-    Failed {
-        error: String,
-    },
-}
-
 /// Requests on a worker's stream.
 #[derive(Debug, Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -124,6 +123,9 @@ pub(crate) enum WorkerRequest<'a> {
     ReadFile { path: &'a str, limit: u64 },
     /// Answered by [`WorkerReply::FileList`].
     ListFiles,
+    /// Interrupt the running cell (a KeyboardInterrupt in it); dropped between cells. Not
+    /// answered: the cell's `done` frame follows.
+    Interrupt,
 }
 
 /// Frames a worker sends.
@@ -293,12 +295,14 @@ pub(crate) mod tests {
                 ZygoteRequest::Build {
                     id: "s0",
                     uid: None,
+                    cgroup_procs: &procs,
                 },
                 ZygoteRequest::Start {
                     id: "s0",
                     workdir: None,
                     cgroup_procs: &procs,
                 },
+                ZygoteRequest::Close { id: "s0" },
             ],
         );
     }
@@ -335,6 +339,7 @@ pub(crate) mod tests {
                     limit: 1,
                 },
                 WorkerRequest::ListFiles,
+                WorkerRequest::Interrupt,
             ],
         );
     }
@@ -362,6 +367,6 @@ pub(crate) mod tests {
         let mut extra = warm;
         extra["ok"] = json!(true);
         assert!(serde_json::from_value::<ZygoteReply>(extra).is_err());
-        assert!(serde_json::from_value::<BuilderReply>(json!({"type": "built", "x": 1})).is_err());
+        assert!(serde_json::from_value::<ZygoteReply>(json!({"type": "closed", "x": 1})).is_err());
     }
 }

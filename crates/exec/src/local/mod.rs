@@ -14,13 +14,12 @@ mod kernel;
 mod memfd;
 mod messages;
 mod network;
-mod pidfd;
 mod report;
+mod rundir;
 mod seccomp;
 mod worker_package;
 mod zygote;
 
-use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -30,9 +29,8 @@ use base64::Engine as _;
 use codeact_protocol::{BackendKind, SandboxReport};
 
 use self::cgroup::Cgroups;
-use self::channel::Control;
 use self::kernel::{LocalKernel, Sandbox};
-use self::messages::{BuilderReply, Limits, ZygoteConfig};
+use self::messages::{Limits, ZygoteConfig};
 use self::zygote::Zygote;
 use crate::{Backend, ExecConfig, ExecError, Kernel, NetworkMode, SandboxMode};
 
@@ -65,7 +63,7 @@ struct Inner {
 }
 
 mod tempfile_dir {
-    //! The empty host directory each sandbox builder mounts its private staging tmpfs on.
+    //! The empty host directory each session's holder mounts its private staging tmpfs on.
     use std::path::PathBuf;
 
     pub struct StageDir(pub PathBuf);
@@ -81,6 +79,7 @@ impl LocalBackend {
     /// Starts the zygote. With the sandbox on, also proves that a sandboxed session can be
     /// created on this machine, and refuses (an error) when it cannot.
     pub async fn new(config: &ExecConfig) -> Result<Self, ExecError> {
+        crate::limits::raise_open_files_limit();
         let config = config.clone();
         let inner = tokio::task::spawn_blocking(move || Inner::new_blocking(config))
             .await
@@ -109,8 +108,10 @@ impl Inner {
         let cache = codeact_protocol::paths::cache_dir();
         static BACKENDS: AtomicU64 = AtomicU64::new(0);
         let n = BACKENDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let data_dir = cache.join(format!("run-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&data_dir)?;
+        if n == 0 {
+            rundir::remove_stale(&cache);
+        }
+        let data_dir = rundir::create(&cache, n)?;
         // Under the system temp dir, which every uid may search; each sandbox mounts a private
         // tmpfs over it in its own mount namespace, so it stays empty on the host.
         let stage = std::env::temp_dir().join(format!("codeact-stage-{}-{n}", std::process::id()));
@@ -214,7 +215,6 @@ impl Inner {
                 zygote: self.zygote.clone(),
                 sandbox: Arc::new(sandbox),
                 conn: Mutex::new(None),
-                init: Mutex::new(None),
                 cgroup: cgroup.map(Arc::new),
                 oom_seen: AtomicU64::new(0),
                 cells_sent: AtomicU64::new(0),
@@ -229,9 +229,8 @@ impl Inner {
         }
     }
 
-    /// Makes a session's sandbox: with the sandbox on, the zygote forks a builder that
-    /// creates the namespaces and the root; we take references to its namespaces (and attach
-    /// the network stack) while it waits, then let it exit.
+    /// Makes a session's sandbox: with the sandbox on, its cgroup, then its namespaces and
+    /// root, kept by a holder process of the zygote's, then (egress) its network stack.
     fn build_sandbox(
         &self,
         uid: Option<u32>,
@@ -245,64 +244,41 @@ impl Inner {
             std::fs::create_dir_all(&workdir)?;
             let sandbox = Sandbox {
                 name,
-                ns: Vec::new(),
                 workdir: Some(workdir),
                 _net: None,
             };
             return Ok((sandbox, None));
         }
-        let (ctl, theirs) = Control::pair()?;
-        let pid = self.zygote.build(&name, uid, theirs)?;
-        // A builder that hangs must not hang the server.
-        ctl.set_timeout(std::time::Duration::from_secs(15))?;
-        match ctl.recv::<BuilderReply>()? {
-            Some(BuilderReply::Built {}) => {}
-            Some(BuilderReply::Failed { error }) => {
-                return Err(ExecError::SandboxUnavailable(error))
-            }
-            None => {
-                return Err(ExecError::SandboxUnavailable(
-                    "the sandbox builder died while building the sandbox".into(),
-                ))
-            }
-        }
-        let ns = hold_namespaces(pid)?;
-        let net = if self.config.sandbox.network == NetworkMode::Egress {
-            Some(network::attach(pid)?)
-        } else {
-            None
-        };
-        // Closing the channel lets the builder exit.
-        drop(ctl);
         let cgroup = match &self.cgroups {
             Some(cg) => Some(cg.create(&name, &self.config.sandbox)?),
             None => None,
         };
-        let sandbox = Sandbox {
-            name,
-            ns,
-            workdir: None,
-            _net: net,
-        };
-        Ok((sandbox, cgroup))
+        let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
+        let built = self.zygote.build(&name, uid, &procs).and_then(|holder| {
+            if self.config.sandbox.network == NetworkMode::Egress {
+                network::attach(holder).map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        match built {
+            Ok(net) => Ok((
+                Sandbox {
+                    name,
+                    workdir: None,
+                    _net: net,
+                },
+                cgroup,
+            )),
+            Err(e) => {
+                let _ = self.zygote.close(&name);
+                if let Some(cg) = cgroup {
+                    cg.remove();
+                }
+                Err(e)
+            }
+        }
     }
-}
-
-/// References to the namespaces of a session's builder (user, mount, net, ipc and uts, in the
-/// order the zygote joins them), which keep them, and the session's tmpfs mounts, alive.
-fn hold_namespaces(pid: i32) -> Result<Vec<OwnedFd>, ExecError> {
-    ["user", "mnt", "net", "ipc", "uts"]
-        .iter()
-        .map(|kind| {
-            std::fs::File::open(format!("/proc/{pid}/ns/{kind}"))
-                .map(OwnedFd::from)
-                .map_err(|e| {
-                    ExecError::SandboxUnavailable(format!(
-                        "cannot hold the session's {kind} namespace: {e}"
-                    ))
-                })
-        })
-        .collect()
 }
 
 /// The environment of every session: nothing of the server's, only what Python needs.
@@ -387,13 +363,14 @@ impl Inner {
     /// Starts a sandbox with its worker ready to run a cell.
     async fn start_fresh(self: Arc<Self>) -> Result<LocalKernel, ExecError> {
         let inner = self.clone();
-        // The zygote and builder channels are blocking sockets.
+        // The zygote's channel is a blocking socket.
         let kernel = tokio::task::spawn_blocking(move || inner.start_blocking())
             .await
-            .map_err(|e| ExecError::Protocol(e.to_string()))??;
+            .map_err(|e| ExecError::Protocol(e.to_string()))?
+            .map_err(crate::limits::explain_exhaustion)?;
         if let Err(e) = kernel.start_worker().await {
             kernel.shutdown().await;
-            return Err(e);
+            return Err(crate::limits::explain_exhaustion(e));
         }
         Ok(kernel)
     }

@@ -32,7 +32,7 @@ pub fn check_available() -> Result<(), ExecError> {
     }
 }
 
-/// Connects the network namespace of process `pid` (a sandbox builder) to the outside.
+/// Connects the network namespace of process `pid` (a session's holder) to the outside.
 pub fn attach(pid: i32) -> Result<Slirp, ExecError> {
     let (ready_r, ready_w) = nix::unistd::pipe().map_err(|e| ExecError::Io(e.into()))?;
     let mut cmd = Command::new("slirp4netns");

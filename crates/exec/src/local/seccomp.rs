@@ -1,5 +1,6 @@
 //! The seccomp filters every sandboxed session runs under, compiled to classic BPF here and
-//! installed by the session's init process just before it forks the worker.
+//! installed by each session's holder (its pid 1) and by each of its workers before either
+//! runs anything of the session's.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,7 @@
 //! The zygote: one Python process that has imported and warmed everything a session needs,
-//! and forks on request the builder of a session's sandbox and each start of its worker.
+//! and forks on request the holder of a session's sandbox and each start of its worker. It
+//! keeps the table of sessions and their processes, so that the server holds nothing per
+//! session but the worker's socket.
 //! Sessions so start in milliseconds and share the zygote's memory copy-on-write.
 
 use std::io::{BufRead, BufReader};
@@ -16,7 +18,6 @@ use crate::ExecError;
 pub(crate) struct Zygote {
     ctl: Mutex<Control>,
     child: Mutex<Child>,
-    pid: i32,
     pub info: ZygoteInfo,
 }
 
@@ -117,48 +118,61 @@ impl Zygote {
         tracing::debug!(python = %info.python, ipython = info.ipython, "zygote warm");
         Ok(Self {
             ctl: Mutex::new(ctl),
-            pid: child.id() as i32,
             child: Mutex::new(child),
             info,
         })
     }
 
-    /// The zygote's pid: every session's init is its child.
-    pub fn pid(&self) -> i32 {
-        self.pid
+    /// Makes a session's sandbox: its namespaces and root, kept by its holder, which is born
+    /// in the cgroups of `cgroup_procs`. Returns the holder's pid.
+    pub fn build(
+        &self,
+        id: &str,
+        uid: Option<u32>,
+        cgroup_procs: &[PathBuf],
+    ) -> Result<i32, ExecError> {
+        let request = ZygoteRequest::Build {
+            id,
+            uid,
+            cgroup_procs,
+        };
+        match self.call(&request, &[])? {
+            ZygoteReply::Forked { pid } => Ok(pid),
+            other => Err(Self::unexpected(other)),
+        }
     }
 
-    /// Forks the builder of a session's sandbox, which reports on `builder_fd`; returns
-    /// its pid.
-    pub fn build(&self, id: &str, uid: Option<u32>, builder_fd: OwnedFd) -> Result<i32, ExecError> {
-        let reply = self.call(&ZygoteRequest::Build { id, uid }, &[builder_fd.as_raw_fd()])?;
-        drop(builder_fd);
-        Self::pid_of(reply)
-    }
-
-    /// Starts init and the worker of a session: in the namespaces `ns` (user, mount, net,
-    /// ipc, uts) with the sandbox on, else in `workdir`; the worker talks on `worker_fd`.
-    /// Returns init's pid.
+    /// Starts a worker of a session (ending the previous one and all it started): in the
+    /// session's sandbox with the sandbox on, else in `workdir`; the worker talks on
+    /// `worker_fd`.
     pub fn start_session(
         &self,
         id: &str,
-        ns: &[OwnedFd],
         workdir: Option<&Path>,
         cgroup_procs: &[PathBuf],
         worker_fd: OwnedFd,
-    ) -> Result<i32, ExecError> {
-        let mut fds = vec![worker_fd.as_raw_fd()];
-        fds.extend(ns.iter().map(|f| f.as_raw_fd()));
+    ) -> Result<(), ExecError> {
         let reply = self.call(
             &ZygoteRequest::Start {
                 id,
                 workdir,
                 cgroup_procs,
             },
-            &fds,
+            &[worker_fd.as_raw_fd()],
         )?;
         drop(worker_fd);
-        Self::pid_of(reply)
+        match reply {
+            ZygoteReply::Started {} => Ok(()),
+            other => Err(Self::unexpected(other)),
+        }
+    }
+
+    /// Ends every process of a session (its holder, and so its namespaces, included).
+    pub fn close(&self, id: &str) -> Result<(), ExecError> {
+        match self.call(&ZygoteRequest::Close { id }, &[])? {
+            ZygoteReply::Closed {} => Ok(()),
+            other => Err(Self::unexpected(other)),
+        }
     }
 
     fn call(
@@ -173,12 +187,11 @@ impl Zygote {
         ctl.call(msg, fds)
     }
 
-    fn pid_of(reply: ZygoteReply) -> Result<i32, ExecError> {
+    fn unexpected(reply: ZygoteReply) -> ExecError {
         match reply {
-            ZygoteReply::Forked { pid } => Ok(pid),
-            ZygoteReply::Failed { error } => Err(ExecError::SandboxUnavailable(error)),
-            ZygoteReply::Warm(_) => Err(ExecError::Protocol(
-                "the zygote answered a request with its settings' answer".into(),
+            ZygoteReply::Failed { error } => ExecError::SandboxUnavailable(error),
+            other => ExecError::Protocol(format!(
+                "the zygote answered with the answer to another request: {other:?}"
             )),
         }
     }
