@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use codeact_exec::jupyter::{JupyterBackend, JupyterConfig};
-use codeact_exec::local::LocalBackend;
+use codeact_exec::local::{LocalBackend, ZYGOTE_TITLE};
 use codeact_exec::{Backend, ExecConfig, SandboxMode, SessionManager};
 
 pub use crate::procfs::MemSum;
@@ -176,7 +176,7 @@ fn zygotes() -> HashSet<i32> {
         .children(me)
         .iter()
         .copied()
-        .filter(|&p| procfs::cmdline(p).iter().any(|a| a == "zygote"))
+        .filter(|&p| procfs::cmdline(p).first().map(String::as_str) == Some(ZYGOTE_TITLE))
         .collect()
 }
 
@@ -233,7 +233,11 @@ async fn codeact_measure(
     ));
     row.versions.push((
         "interpreter".into(),
-        procfs::cmdline(zygote).first().cloned().unwrap_or_default(),
+        report
+            .python
+            .as_ref()
+            .map(|p| p.path.display().to_string())
+            .unwrap_or_default(),
     ));
 
     let target = Target {

@@ -35,6 +35,9 @@ use self::zygote::Zygote;
 use crate::{Backend, ExecConfig, ExecError, Kernel, NetworkMode, SandboxMode};
 
 /// First host uid of the range sessions run as when the server is root.
+/// The zygote's command line as `ps` shows it (set by `codeact_worker.title` at its start).
+pub const ZYGOTE_TITLE: &str = "codeact-zygote";
+
 const UID_BASE: u32 = 0x30000;
 /// CPU time one process of a session may use (an rlimit; the cgroup shares the CPU).
 const CPU_SECONDS: u64 = 6 * 3600;
