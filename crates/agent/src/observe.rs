@@ -8,7 +8,9 @@ use std::sync::LazyLock;
 use codeact_protocol::{ExecResult, ExecStatus, ImagePart, Output, TextForm};
 use regex::Regex;
 
-use crate::prompt::{image_not_saved, image_saved, EMPTY_OUTPUT, TRIMMED_OUTPUT};
+pub use codeact_protocol::mime::cap;
+
+use crate::prompt::{image_not_saved, image_saved, EMPTY_OUTPUT};
 
 /// What the model is shown for one cell, and the images it displayed.
 #[derive(Debug, Clone, PartialEq)]
@@ -152,18 +154,6 @@ pub fn assigned_name(code: &str) -> Option<String> {
     re.captures(last).map(|c| c[1].to_string())
 }
 
-/// Keeps the head and tail of `text` when it is longer than `limit` characters.
-pub fn cap(text: &str, limit: usize) -> String {
-    let n = text.chars().count();
-    if n <= limit {
-        return text.to_string();
-    }
-    let half = limit / 2;
-    let head: String = text.chars().take(half).collect();
-    let tail: String = text.chars().skip(n - half).collect();
-    format!("{head}\n{TRIMMED_OUTPUT}\n{tail}")
-}
-
 /// Frames of the user's own code: `File "<cell>", line 2`, `File <ipython-input-1-…>:2`,
 /// `Cell In[3], line 2`. Library frames name a real file path instead.
 fn is_cell_frame(line: &str) -> bool {
@@ -247,6 +237,7 @@ pub fn image_dir(output_dir: &Path, conversation_id: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prompt::TRIMMED_OUTPUT;
 
     #[test]
     fn the_variable_a_cell_ends_by_assigning() {

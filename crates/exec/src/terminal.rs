@@ -28,7 +28,17 @@ struct Line {
 impl Terminal {
     /// Applies `text`; returns the lines it finished, each ending in `\n`.
     pub fn feed(&mut self, text: &str) -> String {
-        self.parser.advance(&mut self.line, text.as_bytes());
+        let mut rest = text;
+        while let Some(at) = rest.find('\n') {
+            self.parser.advance(&mut self.line, &rest.as_bytes()[..at]);
+            // A newline always ends the line, and no escape sequence stays open past it: a
+            // stray ESC in binary output (`cat` of random bytes) would otherwise start a
+            // string sequence that swallows everything printed after it, as in a terminal.
+            self.parser = Parser::new();
+            self.line.execute(b'\n');
+            rest = &rest[at + 1..];
+        }
+        self.parser.advance(&mut self.line, rest.as_bytes());
         std::mem::take(&mut self.line.done)
     }
 
@@ -132,33 +142,29 @@ pub(crate) fn render(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The cases the worker's renderer is held to as well.
     #[test]
     fn renders_what_a_terminal_shows() {
-        let cases = [
-            ("plain\ntext\n", "plain\ntext\n"),
-            (
-                "progress 1/3\rprogress 2/3\rprogress 3/3\n",
-                "progress 3/3\n",
-            ),
-            ("progress 10/10\rstep 9\n", "step 9ss 10/10\n"),
-            ("done 50%\r\x1b[Kdone\n", "done\n"),
-            ("abc\x08\x08X\n", "aXc\n"),
-            (
-                "\x1b[31mred\x1b[0m and \x1b[1mbold\x1b[0m\n",
-                "red and bold\n",
-            ),
-            ("windows\r\nline endings\r\n", "windows\nline endings\n"),
-            ("abcdef\x1b[3Dxy\n", "abcxyf\n"),
-            ("abcdef\x1b[2Gz\n", "azcdef\n"),
-            ("abc\x1b[2K\rnew\n", "new\n"),
-            ("title\x1b]0;window title\x07 kept\n", "title kept\n"),
-            ("bar 1\x1b[Abar 2\n", "bar 2\n"),
-            ("no newline\rat end", "at endline"),
-            ("\x08\x08back at start\n", "back at start\n"),
-            ("é\rè\n", "è\n"),
-        ];
-        for (raw, shown) in cases {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../terminal_cases.json")).unwrap();
+        let cases = doc["cases"].as_array().unwrap();
+        assert!(cases.len() > 10);
+        for case in cases {
+            let (raw, shown) = (
+                case["raw"].as_str().unwrap(),
+                case["shown"].as_str().unwrap(),
+            );
             assert_eq!(render(raw), shown, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn no_escape_sequence_outlives_its_line() {
+        for open in ["\x1b]0;title", "\x1bPdcs", "\x1b[12", "\x1b_apc", "\x1b"] {
+            let mut t = Terminal::default();
+            let mut out = t.feed(&format!("junk {open}\n"));
+            out += &t.feed("done\n");
+            assert!(out.ends_with("\ndone\n"), "{open:?}: {out:?}");
         }
     }
 

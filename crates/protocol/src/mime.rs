@@ -216,8 +216,9 @@ impl Image<'_> {
     }
 }
 
-/// `text` when it has at most `limit` characters; else its head and tail around [`TRIMMED`].
-fn cap(text: &str, limit: usize) -> String {
+/// `text` (without trailing newlines) when it has at most `limit` characters; else its head
+/// and tail around [`TRIMMED`]. The one cap of every text form a model reads.
+pub fn cap(text: &str, limit: usize) -> String {
     let text = text.trim_end_matches('\n');
     let n = text.chars().count();
     if n <= limit {

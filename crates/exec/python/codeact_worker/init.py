@@ -85,14 +85,18 @@ def run_holder(cfg, release_fd, report_fd, init_exe_fd):
         signal.pause()
 
 
-def reap_all():
+def reap_all(reaped=None):
+    """Reaps every child that has ended, without waiting; `reaped(pid)` hears of each."""
     while True:
         try:
             pid, _st = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
+            # No children at all.
             return
         if pid == 0:
             return
+        if reaped is not None:
+            reaped(pid)
 
 
 def end_other_processes():

@@ -11,7 +11,8 @@ import re
 
 # One control: a newline, a carriage return, a backspace, or an ANSI escape sequence (CSI
 # with its parameters and final byte; OSC strings up to BEL or ST; any other ESC + one byte).
-CONTROL = re.compile(r"(\n|\r|\x08|\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?)")
+# An OSC string ends at a newline too: binary output must not hide the lines after it.
+CONTROL = re.compile(r"(\n|\r|\x08|\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|\x1b[@-_]?)")
 NEEDS_WORK = re.compile(r"[\r\x08\x1b]")
 
 

@@ -11,7 +11,7 @@ import time
 
 from . import messages, session
 from .channel import seq_recv, seq_send
-from .init import die, end_other_processes, run_holder, run_worker
+from .init import die, end_other_processes, reap_all, run_holder, run_worker
 from .runners import IPythonRunner
 from .sandbox import (
     PR_SET_CHILD_SUBREAPER,
@@ -47,15 +47,7 @@ SERVING = [False]
 
 
 def reap_children():
-    while True:
-        try:
-            pid, _st = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            # No children at all.
-            return
-        if pid == 0:
-            return
-        forget(pid)
+    reap_all(forget)
 
 
 def forget(pid):

@@ -1,31 +1,18 @@
 """Terminal rendering of stream text: carriage returns, backspaces, ANSI codes."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from codeact_worker.capture import Capture
 from codeact_worker.terminal import Line, render
 
+# Shared with the engine's renderer (src/terminal.rs): both must agree.
+CASES = json.loads((Path(__file__).resolve().parents[2] / "terminal_cases.json").read_text())["cases"]
 
-@pytest.mark.parametrize(
-    ("raw", "shown"),
-    [
-        ("plain\ntext\n", "plain\ntext\n"),
-        ("progress 1/3\rprogress 2/3\rprogress 3/3\n", "progress 3/3\n"),
-        # A terminal overwrites in place: a shorter redraw leaves the old tail.
-        ("progress 10/10\rstep 9\n", "step 9ss 10/10\n"),
-        ("done 50%\r\x1b[Kdone\n", "done\n"),
-        ("abc\x08\x08X\n", "aXc\n"),
-        ("\x1b[31mred\x1b[0m and \x1b[1mbold\x1b[0m\n", "red and bold\n"),
-        ("windows\r\nline endings\r\n", "windows\nline endings\n"),
-        ("abcdef\x1b[3Dxy\n", "abcxyf\n"),
-        ("abcdef\x1b[2Gz\n", "azcdef\n"),
-        ("abc\x1b[2K\rnew\n", "new\n"),
-        ("title\x1b]0;window title\x07 kept\n", "title kept\n"),
-        ("bar 1\x1b[Abar 2\n", "bar 2\n"),
-        ("no newline\rat end", "at endline"),
-        ("\x08\x08back at start\n", "back at start\n"),
-    ],
-)
+
+@pytest.mark.parametrize(("raw", "shown"), [(c["raw"], c["shown"]) for c in CASES])
 def test_render_shows_what_a_terminal_would(raw, shown):
     assert render(raw) == shown
 
