@@ -14,8 +14,8 @@ use codeact_agent::{Agent, AgentConfig, Outcome};
 use codeact_exec::SessionManager;
 use codeact_llm::Continuation;
 use codeact_protocol::{ActionOrigin, AgentEvent, EndReason};
-use common::manager;
 use common::openai_server::{ScriptedServer, Served};
+use common::{feedback, manager};
 use serde_json::Value;
 
 const STOP: &str = "</execute>";
@@ -39,16 +39,6 @@ fn codes(o: &Outcome) -> Vec<String> {
                 assert_eq!(*origin, ActionOrigin::ExecuteTag);
                 Some(code.clone())
             }
-            _ => None,
-        })
-        .collect()
-}
-
-fn feedback(o: &Outcome) -> Vec<String> {
-    o.events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Feedback { text } => Some(text.clone()),
             _ => None,
         })
         .collect()

@@ -11,23 +11,13 @@ use codeact_agent::prompt::{
 };
 use codeact_agent::{Agent, AgentConfig, Outcome, SelfConsistency};
 use codeact_protocol::{ActionOrigin, AgentErrorCode, AgentEvent, EndReason, ExecStatus, Role};
-use common::{manager, ScriptedLlm, Step};
+use common::{feedback, manager, ScriptedLlm, Step};
 
 fn config(dir: &tempfile::TempDir) -> AgentConfig {
     AgentConfig {
         output_dir: dir.path().join("images"),
         ..AgentConfig::task()
     }
-}
-
-fn feedback(o: &Outcome) -> Vec<String> {
-    o.events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Feedback { text } => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The replies the loop dropped and sampled again.

@@ -9,21 +9,8 @@ mod common;
 
 use std::time::Duration;
 
-use codeact_protocol::{ExecResult, ExecStatus, Output, StreamName};
-use common::{outputs_text, quick_config, stdout, TestServer};
-
-fn stderr(r: &ExecResult) -> String {
-    r.outputs
-        .iter()
-        .filter_map(|o| match o {
-            Output::Stream {
-                name: StreamName::Stderr,
-                text,
-            } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
+use codeact_protocol::{ExecStatus, Output};
+use common::{outputs_text, quick_config, stderr, stdout, TestServer};
 
 /// Asserts that the session kept `kept = 'yes'` (set by `remember`).
 async fn still_holds(srv: &TestServer, id: &str, after: &str) {

@@ -22,3 +22,14 @@ pub async fn manager() -> anyhow::Result<Arc<SessionManager>> {
     let backend = LocalBackend::new(&config).await?;
     Ok(SessionManager::new(Arc::new(backend), config))
 }
+
+/// The feedback the loop gave the model during a run, in order.
+pub fn feedback(o: &codeact_agent::Outcome) -> Vec<String> {
+    o.events
+        .iter()
+        .filter_map(|e| match e {
+            codeact_protocol::AgentEvent::Feedback { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}

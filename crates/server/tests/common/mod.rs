@@ -10,7 +10,7 @@ use codeact_exec::{ExecConfig, SessionManager};
 use codeact_protocol::http::{
     ErrorEnvelope, ExecuteRequest, SeedExecuteRequest, SeedExecuteResponse,
 };
-use codeact_protocol::{ExecResult, ExecStatus, Output};
+use codeact_protocol::{ExecResult, ExecStatus, Output, StreamName};
 use codeact_server::ServerConfig;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -297,18 +297,25 @@ pub fn outputs_text(r: &ExecResult) -> String {
     r.outputs.iter().map(Output::text).collect()
 }
 
-/// The stdout text of a result.
-pub fn stdout(r: &ExecResult) -> String {
+/// The text of one stream of a result.
+pub fn stream_text(r: &ExecResult, which: StreamName) -> String {
     r.outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Stream {
-                name: codeact_protocol::StreamName::Stdout,
-                text,
-            } => Some(text.as_str()),
+            Output::Stream { name, text } if *name == which => Some(text.as_str()),
             _ => None,
         })
         .collect()
+}
+
+/// The stdout text of a result.
+pub fn stdout(r: &ExecResult) -> String {
+    stream_text(r, StreamName::Stdout)
+}
+
+/// The stderr text of a result.
+pub fn stderr(r: &ExecResult) -> String {
+    stream_text(r, StreamName::Stderr)
 }
 
 /// The exception name of a result's error output, if any.
