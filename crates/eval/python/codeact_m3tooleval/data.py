@@ -1,0 +1,25 @@
+"""The benchmark's data, read once when the package is imported (its files are gone afterwards).
+
+Files (copied unchanged from the M³ToolEval pack, see data/NOTICE.md): travel.json (locations,
+flights and hotels of the travel domain), web_pages.jsonl (the web-browsing site, one page per
+line, in site order) and web_metadata.json (the site's item and person metadata, which the tools
+do not use but tests may)."""
+
+import json
+import os
+
+_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def _read(name):
+    with open(os.path.join(_DIR, name), encoding="utf-8") as f:
+        return f.read()
+
+
+TRAVEL = json.loads(_read("travel.json"))
+WEB_PAGES = {}
+for _line in _read("web_pages.jsonl").splitlines():
+    if _line.strip():
+        _page = json.loads(_line)
+        WEB_PAGES[_page["name"]] = _page["content"]
+WEB_METADATA = json.loads(_read("web_metadata.json"))
