@@ -1,5 +1,7 @@
 """Tools of the message_decoder domain, written from the pack's tools.json."""
 
+from .extremes import largest, smallest
+
 
 def convert_hex_to_ascii(hex_string):
     """Converts a hexadecimal string to ASCII."""
@@ -35,12 +37,12 @@ def string_length(string):
 def minimum_value(*args):
     """Finds the minimum value from given arguments."""
     # min over the tuple, not min(*args): no arguments is a ValueError, one list is returned whole.
-    return min(args)
+    return smallest(args)
 
 
 def maximum_value(*args):
     """Finds the maximum value from given arguments."""
-    return max(args)
+    return largest(args)
 
 
 def make_tools():

@@ -2,6 +2,8 @@
 
 from collections import Counter
 
+from .extremes import largest
+
 _TRANSCRIBE = {"A": "U", "C": "G", "G": "C", "T": "A"}
 _REVERSE_TRANSCRIBE = {"U": "A", "C": "G", "A": "T", "G": "C"}
 _NUCLEOTIDES = frozenset("ACGT")
@@ -31,7 +33,7 @@ def find_max_nucleotide(*args):
     for i in range(0, len(args), 2):
         counts[args[i]] = args[i + 1]
     # max keeps the first of equal values, so a tie goes to the key that appeared first.
-    key = max(counts, key=counts.get)
+    key = largest(tuple(counts), key=counts.get)
     return (key, counts[key])
 
 

@@ -87,12 +87,15 @@ def make_tools():
         """Return the current view in string format of the rendered webpage."""
         return browser.view()
 
+    # The calculator's eval sees the domain's tools, itself included.
+    namespace = {}
     tools = {
         "click_url": click_url,
         "go_to_previous_page": go_to_previous_page,
         "scroll_down": scroll_down,
         "scroll_up": scroll_up,
         "view": view,
+        "calculator": make_calculator(namespace),
     }
-    tools["calculator"] = make_calculator(tools)
+    namespace.update(tools)
     return tools
