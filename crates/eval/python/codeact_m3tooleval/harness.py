@@ -84,10 +84,16 @@ def emit(function_name, *args):
         result = function(*args)
     # Whatever goes wrong must reach the Rust side as a line it can read, not a traceback.
     except Exception as error:  # noqa: BLE001 - reported to the caller as {"error": ...}
-        result = {"error": f"{type(error).__name__}: {error}"}
-    # ensure_ascii keeps the line ASCII, json.dumps escapes every newline: one line, always.
-    sys.stdout.write(PREFIX + json.dumps(_clean(result)) + "\n")
+        result = {"error": truncate(f"{type(error).__name__}: {error}")}
+    sys.stdout.write(PREFIX + dumps_line(result) + "\n")
     sys.stdout.flush()
+
+
+def dumps_line(result):
+    """The result as JSON on one line: json.dumps escapes newlines and every other control
+    character, and the Unicode line separators are escaped too, so no reader splits it."""
+    text = json.dumps(_clean(result), ensure_ascii=False)
+    return text.translate(_LINE_SEPARATORS)
 
 
 def _current_tools():
@@ -127,6 +133,7 @@ def _feedback(text):
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_LINE_SEPARATORS = {ord(char): f"\\u{ord(char):04x}" for char in "\x85\u2028\u2029"}
 
 
 def _clean(value):

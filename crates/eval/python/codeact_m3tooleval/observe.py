@@ -6,6 +6,7 @@ is read back with ast.literal_eval when it is a literal. Text and JSON modes use
 on str() of a tool's result."""
 
 import ast
+import json
 import math
 import re
 
@@ -14,10 +15,11 @@ MAX_OUTPUT = 2000
 TRUNCATED = "...\n[Output Truncated]"
 _OUT_PROMPT = re.compile(r"Out\[\d+\]:")
 
-# The JSON form of a result crosses to the Rust side, whose parser stops at 128 levels of
-# nesting; and a result of millions of items is no use to an answer check.
+# The JSON form of a result crosses to the Rust side on one line of the cell's output, which the
+# session caps (64 KiB by default), and through a parser that stops at 128 levels of nesting. A
+# result larger than this is of no use to an answer check anyway.
+MAX_VALUE_CHARS = 8000
 _MAX_DEPTH = 100
-_MAX_ITEMS = 100_000
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 
@@ -58,13 +60,17 @@ class _NotJson(Exception):
 
 def to_json(value):
     """(True, JSON form) for str, int, float, bool, None, and lists, tuples and str-keyed dicts of
-    those; (False, None) otherwise, for a non-finite float, an int outside 64 bits, a cycle, a
-    nesting deeper than 100 or more than 100 000 items in all."""
-    budget = [_MAX_ITEMS]
+    those; (False, None) otherwise: a non-finite float, an int outside 64 bits, a cycle, a nesting
+    deeper than 100, or a JSON text longer than MAX_VALUE_CHARS."""
+    # The budget stops the walk early on a huge result; the final length is exact.
+    budget = [MAX_VALUE_CHARS]
     try:
-        return True, _convert(value, 0, budget)
+        converted = _convert(value, 0, budget)
     except (_NotJson, RecursionError):
         return False, None
+    if len(json.dumps(converted, ensure_ascii=False)) > MAX_VALUE_CHARS:
+        return False, None
+    return True, converted
 
 
 def _convert(value, depth, budget):
@@ -82,6 +88,9 @@ def _convert(value, depth, budget):
             raise _NotJson
         return float(value)
     if isinstance(value, str):
+        budget[0] -= len(value)
+        if budget[0] < 0:
+            raise _NotJson
         return str(value)
     if isinstance(value, (list, tuple)):
         return [_convert(item, depth + 1, budget) for item in value]

@@ -13,6 +13,11 @@ import json
 
 from . import domains
 
+# The result crosses to the Rust side on one line of a capped cell output: failures are listed
+# up to this many, each with what was expected and what came shown up to SHOWN characters.
+MAX_LISTED = 50
+SHOWN = 200
+
 
 def check_vectors(text):
     """{"failures": [str], "passed": int, "total": int} for a vectors file's content."""
@@ -24,9 +29,11 @@ def check_vectors(text):
         total += 1
         failure = _check_vector(number, line)
         if failure is not None:
-            # One line per failure, whatever an exception's message holds.
-            failures.append(failure.replace("\r", "\\r").replace("\n", "\\n"))
-    return {"failures": failures, "passed": total - len(failures), "total": total}
+            failures.append(failure)
+    passed = total - len(failures)
+    if len(failures) > MAX_LISTED:
+        failures = failures[:MAX_LISTED] + [f"... and {len(failures) - MAX_LISTED} more failing vectors"]
+    return {"failures": failures, "passed": passed, "total": total}
 
 
 def _check_vector(number, line):
@@ -41,9 +48,9 @@ def _check_vector(number, line):
             mismatch = _check_call(tools, call)
             if mismatch is not None:
                 where = f"{domain} session step {step}: " if "session" in vector else f"{domain}: "
-                return f"vector {number} ({where}{_describe(call)}): {mismatch}"
+                return _one_line(f"vector {number} ({where}{_short(_describe(call))}): {mismatch}")
     except (ValueError, KeyError, TypeError) as error:
-        return f"vector {number}: not a valid vector ({type(error).__name__}: {error})"
+        return _one_line(f"vector {number}: not a valid vector ({type(error).__name__}: {_short(str(error))})")
     return None
 
 
@@ -69,7 +76,7 @@ def _check_call(tools, call):
     if not isinstance(args, list):
         raise TypeError("args is not a list")
     if not isinstance(name, str) or name not in tools:
-        return f"expected {expected}, got no tool of that name"
+        return f"expected {_short(expected)}, got no tool of that name"
     try:
         result = tools[name](*args)
     # A vector may expect any exception type; one that differs is a failure to report.
@@ -78,8 +85,17 @@ def _check_call(tools, call):
         same_message = "message" not in call or str(error) == call["message"]
         if "raises" in call and raised == call["raises"] and same_message:
             return None
-        return f"expected {expected}, got raised {raised}: {error}"
+        return f"expected {_short(expected)}, got raised {raised}: {_short(str(error))}"
     got = repr(result)
     if "raises" not in call and got == expected:
         return None
-    return f"expected {expected}, got {got}"
+    return f"expected {_short(expected)}, got {_short(got)}"
+
+
+def _short(text):
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
+
+
+def _one_line(text):
+    # One line per failure, whatever an exception's message holds.
+    return text.replace("\r", "\\r").replace("\n", "\\n")

@@ -82,6 +82,12 @@ def test_text_action_truncates_the_observation():
     assert result["observation"] == "x" * 2000 + "...\n[Output Truncated]"
     assert result["value"] == "x" * 2500 and result["literal"]
     assert harness.call_text("calculator, 'x' * 2000")["observation"] == "x" * 2000
+    # A value too large to cross on the result's line is left out.
+    assert harness.call_text("calculator, 'x' * 9000") == {
+        "observation": "x" * 2000 + "...\n[Output Truncated]",
+        "value": None,
+        "literal": False,
+    }
 
 
 def test_json_action_executes(decoder):
@@ -136,6 +142,8 @@ def test_to_json_limits():
     cycle.append(cycle)
     assert to_json(cycle) == (False, None)
     assert to_json(list(range(100_001))) == (False, None)
+    assert to_json(["\x00" * 1400]) == (False, None)  # 8400 characters once escaped
+    assert to_json(["\x00" * 1300])[0] is True
     assert to_json(float("inf")) == (False, None)
 
 
@@ -180,7 +188,7 @@ def test_observe_code_survives_pathological_text():
 
 def read_emitted(capsys):
     out = capsys.readouterr().out
-    assert out.endswith("\n") and out.count("\n") == 1
+    assert out.endswith("\n") and len(out.splitlines()) == 1
     assert out.startswith("\x1fcodeact-eval ")
     return json.loads(out[len("\x1fcodeact-eval ") :])
 
@@ -190,8 +198,11 @@ def test_emit_prints_one_line(capsys):
     assert read_emitted(capsys) == {"tools": ["reverse_string"]}
     harness.emit("call_text", "reverse_string, a\nb")
     assert read_emitted(capsys) == ok("b\na", "b\na")
-    harness.emit("call_json", '{"tool": "reverse_string", "args": ["\\u00e9\\u2028"]}')
-    assert read_emitted(capsys) == ok("\u2028\u00e9", "\u2028\u00e9")
+    # Text stays as it is, but for the characters that some readers take for line ends.
+    harness.emit("call_json", '{"tool": "reverse_string", "args": ["\\u00e9\\u2028\\u0085\\r"]}')
+    out = capsys.readouterr().out
+    assert "\u00e9" in out and "\u2028" not in out and "\x85" not in out and "\r" not in out
+    assert json.loads(out[len(harness.PREFIX) :]) == ok("\r\x85\u2028\u00e9", "\r\x85\u2028\u00e9")
     harness.emit("observe_code", "Out[1]: 2")
     assert read_emitted(capsys) == ok("2", 2)
     harness.emit("check_vectors", "")

@@ -64,3 +64,14 @@ def test_every_vector_starts_on_fresh_tools():
     assert len(opened["failures"]) == 1
     # The browser of the first session is gone: the second starts with no history.
     assert check_vectors(_lines({"domain": "web_browsing", "session": [back]}))["failures"] == []
+
+
+def test_failures_stay_short():
+    wrong = {"domain": "message_decoder", "tool": "reverse_string", "args": ["ab"], "result_repr": "'" + "x" * 500}
+    result = check_vectors(_lines(*[wrong] * 60))
+    assert (result["passed"], result["total"]) == (0, 60)
+    assert len(result["failures"]) == 51
+    assert result["failures"][0] == (
+        "vector 1 (message_decoder: reverse_string('ab')): expected '" + "x" * 199 + "..., got 'ba'"
+    )
+    assert result["failures"][-1] == "... and 10 more failing vectors"
