@@ -16,10 +16,12 @@ def _read(name):
         return f.read()
 
 
+def _pages():
+    pages = (json.loads(line) for line in _read("web_pages.jsonl").splitlines() if line.strip())
+    return {page["name"]: page["content"] for page in pages}
+
+
 TRAVEL = json.loads(_read("travel.json"))
-WEB_PAGES = {}
-for _line in _read("web_pages.jsonl").splitlines():
-    if _line.strip():
-        _page = json.loads(_line)
-        WEB_PAGES[_page["name"]] = _page["content"]
+# Page name -> content, in the file's order.
+WEB_PAGES = _pages()
 WEB_METADATA = json.loads(_read("web_metadata.json"))

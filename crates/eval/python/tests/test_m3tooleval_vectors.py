@@ -75,3 +75,10 @@ def test_failures_stay_short():
         "vector 1 (message_decoder: reverse_string('ab')): expected '" + "x" * 199 + "..., got 'ba'"
     )
     assert result["failures"][-1] == "... and 10 more failing vectors"
+
+
+def test_lines_end_at_newlines_only():
+    vector = {"domain": "message_decoder", "tool": "string_length", "args": ["a\u2028b"], "result_repr": "3"}
+    text = json.dumps(vector, ensure_ascii=False) + "\r\n"
+    assert "\u2028" in text
+    assert check_vectors(text) == {"failures": [], "passed": 1, "total": 1}
