@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Lints and tests the session worker, the Python package the engine embeds
-# (crates/exec/python/codeact_worker): `ruff check`, `ruff format --check`, then pytest.
-# Installs ruff and pytest into a venv of their own (DEV_VENV, default
-# ~/.cache/codeact/dev-venv) the first time; quick when it exists. Exits non-zero on a failure.
+# Lints and tests the Python the binary embeds: the session worker (crates/exec/python) and the
+# evaluations' tools and simulated APIs (crates/eval/python). In each: `ruff check`,
+# `ruff format --check`, then pytest. Installs ruff and pytest into a venv of their own
+# (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time; quick when it exists. Exits
+# non-zero on a failure.
 set -euo pipefail
-cd "$(dirname "$0")/../crates/exec/python"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 VENV="${DEV_VENV:-$CACHE/dev-venv}"
 PYTHON="${DEV_PYTHON:-/usr/bin/python3}"
@@ -14,10 +15,14 @@ if ! { [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c 'import pytest' 2>/dev/n
   "$VENV/bin/pip" install -q --disable-pip-version-check pytest ruff
 fi
 
-# Nothing written into the source tree: no bytecode (the crate's build script watches the
-# package's files), ruff's cache under the venv, no pytest cache.
+# Nothing written into the source tree: no bytecode (the crates' build scripts watch the
+# packages' files), ruff's cache under the venv, no pytest cache.
 export PYTHONDONTWRITEBYTECODE=1
 export RUFF_CACHE_DIR="$VENV/ruff-cache"
-"$VENV/bin/ruff" check .
-"$VENV/bin/ruff" format --check .
-"$VENV/bin/python" -m pytest -p no:cacheprovider
+for dir in crates/exec/python crates/eval/python; do
+  echo "== $dir"
+  cd "$ROOT/$dir"
+  "$VENV/bin/ruff" check .
+  "$VENV/bin/ruff" format --check .
+  "$VENV/bin/python" -m pytest -q -p no:cacheprovider
+done

@@ -9,7 +9,9 @@ use anyhow::{Context, Result};
 use codeact_exec::jupyter::JupyterBackend;
 use codeact_exec::local::LocalBackend;
 use codeact_exec::{Backend, SessionManager};
-use codeact_llm::{EmbeddedBackend, EmbeddedConfig, FetchProgress, LlmBackend, OpenAiBackend};
+use codeact_llm::{
+    EmbeddedBackend, EmbeddedConfig, FetchProgress, LlmBackend, OpenAiBackend, ScriptBackend,
+};
 
 use crate::config::{BackendKind, Config, LlmKind, LlmSettings};
 
@@ -44,6 +46,13 @@ pub async fn llm(settings: &LlmSettings) -> Result<Arc<dyn LlmBackend>> {
             Ok(Arc::new(engine))
         }
         LlmKind::OpenAi => Ok(Arc::new(OpenAiBackend::new(settings.openai.clone())?)),
+        LlmKind::Script => {
+            let path = settings
+                .script
+                .as_deref()
+                .context("--llm script needs --script FILE (or [llm] script)")?;
+            Ok(Arc::new(ScriptBackend::from_file(path)?))
+        }
     }
 }
 

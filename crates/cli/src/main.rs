@@ -6,6 +6,7 @@ mod agent_cmd;
 mod backends;
 mod bench;
 mod config;
+mod eval;
 mod exec;
 mod serve;
 
@@ -39,6 +40,11 @@ enum Command {
     Exec(exec::ExecArgs),
     /// Show what the sandbox enforces on this machine.
     Sandbox(EngineArgs),
+    /// Evaluate a model on the seed's benchmarks (M³ToolEval, API-Bank): code vs JSON vs text actions.
+    Eval {
+        #[command(subcommand)]
+        command: eval::EvalCommand,
+    },
     /// Run benchmarks and print comparison tables.
     Bench {
         #[command(subcommand)]
@@ -84,6 +90,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Serve(a) => serve::run(Config::load(path, &[&a])?).await.map(|_| 0),
         Command::Exec(a) => exec::run(path, a).await,
         Command::Bench { command } => bench::run(path, command).await,
+        Command::Eval { command } => eval::run(path, command).await,
         Command::Sandbox(a) => {
             let sessions = backends::session_manager(&Config::load(path, &[&a])?).await?;
             println!("{}", serde_json::to_string_pretty(&sessions.report())?);

@@ -1,14 +1,44 @@
-//! Quality evaluations of the CodeAct loop. [`bench_agent`] runs a set of short tasks that need
-//! computation (arithmetic, strings, dates, lists) end to end with a given model, for several
-//! prompt and parsing variants, and returns a [`BenchReport`] that prints as a table. Its one
-//! front end is `codeact bench agent`.
+//! Quality evaluations of agents.
+//!
+//! - [`bench_agent`] runs a set of short tasks that need computation (arithmetic, strings,
+//!   dates, lists) end to end with the CodeAct agent, for several prompt and parsing variants,
+//!   and returns a [`BenchReport`]; its front end is `codeact bench agent`.
+//! - [`m3tooleval`] runs the M³ToolEval benchmark in its three action modes; its front end is
+//!   `codeact eval m3tooleval`.
+//!
+//! The benchmarks' tools run in sandboxed sessions, from Python packages embedded in the
+//! binary ([`pypkg`]); results are appended to JSONL files as runs finish ([`records`]) and
+//! summarised as a table, Markdown, JSON and a chart ([`summary`]).
 
+pub mod apibank;
 mod bench;
+mod chart;
 mod check;
+mod error;
+mod jsonl;
+pub mod m3tooleval;
+pub mod pypkg;
+pub mod records;
 mod report;
+pub mod summary;
 mod tasks;
 
 pub use bench::{bench_agent, BenchOptions, Variant};
 pub use check::check_answer;
+pub use error::EvalError;
+pub use jsonl::{parse_jsonl, read_jsonl};
 pub use report::{BenchReport, TaskResult, VariantSummary};
-pub use tasks::{builtin_tasks, load_tasks, parse_tasks, EvalError, Task};
+pub use summary::Summary;
+pub use tasks::{builtin_tasks, load_tasks, parse_tasks, Task};
+
+/// What an evaluation tells its front end as it goes.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The work is known: `total` runs selected, `done` of them already in the results.
+    Started { total: usize, done: usize },
+    /// One run ended.
+    Finished { name: String, correct: bool },
+}
+
+/// Hears [`Progress`]; called from the evaluation's task, so it must be quick.
+pub type ProgressFn<'a> = dyn Fn(Progress) + Send + Sync + 'a;

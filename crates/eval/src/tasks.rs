@@ -4,27 +4,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::jsonl::{parse_jsonl, read_jsonl};
+use crate::EvalError;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub id: String,
     pub prompt: String,
     pub answer: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EvalError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("line {line}: {source}")]
-    Parse {
-        line: usize,
-        source: serde_json::Error,
-    },
-    #[error("{0:?} is not a variant: write style:fence:grammar, e.g. ours:on:off or seed:off:on")]
-    Variant(String),
 }
 
 /// The tasks kept in this crate (`tasks/agent.jsonl`).
@@ -34,25 +21,12 @@ pub fn builtin_tasks() -> Vec<Task> {
 }
 
 pub fn load_tasks(path: &Path) -> Result<Vec<Task>, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    parse_tasks(&text)
+    read_jsonl(path)
 }
 
 /// Parses JSONL; blank lines are skipped.
 pub fn parse_tasks(text: &str) -> Result<Vec<Task>, EvalError> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|source| EvalError::Parse {
-                line: i + 1,
-                source,
-            })
-        })
-        .collect()
+    parse_jsonl(text)
 }
 
 #[cfg(test)]

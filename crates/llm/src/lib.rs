@@ -12,6 +12,7 @@ pub mod embedded;
 mod grammar;
 pub mod model;
 pub mod openai;
+mod script;
 mod sse;
 mod stop;
 #[cfg(feature = "testing")]
@@ -25,4 +26,5 @@ pub use model::{
     default_model_path, ensure_default_model, ensure_default_model_with, FetchProgress,
 };
 pub use openai::{Continuation, OpenAiBackend, OpenAiConfig, ServerTimings};
+pub use script::{ScriptBackend, LAST_MESSAGE};
 pub use stop::trailing_partial_stop;

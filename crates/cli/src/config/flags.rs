@@ -36,6 +36,8 @@ pub enum LlmKind {
     /// Any OpenAI-compatible server.
     #[value(name = "openai")]
     OpenAi,
+    /// Replies replayed from a script file (`--script`), for running protocols without a model.
+    Script,
 }
 
 /// `--sandbox`.
@@ -121,6 +123,9 @@ pub struct LlmArgs {
     /// Sampling temperature (default 0: greedy, deterministic).
     #[arg(long)]
     pub temperature: Option<f32>,
+    /// The replies of `--llm script`: JSON Lines of rules (see the README).
+    #[arg(long, env = "CODEACT_SCRIPT")]
+    pub script: Option<PathBuf>,
 }
 
 impl Overrides for LlmArgs {
@@ -132,6 +137,7 @@ impl Overrides for LlmArgs {
         set(&mut m.base_url, self.base_url.clone());
         set(&mut m.threads, self.threads);
         set(&mut m.temperature, self.temperature);
+        set(&mut m.script, self.script.clone());
     }
 }
 

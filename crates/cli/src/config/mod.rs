@@ -84,6 +84,8 @@ pub struct LlmSection {
     pub accepts_images: Option<bool>,
     /// How an OpenAI-compatible server continues an unfinished reply.
     pub continuation: Option<ContinuationSetting>,
+    /// The replies of the `script` backend.
+    pub script: Option<PathBuf>,
 }
 
 /// `[llm] continuation`: how an OpenAI-compatible server continues the assistant's unfinished
@@ -151,6 +153,10 @@ pub struct LlmSettings {
     pub threads: Option<usize>,
     pub context_tokens: Option<u32>,
     pub openai: OpenAiConfig,
+    /// The replies of the `script` backend.
+    pub script: Option<PathBuf>,
+    /// Sampling temperature, when configured.
+    pub temperature: Option<f32>,
 }
 
 impl Layers {
@@ -294,6 +300,8 @@ impl Config {
                 threads: m.threads,
                 context_tokens: m.context_tokens,
                 openai,
+                script: m.script,
+                temperature: m.temperature,
             },
             agent,
             conversations_dir,

@@ -1,0 +1,138 @@
+//! Result files: one JSON line per finished run, appended as soon as the run ends, so that a
+//! rerun skips what is there and an interrupted run (Ctrl-C, a kill) keeps what finished.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::EvalError;
+
+/// An append-only JSONL file of records.
+pub struct RecordLog {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl RecordLog {
+    /// Opens (creating it and its directory) the log at `path` and reads what it holds. A last
+    /// line cut short by a kill is dropped from the file; any other bad line is an error.
+    pub fn open<T: DeserializeOwned>(path: &Path) -> Result<(Self, Vec<T>), EvalError> {
+        let write_err = |source| EvalError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write_err)?;
+        }
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(EvalError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        let mut records = Vec::new();
+        let mut good_len = 0;
+        let mut offset = 0;
+        for (i, line) in text.split_inclusive('\n').enumerate() {
+            offset += line.len();
+            if line.trim().is_empty() {
+                good_len = offset;
+                continue;
+            }
+            if !line.ends_with('\n') {
+                // Only the last line can lack its newline: a write cut short.
+                break;
+            }
+            match serde_json::from_str(line) {
+                Ok(r) => {
+                    records.push(r);
+                    good_len = offset;
+                }
+                Err(source) => {
+                    return Err(EvalError::Resume(format!(
+                        "{} line {}: {source}; move the file away to start over",
+                        path.display(),
+                        i + 1
+                    )))
+                }
+            }
+        }
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(write_err)?;
+        if good_len < text.len() {
+            file.set_len(good_len as u64).map_err(write_err)?;
+        }
+        Ok((
+            Self {
+                path: path.to_path_buf(),
+                file: Mutex::new(file),
+            },
+            records,
+        ))
+    }
+
+    /// Appends one record as one line.
+    pub fn append<T: Serialize>(&self, record: &T) -> Result<(), EvalError> {
+        let mut line = serde_json::to_string(record).map_err(|e| EvalError::Write {
+            path: self.path.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push('\n');
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(line.as_bytes())
+            .and_then(|_| file.flush())
+            .map_err(|source| EvalError::Write {
+                path: self.path.display().to_string(),
+                source,
+            })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn records_survive_a_reopen_and_a_torn_last_line_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/runs.jsonl");
+        let (log, old) = RecordLog::open::<Value>(&path).unwrap();
+        assert!(old.is_empty());
+        log.append(&json!({"a": 1})).unwrap();
+        log.append(&json!({"a": 2})).unwrap();
+        drop(log);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"a\": 3").unwrap();
+        drop(f);
+        let (log, old) = RecordLog::open::<Value>(&path).unwrap();
+        assert_eq!(old, vec![json!({"a": 1}), json!({"a": 2})]);
+        log.append(&json!({"a": 4})).unwrap();
+        let (_, old) = RecordLog::open::<Value>(&path).unwrap();
+        assert_eq!(old.len(), 3);
+    }
+
+    #[test]
+    fn a_bad_line_in_the_middle_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.jsonl");
+        std::fs::write(&path, "{\"a\": 1}\nnot json\n{\"a\": 2}\n").unwrap();
+        let err = RecordLog::open::<Value>(&path).err().unwrap();
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+}
