@@ -95,7 +95,10 @@ MULTI_LINE = {
     "text_as_action": re.compile(r"\[\s*Action:\s*(\w+),\s*(.*)\]", re.DOTALL),
     "json_as_action": re.compile(r"\[\s*(\{.*\})\s*\]", re.DOTALL),
 }
-BARE_TEXT_CALL = re.compile(r"\[\s*Action:\s*(\w+)\s*\]", re.DOTALL)
+BARE_TEXT_CALL = {
+    False: re.compile(r"\[Action:\s*(\w+)\s*\]"),
+    True: re.compile(r"\[\s*Action:\s*(\w+)\s*\]", re.DOTALL),
+}
 
 
 def describe():
@@ -145,14 +148,18 @@ def _unquote(text):
 
 
 def _split_at(text, declared, separator):
-    """``key<sep>value`` pairs where a new pair starts only at ', <declared key><sep>'."""
+    """``key<sep>value`` pairs: the first key is any word, a later pair starts only at
+    ', <declared key><sep>' (so commas inside values stay); a trailing comma is dropped."""
     keys = "|".join(re.escape(k) for k in sorted(declared, key=len, reverse=True))
-    boundary = re.compile(rf"(?:^\s*|,\s*)({keys})\s*{separator}", re.DOTALL)
+    boundary = re.compile(rf"^\s*(\w+)\s*{separator}|,\s*({keys})\s*{separator}", re.DOTALL)
     matches = list(boundary.finditer(text))
     params = {}
     for i, match in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        params[match.group(1)] = text[match.end() : end]
+        value = text[match.end() : end]
+        if i + 1 == len(matches):
+            value = re.sub(r",\s*$", "", value)
+        params[match.group(1) or match.group(2)] = value
     return params
 
 
@@ -241,7 +248,7 @@ def corrected_parse(mode, span, touched):
     patterns = MULTI_LINE if "multiline_span" in touched else ONE_LINE
     match = patterns[mode].search(span)
     if match is None:
-        bare = BARE_TEXT_CALL.search(span) if mode == "text_as_action" else None
+        bare = BARE_TEXT_CALL["multiline_span" in touched].search(span) if mode == "text_as_action" else None
         if bare is None:
             return parse(mode, span)
         touched.add("zero_arg_calls")
