@@ -43,9 +43,9 @@ const STAGING: &str = ".codeact-eval";
 const EMIT_PREFIX: &str = "codeact-eval ";
 
 impl PyPackage {
-    /// Writes the package into session `id`, imports `module` (which loads everything it
-    /// needs), then deletes the files, so that code run later in the session does not find
-    /// them in its working directory.
+    /// Writes the package into session `id`, imports `module` and calls its `preload()` when it
+    /// has one (so that everything it reads later is in memory), then deletes the files, so
+    /// that code run later in the session does not find them in its working directory.
     pub async fn install(
         &self,
         sessions: &SessionManager,
@@ -70,7 +70,9 @@ impl PyPackage {
     root = os.path.abspath({staging})
     sys.path.insert(0, root)
     try:
-        importlib.import_module({module})
+        module = importlib.import_module({module})
+        if hasattr(module, "preload"):
+            module.preload()
     finally:
         sys.path.remove(root)
         shutil.rmtree(root)

@@ -88,8 +88,14 @@ async fn every_pack_vector_passes_inside_a_session() {
     );
 }
 
-/// A script that, for every task, runs its gold code then answers with the observation.
+/// A script that, for every task, runs its gold code then answers with the observation: the
+/// file the README's speed command uses.
 fn gold_script() -> ScriptBackend {
+    ScriptBackend::from_file(&data("m3tooleval_gold_script.jsonl")).unwrap()
+}
+
+#[test]
+fn the_gold_script_replays_the_gold_actions() {
     #[derive(serde::Deserialize)]
     struct Gold {
         task: String,
@@ -97,21 +103,25 @@ fn gold_script() -> ScriptBackend {
     }
     let gold: Vec<Gold> = read_jsonl(&data("m3tooleval_gold.jsonl")).unwrap();
     let tasks = builtin_tasks();
-    let mut script = String::new();
-    for g in &gold {
-        let task = tasks.iter().find(|t| t.name == g.task).unwrap();
-        let rule = serde_json::json!({
-            "first": format!("Instruction: {}\n", task.instruction),
-            "replies": [
-                format!("Thought: run it.\nAction:\n{}\nEnd Action", g.code),
-                format!("Answer: {}", codeact_llm::LAST_MESSAGE),
-            ],
-        });
-        script.push_str(&rule.to_string());
-        script.push('\n');
-    }
     assert_eq!(gold.len(), tasks.len(), "one gold action per task");
-    ScriptBackend::parse(&script, "gold").unwrap()
+    let expected: Vec<Value> = gold
+        .iter()
+        .map(|g| {
+            let task = tasks.iter().find(|t| t.name == g.task).unwrap();
+            serde_json::json!({
+                "first": format!("Instruction: {}\n", task.instruction),
+                "replies": [
+                    format!("Thought: run it.\nAction:\n{}\nEnd Action", g.code),
+                    format!("Answer: {}", codeact_llm::LAST_MESSAGE),
+                ],
+            })
+        })
+        .collect();
+    let script: Vec<Value> = read_jsonl(&data("m3tooleval_gold_script.jsonl")).unwrap();
+    assert!(
+        script == expected,
+        "regenerate the script from m3tooleval_gold.jsonl"
+    );
 }
 
 #[tokio::test]

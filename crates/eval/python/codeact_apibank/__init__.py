@@ -13,7 +13,7 @@ Public functions (all results are JSON values):
 * ``reset(mode, corrected=False)`` - drop the scorer state of (mode, corrected).
 * ``corrections()`` - the fixes ``corrected=True`` applies.
 * ``api_names(sample=None)`` - all API names, or a sample's dialogue's in description order.
-* ``code_of(reply)``, ``recorder(namespace, api_names)``, ``recorded()`` - executed code replies.
+* ``code_of(reply)``, ``api_params()`` - executed code replies.
 * ``check_vectors(text)`` - replay a vectors file.
 * ``emit(function_name, *args, **kwargs)`` - call one of these and print one result line.
 """
@@ -23,7 +23,7 @@ import json
 from . import corrections as _corrections
 from .dataset import MODES, interfaces, sample_info
 from .dataset import samples as _samples
-from .executed import code_of, recorded, recorder
+from .executed import api_params, code_of
 from .render import api_order
 from .render import request as _request
 from .scoring import reset, score, score_call
@@ -34,13 +34,12 @@ PREFIX = "\x1fcodeact-eval "
 __all__ = [
     "MODES",
     "api_names",
+    "api_params",
     "preload",
     "check_vectors",
     "code_of",
     "corrections",
     "emit",
-    "recorded",
-    "recorder",
     "request",
     "reset",
     "samples",
@@ -89,11 +88,10 @@ def api_names(sample=None):
 
 _PUBLIC = {
     "api_names": api_names,
+    "api_params": api_params,
     "check_vectors": check_vectors,
     "code_of": code_of,
     "corrections": corrections,
-    "recorded": recorded,
-    "recorder": recorder,
     "request": request,
     "reset": reset,
     "samples": samples,

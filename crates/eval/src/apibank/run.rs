@@ -113,6 +113,18 @@ struct SampleInfo {
     api_name: String,
 }
 
+/// What one sample of a mode needs.
+enum Job {
+    /// Recorded by an earlier run.
+    Done(Box<ApiBankRecord>),
+    /// To ask the model, with this request.
+    Ask(Vec<Message>),
+    /// Asked.
+    Asked(Reply),
+    /// Not selected: not asked, not scored (the scorers' state then follows the selection).
+    Skip,
+}
+
 /// A model reply and what it cost.
 struct Reply {
     messages: Vec<Message>,
@@ -152,8 +164,7 @@ pub async fn evaluate(
     sessions.create(&scorer).await?;
     let result = async {
         APIBANK.install(&sessions, &scorer, MODULE).await?;
-        let all: Vec<SampleInfo> =
-            pypkg::call(&sessions, &scorer, &emit_cell(MODULE, "samples", &[])).await?;
+        let all = all_samples(&sessions, &scorer).await?;
         // Scoring state depends on every earlier sample, so the filter only skips model calls.
         let selected: Vec<bool> = all
             .iter()
@@ -182,28 +193,36 @@ pub async fn evaluate(
                 mode,
             };
             ctx.reset().await?;
-            let mut replies = futures::stream::iter(all.iter().zip(&selected))
-                .map(|(info, &wanted)| {
-                    let old = old_by_key.remove(&(info.sample.clone(), mode));
-                    let ctx = &ctx;
-                    async move {
-                        match old {
-                            Some(rec) => Ok::<_, EvalError>((info, Some(Ok(rec)))),
-                            None if wanted => Ok((info, Some(Err(ctx.ask(info).await?)))),
-                            None => Ok((info, None)),
-                        }
-                    }
+            // The requests first: the model calls below run while the scoring session is busy,
+            // and must not wait for it themselves.
+            let mut jobs = Vec::with_capacity(all.len());
+            for (info, &wanted) in all.iter().zip(&selected) {
+                let job = match old_by_key.remove(&(info.sample.clone(), mode)) {
+                    Some(rec) => Job::Done(Box::new(rec)),
+                    None if wanted => Job::Ask(ctx.request(info).await?),
+                    None => Job::Skip,
+                };
+                jobs.push((info, job));
+            }
+            let ctx = &ctx;
+            let mut replies = futures::stream::iter(jobs)
+                .map(|(info, job)| async move {
+                    let got = match job {
+                        Job::Ask(messages) => Job::Asked(ctx.ask(messages).await?),
+                        other => other,
+                    };
+                    Ok::<_, EvalError>((info, got))
                 })
                 .buffered(options.concurrency.max(1));
             while let Some(item) = replies.next().await {
                 let (info, got) = item?;
                 match got {
                     // Rescored only to rebuild the scorers' state for later samples.
-                    Some(Ok(rec)) => {
+                    Job::Done(rec) => {
                         ctx.score(info, &rec.reply).await?;
-                        records.push(rec);
+                        records.push(*rec);
                     }
-                    Some(Err(reply)) => {
+                    Job::Asked(reply) => {
                         let rec = ctx.record(info, reply).await?;
                         log.append(&rec)?;
                         progress(Progress::Finished {
@@ -212,7 +231,7 @@ pub async fn evaluate(
                         });
                         records.push(rec);
                     }
-                    None => {}
+                    Job::Skip | Job::Ask(_) => {}
                 }
             }
         }
@@ -225,6 +244,26 @@ pub async fn evaluate(
     .await;
     let _ = sessions.delete(&scorer).await;
     result
+}
+
+/// The scored samples in canonical order, a page per call (the whole list is longer than the
+/// engine lets one cell print).
+async fn all_samples(
+    sessions: &SessionManager,
+    scorer: &str,
+) -> Result<Vec<SampleInfo>, EvalError> {
+    const PAGE: usize = 100;
+    let mut all = Vec::new();
+    loop {
+        let args = [all.len().to_string(), PAGE.to_string()];
+        let page: Vec<SampleInfo> =
+            pypkg::call(sessions, scorer, &emit_cell(MODULE, "samples", &args)).await?;
+        let last = page.len() < PAGE;
+        all.extend(page);
+        if last {
+            return Ok(all);
+        }
+    }
 }
 
 struct ModeRun<'a> {
@@ -264,10 +303,13 @@ impl ModeRun<'_> {
         Ok(())
     }
 
-    async fn ask(&self, info: &SampleInfo) -> Result<Reply, EvalError> {
-        let messages: Vec<Message> = self
-            .call("request", &[py_str(&info.sample), self.mode_arg()])
-            .await?;
+    async fn request(&self, info: &SampleInfo) -> Result<Vec<Message>, EvalError> {
+        self.call("request", &[py_str(&info.sample), self.mode_arg()])
+            .await
+    }
+
+    /// The model's reply to `messages`; uses no session.
+    async fn ask(&self, messages: Vec<Message>) -> Result<Reply, EvalError> {
         let mut request = CompletionRequest::greedy(messages.clone(), self.options.max_tokens);
         request.temperature = self.options.temperature;
         let start = Instant::now();
@@ -364,8 +406,9 @@ impl ModeRun<'_> {
         })
     }
 
-    /// Runs a code reply in a fresh session holding only recorders of the dialogue's APIs, and
-    /// scores the first call it makes with the corrected scoring.
+    /// Runs a code reply in a fresh session where every API name is a recorder of its calls
+    /// (nothing else of the benchmark is there), and scores the first call it makes with the
+    /// corrected scoring.
     async fn execute(&self, info: &SampleInfo, reply: &str) -> Result<Executed, EvalError> {
         let code: Option<String> = self.call("code_of", &[py_str(reply)]).await?;
         let no_call = |code, error| Executed {
@@ -373,31 +416,26 @@ impl ModeRun<'_> {
             call: None,
             error,
             scored: Scored {
-                correct: false,
                 cause: "no_api_call".into(),
-                span: None,
-                name: None,
-                args: None,
-                result: None,
-                needs_network: false,
-                corrections: Vec::new(),
+                ..unreachable_scored()
             },
         };
         let Some(code) = code else {
             return Ok(no_call(None, None));
         };
+        let params: Value = self.call("api_params", &[]).await?;
         let session = format!("{}-exec-{}", self.scorer, pypkg::next_id());
         let outcome = async {
-            self.sessions.create(&session).await?;
-            APIBANK.install(self.sessions, &session, MODULE).await?;
-            let apis: Vec<String> = self.call("api_names", &[py_str(&info.sample)]).await?;
-            let names = serde_json::to_string(&apis).unwrap_or_else(|_| "[]".into());
-            let _: Value = pypkg::call(
-                self.sessions,
-                &session,
-                &emit_cell(MODULE, "recorder", &["globals()".into(), names]),
-            )
-            .await?;
+            let setup = self
+                .sessions
+                .execute(&session, &recorder_cell(&params))
+                .await?;
+            if setup.status != codeact_protocol::ExecStatus::Ok {
+                return Err(EvalError::Python(format!(
+                    "setting up the API recorders failed: {}",
+                    setup.text().trim()
+                )));
+            }
             let result = self
                 .sessions
                 .execute_with(
@@ -409,8 +447,10 @@ impl ModeRun<'_> {
                 .await?;
             let error = (result.status != codeact_protocol::ExecStatus::Ok)
                 .then(|| result.text().trim().to_string());
-            let calls: Vec<Value> =
-                pypkg::call(self.sessions, &session, &emit_cell(MODULE, "recorded", &[])).await?;
+            // The code may have ended its interpreter or deleted the record: no call, then.
+            let calls: Vec<Value> = pypkg::call(self.sessions, &session, RECORDED_CELL)
+                .await
+                .unwrap_or_default();
             Ok::<_, EvalError>((error, calls))
         }
         .await;
@@ -441,6 +481,40 @@ impl ModeRun<'_> {
         })
     }
 }
+
+/// A cell binding each API name to a function that notes its call (`params`: the declared
+/// parameter names, which name positional arguments; `argN` past them) and returns None.
+/// Arguments are snapshotted as JSON when the call is made (others as their repr).
+fn recorder_cell(params: &Value) -> String {
+    format!(
+        r#"def __codeact_recorders(signatures):
+    import json
+    calls = []
+    def snapshot(value):
+        try:
+            return json.loads(json.dumps(value, allow_nan=False))
+        except (TypeError, ValueError, RecursionError):
+            return repr(value)
+    def recorder(name, params):
+        def record(*args, **kwargs):
+            bound = {{params[i] if i < len(params) else f"arg{{i}}": v for i, v in enumerate(args)}}
+            bound.update(kwargs)
+            calls.append({{"name": name, "args": {{str(k): snapshot(v) for k, v in bound.items()}}}})
+        record.__name__ = record.__qualname__ = name
+        return record
+    for name, names in signatures.items():
+        globals()[name] = recorder(name, names)
+    return calls
+__codeact_calls = __codeact_recorders({signatures})
+del __codeact_recorders
+"#,
+        signatures = pypkg::py_json(params)
+    )
+}
+
+/// Prints the recorded calls as the evaluation packages' `emit` does.
+const RECORDED_CELL: &str =
+    "print('codeact-eval ' + __import__('json').dumps(__codeact_calls, default=repr))\n";
 
 fn unreachable_scored() -> Scored {
     Scored {
