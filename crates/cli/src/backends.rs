@@ -37,6 +37,7 @@ pub async fn llm(settings: &LlmSettings) -> Result<Arc<dyn LlmBackend>> {
         LlmKind::Embedded => {
             let mut cfg = EmbeddedConfig::new(model_path(settings).await?);
             cfg.n_threads = settings.threads;
+            cfg.kv_reuse = settings.kv_reuse;
             if let Some(n) = settings.context_tokens {
                 cfg.n_ctx = n;
             }

@@ -153,3 +153,45 @@ async fn gold_replies_get_the_original_verdict_on_every_sample() {
     assert!(unexplained.is_empty(), "{unexplained:#?}");
     assert_eq!(right, 348);
 }
+
+#[tokio::test]
+async fn a_rerun_asks_the_model_nothing_again() {
+    let llm: Arc<dyn LlmBackend> = Arc::new(
+        codeact_llm::ScriptBackend::parse(r#"{"reply": "[GetToday()]"}"#, "today").unwrap(),
+    );
+    let out = tempfile::tempdir().unwrap();
+    let sessions = sessions().await;
+    let options = ApiBankOptions {
+        modes: vec![ActionMode::Code, ActionMode::Json],
+        filter: Some("^GetToday".into()),
+        concurrency: 2,
+        out: out.path().into(),
+        max_tokens: 512,
+        temperature: 0.0,
+        execute_code: false,
+    };
+    let (first, _) = apibank::evaluate(llm.clone(), sessions.clone(), &options, &|_: Progress| {})
+        .await
+        .unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let (second, _) = apibank::evaluate(llm, sessions.clone(), &options, &|p: Progress| {
+        seen.lock().unwrap().push(format!("{p:?}"))
+    })
+    .await
+    .unwrap();
+    sessions.shutdown().await;
+    assert_eq!(first, second);
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen[0].starts_with("Started"), "{seen:?}");
+    let records: Vec<ApiBankRecord> = read_jsonl(&out.path().join(apibank::RECORDS_FILE)).unwrap();
+    let code_ok = records
+        .iter()
+        .filter(|r| r.action_mode == ActionMode::Code && r.api_name == "GetToday")
+        .all(|r| r.is_correct);
+    assert!(
+        code_ok,
+        "[GetToday()] is the call the GetToday samples want"
+    );
+    assert!(records.len() >= 2);
+}

@@ -345,3 +345,42 @@ async fn a_rerun_skips_finished_runs() {
     let records: Vec<M3Record> = read_jsonl(&out.path().join(m3tooleval::RECORDS_FILE)).unwrap();
     assert_eq!(records.len(), 16);
 }
+
+#[tokio::test]
+async fn a_single_tool_task_ends_as_soon_as_an_action_gives_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = builtin_tasks()
+        .into_iter()
+        .find(|t| t.name == DECODER)
+        .unwrap();
+    task.name = "message_decoder/single".into();
+    task.is_single_tool_task = true;
+    task.expected_output = Value::String("cba".into());
+    task.expected_output_repr = "'cba'".into();
+    let tasks = dir.path().join("tasks.jsonl");
+    std::fs::write(
+        &tasks,
+        format!("{}\n", serde_json::to_string(&task).unwrap()),
+    )
+    .unwrap();
+    let llm: Arc<dyn LlmBackend> = Arc::new(
+        ScriptBackend::parse(
+            r#"{"replies": ["Action: reverse_string, xyz End Action", "Action: reverse_string, abc End Action"]}"#,
+            "single",
+        )
+        .unwrap(),
+    );
+    let sessions = sessions().await;
+    let mut opts = options(dir.path().join("out"), vec![ActionMode::Text], None);
+    opts.tasks = Some(tasks);
+    m3tooleval::evaluate(llm, sessions.clone(), &opts, &no_progress)
+        .await
+        .unwrap();
+    sessions.shutdown().await;
+    let records: Vec<M3Record> =
+        read_jsonl(&dir.path().join("out").join(m3tooleval::RECORDS_FILE)).unwrap();
+    assert_eq!(records.len(), 1);
+    assert!(records[0].is_correct);
+    assert_eq!(records[0].n_turns, 2);
+    assert_eq!(records[0].end_reason, M3EndReason::Correct);
+}

@@ -123,6 +123,10 @@ pub struct LlmArgs {
     /// Sampling temperature (default 0: greedy, deterministic).
     #[arg(long)]
     pub temperature: Option<f32>,
+    /// Evaluate every prompt whole: the embedded engine forgets the previous request's KV
+    /// state instead of reusing its shared prefix (for measuring what the reuse saves).
+    #[arg(long)]
+    pub no_kv_reuse: bool,
     /// The replies of `--llm script`: JSON Lines of rules (see the README).
     #[arg(long, env = "CODEACT_SCRIPT")]
     pub script: Option<PathBuf>,
@@ -138,6 +142,9 @@ impl Overrides for LlmArgs {
         set(&mut m.threads, self.threads);
         set(&mut m.temperature, self.temperature);
         set(&mut m.script, self.script.clone());
+        if self.no_kv_reuse {
+            m.kv_reuse = Some(false);
+        }
     }
 }
 

@@ -86,6 +86,9 @@ pub struct LlmSection {
     pub continuation: Option<ContinuationSetting>,
     /// The replies of the `script` backend.
     pub script: Option<PathBuf>,
+    /// Whether the embedded engine reuses the KV state of a prompt prefix shared with the
+    /// previous request (default true).
+    pub kv_reuse: Option<bool>,
 }
 
 /// `[llm] continuation`: how an OpenAI-compatible server continues the assistant's unfinished
@@ -157,6 +160,7 @@ pub struct LlmSettings {
     pub script: Option<PathBuf>,
     /// Sampling temperature, when configured.
     pub temperature: Option<f32>,
+    pub kv_reuse: bool,
 }
 
 impl Layers {
@@ -302,6 +306,7 @@ impl Config {
                 openai,
                 script: m.script,
                 temperature: m.temperature,
+                kv_reuse: m.kv_reuse.unwrap_or(true),
             },
             agent,
             conversations_dir,
