@@ -14,6 +14,7 @@ pub mod apibank;
 mod bench;
 mod chart;
 mod check;
+mod completion;
 mod error;
 mod jsonl;
 pub mod m3tooleval;
@@ -25,6 +26,7 @@ mod tasks;
 
 pub use bench::{bench_agent, BenchOptions, Variant};
 pub use check::check_answer;
+pub use completion::ModelCost;
 pub use error::EvalError;
 pub use jsonl::{parse_jsonl, read_jsonl};
 pub use report::{BenchReport, TaskResult, VariantSummary};

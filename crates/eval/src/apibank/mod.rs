@@ -11,6 +11,8 @@
 //! `execute_code`, a code reply is also run as Python against recorders of the APIs, in a
 //! fresh session of its own, and the call it really makes is scored.
 
+mod execute;
+mod report;
 mod run;
 
 pub use run::{

@@ -4,20 +4,21 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 use codeact_exec::SessionManager;
-use codeact_llm::{Chunk, CompletionRequest, LlmBackend, LlmError};
+use codeact_llm::{CompletionRequest, LlmBackend, LlmError};
 use codeact_protocol::Message;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::report::summaries;
 use super::MODULE;
+use crate::completion::{complete, ModelCost};
 use crate::m3tooleval::ActionMode;
 use crate::pypkg::{self, emit_cell, py_str, APIBANK};
 use crate::records::RecordLog;
-use crate::summary::{Outcome, Summary};
+use crate::summary::Summary;
 use crate::{EvalError, Progress, ProgressFn};
 
 /// The name of the results file under `out`.
@@ -99,16 +100,13 @@ pub struct ApiBankRecord {
     #[serde(default)]
     pub context_exceeded: bool,
     pub model: String,
-    pub seconds: f64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub cached_tokens: u64,
-    pub first_token_ms: Option<f64>,
+    #[serde(flatten)]
+    pub cost: ModelCost,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-struct SampleInfo {
-    sample: String,
+pub(super) struct SampleInfo {
+    pub(super) sample: String,
     file: String,
     api_name: String,
 }
@@ -126,15 +124,11 @@ enum Job {
 }
 
 /// A model reply and what it cost.
-struct Reply {
+pub(super) struct Reply {
     messages: Vec<Message>,
     text: String,
     context_exceeded: bool,
-    seconds: f64,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    cached_tokens: u64,
-    first_token_ms: Option<f64>,
+    cost: ModelCost,
 }
 
 /// Runs what `options` selects that `out` does not hold yet, in every mode; returns the summary
@@ -266,17 +260,17 @@ async fn all_samples(
     }
 }
 
-struct ModeRun<'a> {
+pub(super) struct ModeRun<'a> {
     llm: &'a Arc<dyn LlmBackend>,
-    sessions: &'a SessionManager,
-    scorer: &'a str,
+    pub(super) sessions: &'a SessionManager,
+    pub(super) scorer: &'a str,
     options: &'a ApiBankOptions,
     model: &'a str,
-    mode: ActionMode,
+    pub(super) mode: ActionMode,
 }
 
 impl ModeRun<'_> {
-    async fn call<T: serde::de::DeserializeOwned>(
+    pub(super) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         function: &str,
         args: &[String],
@@ -289,7 +283,7 @@ impl ModeRun<'_> {
         .await
     }
 
-    fn mode_arg(&self) -> String {
+    pub(super) fn mode_arg(&self) -> String {
         py_str(self.mode.as_str())
     }
 
@@ -312,42 +306,18 @@ impl ModeRun<'_> {
     async fn ask(&self, messages: Vec<Message>) -> Result<Reply, EvalError> {
         let mut request = CompletionRequest::greedy(messages.clone(), self.options.max_tokens);
         request.temperature = self.options.temperature;
-        let start = Instant::now();
-        let mut reply = Reply {
-            messages,
-            text: String::new(),
-            context_exceeded: false,
-            seconds: 0.0,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            cached_tokens: 0,
-            first_token_ms: None,
-        };
-        match self.llm.stream(request).await {
-            Ok(mut stream) => {
-                while let Some(chunk) = stream.next().await {
-                    match chunk {
-                        Ok(Chunk::Delta(d)) => {
-                            if reply.first_token_ms.is_none() && !d.is_empty() {
-                                reply.first_token_ms = Some(start.elapsed().as_secs_f64() * 1e3);
-                            }
-                            reply.text.push_str(&d);
-                        }
-                        Ok(Chunk::Done { usage, .. }) => {
-                            reply.prompt_tokens = u64::from(usage.prompt_tokens);
-                            reply.completion_tokens = u64::from(usage.completion_tokens);
-                            reply.cached_tokens = u64::from(usage.cached_tokens);
-                        }
-                        Err(LlmError::ContextLength(_)) => reply.context_exceeded = true,
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-            Err(LlmError::ContextLength(_)) => reply.context_exceeded = true,
+        let mut cost = ModelCost::default();
+        let (text, context_exceeded) = match complete(self.llm.as_ref(), request, &mut cost).await {
+            Ok(text) => (text, false),
+            Err(LlmError::ContextLength(_)) => (String::new(), true),
             Err(e) => return Err(e.into()),
-        }
-        reply.seconds = start.elapsed().as_secs_f64();
-        Ok(reply)
+        };
+        Ok(Reply {
+            messages,
+            text,
+            context_exceeded,
+            cost,
+        })
     }
 
     /// Both scorings of a reply.
@@ -398,125 +368,12 @@ impl ModeRun<'_> {
             executed,
             context_exceeded: reply.context_exceeded,
             model: self.model.to_string(),
-            seconds: reply.seconds,
-            prompt_tokens: reply.prompt_tokens,
-            completion_tokens: reply.completion_tokens,
-            cached_tokens: reply.cached_tokens,
-            first_token_ms: reply.first_token_ms,
-        })
-    }
-
-    /// Runs a code reply in a fresh session where every API name is a recorder of its calls
-    /// (nothing else of the benchmark is there), and scores the first call it makes with the
-    /// corrected scoring.
-    async fn execute(&self, info: &SampleInfo, reply: &str) -> Result<Executed, EvalError> {
-        let code: Option<String> = self.call("code_of", &[py_str(reply)]).await?;
-        let no_call = |code, error| Executed {
-            code,
-            call: None,
-            error,
-            scored: Scored {
-                cause: "no_api_call".into(),
-                ..unreachable_scored()
-            },
-        };
-        let Some(code) = code else {
-            return Ok(no_call(None, None));
-        };
-        let params: Value = self.call("api_params", &[]).await?;
-        let session = format!("{}-exec-{}", self.scorer, pypkg::next_id());
-        let outcome = async {
-            let setup = self
-                .sessions
-                .execute(&session, &recorder_cell(&params))
-                .await?;
-            if setup.status != codeact_protocol::ExecStatus::Ok {
-                return Err(EvalError::Python(format!(
-                    "setting up the API recorders failed: {}",
-                    setup.text().trim()
-                )));
-            }
-            let result = self
-                .sessions
-                .execute_with(
-                    &session,
-                    &code,
-                    Some(std::time::Duration::from_secs(30)),
-                    None,
-                )
-                .await?;
-            let error = (result.status != codeact_protocol::ExecStatus::Ok)
-                .then(|| result.text().trim().to_string());
-            // The code may have ended its interpreter or deleted the record: no call, then.
-            let calls: Vec<Value> = pypkg::call(self.sessions, &session, RECORDED_CELL)
-                .await
-                .unwrap_or_default();
-            Ok::<_, EvalError>((error, calls))
-        }
-        .await;
-        let _ = self.sessions.delete(&session).await;
-        let (error, calls) = outcome?;
-        let Some(call) = calls.into_iter().next() else {
-            return Ok(no_call(Some(code), error));
-        };
-        let name = call.get("name").and_then(Value::as_str).unwrap_or_default();
-        let args = call.get("args").cloned().unwrap_or(Value::Null);
-        let scored: Scored = self
-            .call(
-                "score_call",
-                &[
-                    py_str(&info.sample),
-                    self.mode_arg(),
-                    py_str(name),
-                    pypkg::py_json(&args),
-                    "corrected=True".into(),
-                ],
-            )
-            .await?;
-        Ok(Executed {
-            code: Some(code),
-            call: Some(call),
-            error,
-            scored,
+            cost: reply.cost,
         })
     }
 }
 
-/// A cell binding each API name to a function that notes its call (`params`: the declared
-/// parameter names, which name positional arguments; `argN` past them) and returns None.
-/// Arguments are snapshotted as JSON when the call is made (others as their repr).
-fn recorder_cell(params: &Value) -> String {
-    format!(
-        r#"def __codeact_recorders(signatures):
-    import json
-    calls = []
-    def snapshot(value):
-        try:
-            return json.loads(json.dumps(value, allow_nan=False))
-        except (TypeError, ValueError, RecursionError):
-            return repr(value)
-    def recorder(name, params):
-        def record(*args, **kwargs):
-            bound = {{params[i] if i < len(params) else f"arg{{i}}": v for i, v in enumerate(args)}}
-            bound.update(kwargs)
-            calls.append({{"name": name, "args": {{str(k): snapshot(v) for k, v in bound.items()}}}})
-        record.__name__ = record.__qualname__ = name
-        return record
-    for name, names in signatures.items():
-        globals()[name] = recorder(name, names)
-    return calls
-__codeact_calls = __codeact_recorders({signatures})
-del __codeact_recorders
-"#,
-        signatures = pypkg::py_json(params)
-    )
-}
-
-/// Prints the recorded calls as the evaluation packages' `emit` does.
-const RECORDED_CELL: &str =
-    "print('codeact-eval ' + __import__('json').dumps(__codeact_calls, default=repr))\n";
-
-fn unreachable_scored() -> Scored {
+pub(super) fn unreachable_scored() -> Scored {
     Scored {
         correct: false,
         cause: "not scored".into(),
@@ -527,87 +384,4 @@ fn unreachable_scored() -> Scored {
         needs_network: false,
         corrections: Vec::new(),
     }
-}
-
-/// The original scoring and the corrected one, rows by dialogue level, with the samples that
-/// need the internet counted apart.
-fn summaries(
-    model: &str,
-    options: &ApiBankOptions,
-    records: &[&ApiBankRecord],
-) -> (Summary, Summary) {
-    let modes: Vec<String> = options
-        .modes
-        .iter()
-        .map(|m| m.short().to_string())
-        .collect();
-    let group = |r: &ApiBankRecord| {
-        if r.scored.needs_network || r.corrected.needs_network {
-            "needs internet".to_string()
-        } else if r.file.contains("-level-2-") {
-            "level-2 dialogues".to_string()
-        } else {
-            "level-1 dialogues".to_string()
-        }
-    };
-    let outcomes = |pick: &dyn Fn(&ApiBankRecord) -> bool| -> Vec<Outcome> {
-        let mut v: Vec<Outcome> = records
-            .iter()
-            .map(|r| Outcome {
-                group: group(r),
-                mode: r.action_mode.short().to_string(),
-                item: r.sample.clone(),
-                correct: pick(r),
-            })
-            .collect();
-        v.sort_by_key(|o| match o.group.as_str() {
-            "level-1 dialogues" => 0,
-            "level-2 dialogues" => 1,
-            _ => 2,
-        });
-        v
-    };
-    let mut original = Summary::new(
-        "API-Bank level-1",
-        model,
-        &modes,
-        1,
-        &outcomes(&|r| r.is_correct),
-    );
-    original.notes.push(
-        "Scored as the original does, quirks included (comparable with the paper); \"all\" counts every sample, the ones that need the internet too.".into(),
-    );
-    let mut corrected = Summary::new(
-        "API-Bank level-1 (corrected)",
-        model,
-        &modes,
-        1,
-        &outcomes(&|r| r.corrected.correct),
-    );
-    let mut fixes: Vec<&str> = records
-        .iter()
-        .flat_map(|r| r.corrected.corrections.iter().map(String::as_str))
-        .collect();
-    fixes.sort_unstable();
-    fixes.dedup();
-    corrected.notes.push(format!(
-        "The same replies with the original's distorting quirks fixed; fixes that changed a verdict here: {}.",
-        if fixes.is_empty() { "none".to_string() } else { fixes.join(", ") }
-    ));
-    if options.execute_code {
-        let executed: Vec<&ApiBankRecord> = records
-            .iter()
-            .copied()
-            .filter(|r| r.executed.is_some())
-            .collect();
-        let ok = executed
-            .iter()
-            .filter(|r| r.executed.as_ref().is_some_and(|e| e.scored.correct))
-            .count();
-        corrected.notes.push(format!(
-            "Code replies run as Python (--execute-code): {ok}/{} made the right call.",
-            executed.len()
-        ));
-    }
-    (original, corrected)
 }

@@ -153,7 +153,7 @@ fn timing_note(new: &[M3Record], wall: std::time::Duration, concurrency: usize) 
         .iter()
         .flat_map(|r| r.overhead_ms.iter().copied())
         .collect();
-    let ttft: Vec<f64> = new.iter().filter_map(|r| r.first_token_ms).collect();
+    let ttft: Vec<f64> = new.iter().filter_map(|r| r.cost.first_token_ms).collect();
     let mut note = format!(
         "This invocation: {} runs in {:.1} s at concurrency {concurrency}",
         new.len(),

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use codeact_exec::SessionManager;
-use codeact_llm::{Chunk, CompletionRequest, LlmBackend, LlmError};
+use codeact_llm::{CompletionRequest, LlmBackend, LlmError};
 use codeact_protocol::{ExecStatus, Message, Output, StreamName};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,6 +18,7 @@ use super::data::{M3Task, ToolSpec};
 use super::protocol::{
     parse, post_process, prompt, with_reminder, ActionMode, Parsed, INCORRECT_ANSWER,
 };
+use crate::completion::{complete, ModelCost};
 use crate::pypkg::{self, py_str, M3TOOLEVAL};
 use crate::EvalError;
 
@@ -75,16 +75,10 @@ pub struct M3Record {
     /// The model, as its backend names it.
     pub model: String,
     pub seconds: f64,
-    /// Time spent waiting for the model, in seconds.
-    pub llm_seconds: f64,
     /// Per turn, milliseconds of everything but the model call: parsing, tools, bookkeeping.
     pub overhead_ms: Vec<f64>,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    /// Prompt tokens served from the backend's KV cache.
-    pub cached_tokens: u64,
-    /// Milliseconds from the first request to its first text, when the model streamed any.
-    pub first_token_ms: Option<f64>,
+    #[serde(flatten)]
+    pub cost: ModelCost,
 }
 
 /// What the benchmark's package reports for an executed action.
@@ -189,12 +183,8 @@ impl<'a> Run<'a> {
             sample,
             model: self.ctx.llm.name(),
             seconds: 0.0,
-            llm_seconds: 0.0,
             overhead_ms: Vec::new(),
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            cached_tokens: 0,
-            first_token_ms: None,
+            cost: ModelCost::default(),
         };
         let expected_str = self.task.expected_str();
         for _ in 0..self.ctx.settings.turns {
@@ -264,26 +254,7 @@ impl<'a> Run<'a> {
             // Samples of one task differ; reruns of the same sample do not.
             request.seed = Some(u64::from(rec.sample) << 32 | u64::from(rec.n_turns));
         }
-        let start = Instant::now();
-        let mut stream = self.ctx.llm.stream(request).await?;
-        let mut text = String::new();
-        while let Some(chunk) = stream.next().await {
-            match chunk? {
-                Chunk::Delta(d) => {
-                    if rec.first_token_ms.is_none() && !d.is_empty() {
-                        rec.first_token_ms = Some(start.elapsed().as_secs_f64() * 1e3);
-                    }
-                    text.push_str(&d);
-                }
-                Chunk::Done { usage, .. } => {
-                    rec.prompt_tokens += u64::from(usage.prompt_tokens);
-                    rec.completion_tokens += u64::from(usage.completion_tokens);
-                    rec.cached_tokens += u64::from(usage.cached_tokens);
-                }
-            }
-        }
-        rec.llm_seconds += start.elapsed().as_secs_f64();
-        Ok(text)
+        complete(self.ctx.llm.as_ref(), request, &mut rec.cost).await
     }
 
     /// Executes an action in the task's session and reads its observation (§5).
