@@ -9,6 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use codeact_eval::apibank::{self, ApiBankOptions};
 use codeact_eval::m3tooleval::{self, ActionMode, M3Options, M3Settings};
 use codeact_eval::{Progress, ProgressFn, Summary};
+use codeact_exec::SessionManager;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::backends;
@@ -156,23 +157,14 @@ async fn m3(config: Config, args: &M3Args) -> Result<i32> {
             ..M3Settings::default()
         },
     };
-    let bar = progress_bar();
-    let on_progress = progress_fn(bar.clone());
-    let evaluation = m3tooleval::evaluate(llm, sessions.clone(), &options, &*on_progress);
-    let result = tokio::select! {
-        r = evaluation => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    bar.finish_and_clear();
-    sessions.shutdown().await;
-    let Some(result) = result else {
-        eprintln!(
-            "interrupted: finished runs are kept in {}; run the same command again to go on",
-            out.display()
-        );
+    let (opts, engine) = (&options, sessions.clone());
+    let result = interruptible(&sessions, &out, |progress| async move {
+        m3tooleval::evaluate(llm, engine, opts, &*progress).await
+    })
+    .await;
+    let Some(summary) = result? else {
         return Ok(130);
     };
-    let summary = result?;
     m3tooleval::write_summary(&summary, &options)?;
     print!("{}", summary.markdown());
     eprintln!(
@@ -228,23 +220,14 @@ async fn apibank(config: Config, args: &ApiBankArgs) -> Result<i32> {
         temperature: config.llm.temperature.unwrap_or(0.0),
         execute_code: args.execute_code,
     };
-    let bar = progress_bar();
-    let on_progress = progress_fn(bar.clone());
-    let evaluation = apibank::evaluate(llm, sessions.clone(), &options, &*on_progress);
-    let result = tokio::select! {
-        r = evaluation => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    bar.finish_and_clear();
-    sessions.shutdown().await;
-    let Some(result) = result else {
-        eprintln!(
-            "interrupted: finished samples are kept in {}; run the same command again to go on",
-            out.display()
-        );
+    let (opts, engine) = (&options, sessions.clone());
+    let result = interruptible(&sessions, &out, |progress| async move {
+        apibank::evaluate(llm, engine, opts, &*progress).await
+    })
+    .await;
+    let Some((original, corrected)) = result? else {
         return Ok(130);
     };
-    let (original, corrected) = result?;
     original.write(&out, apibank::SUMMARY_STEM)?;
     let corrected_stem = apibank::CORRECTED_SUMMARY_STEM;
     corrected.write(&out, corrected_stem)?;
@@ -260,6 +243,36 @@ async fn apibank(config: Config, args: &ApiBankArgs) -> Result<i32> {
         out.join(corrected_stem).display()
     );
     Ok(0)
+}
+
+/// Runs an evaluation with a progress bar until it ends or Ctrl-C (`None`: what finished is
+/// kept in `out`), then shuts the sessions down.
+async fn interruptible<T, F, Fut>(
+    sessions: &SessionManager,
+    out: &Path,
+    evaluate: F,
+) -> Result<Option<T>>
+where
+    F: FnOnce(Arc<ProgressFn<'static>>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, codeact_eval::EvalError>>,
+{
+    let bar = progress_bar();
+    let result = tokio::select! {
+        r = evaluate(progress_fn(bar.clone())) => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    bar.finish_and_clear();
+    sessions.shutdown().await;
+    match result {
+        Some(r) => Ok(Some(r?)),
+        None => {
+            eprintln!(
+                "interrupted: finished runs are kept in {}; run the same command again to go on",
+                out.display()
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// `eval-results/<benchmark>/<model>`, the model's name made safe for a path.

@@ -96,14 +96,20 @@ def add_alarm(db, token, time):
     return "success"
 
 
-@api("DeleteAlarm")
-def delete_alarm(db, token, time):
+def _alarm_at(db, token, time):
+    """The Alarm table and the key of the user's alarm at ``time`` (DeleteAlarm, QueryAlarm)."""
     strptime(time, DATETIME)
     username = db.token_user(token)
     alarms = db.table("Alarm")
     key = _first(alarms, username, lambda r: r["time"] == time)
     if key is None:
         raise ApiError(f"You have no alarm clock at time : {time}")
+    return alarms, key
+
+
+@api("DeleteAlarm")
+def delete_alarm(db, token, time):
+    alarms, key = _alarm_at(db, token, time)
     del alarms[key]
     return "success"
 
@@ -123,12 +129,7 @@ def modify_alarm(db, token, from_time, to_time):
 
 @api("QueryAlarm")
 def query_alarm(db, token, time):
-    strptime(time, DATETIME)
-    username = db.token_user(token)
-    alarms = db.table("Alarm")
-    key = _first(alarms, username, lambda r: r["time"] == time)
-    if key is None:
-        raise ApiError(f"You have no alarm clock at time : {time}")
+    alarms, key = _alarm_at(db, token, time)
     return alarms[key]
 
 

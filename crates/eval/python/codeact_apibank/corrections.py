@@ -6,11 +6,10 @@ looks at gold replies; the prompts are unchanged (the model saw what it saw).
 """
 
 import ast
-import json
 import re
 
 from .dataset import interfaces
-from .parsing import NO_ACTION, NO_ACTION_KEY, SPAN, ParseError, code_arguments, parse, text_arguments
+from .parsing import SPAN, code_arguments, json_call, parse, text_arguments
 
 CORRECTIONS = (
     (
@@ -233,16 +232,6 @@ def _parse_text(match, touched):
     return name, params
 
 
-def _parse_json(match):
-    try:
-        params = json.loads(match.group(1))
-    except ValueError:
-        raise ParseError("ValueError", NO_ACTION) from None
-    if "action" not in params:
-        raise ParseError("APIParseError", NO_ACTION_KEY)
-    return params.pop("action"), params
-
-
 def corrected_parse(mode, span, touched):
     """(name, params) under the corrected reading; ParseError when even that finds no call."""
     patterns = MULTI_LINE if "multiline_span" in touched else ONE_LINE
@@ -257,4 +246,4 @@ def corrected_parse(mode, span, touched):
         return _parse_code(match, touched)
     if mode == "text_as_action":
         return _parse_text(match, touched)
-    return _parse_json(match)
+    return json_call(match)

@@ -76,14 +76,18 @@ def parse_json(span):
     match = JSON_CALL.search(span)
     if not match:
         raise ParseError("ValueError", NO_ACTION)
+    return json_call(match)
+
+
+def json_call(match):
+    """(name, arguments) of a matched JSON call: the object's ``action`` and its other keys."""
     try:
         params = json.loads(match.group(1))
     except ValueError:
         raise ParseError("ValueError", NO_ACTION) from None
     if "action" not in params:
         raise ParseError("APIParseError", NO_ACTION_KEY)
-    name = params.pop("action")
-    return name, params
+    return params.pop("action"), params
 
 
 PARSERS = {"code_as_action": parse_code, "text_as_action": parse_text, "json_as_action": parse_json}
