@@ -63,17 +63,17 @@ pub struct M3Args {
     #[arg(long)]
     pub filter: Option<String>,
     /// Replies per task.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
     pub turns: u32,
     /// Most new tokens per reply.
     #[arg(long, default_value_t = 512)]
     pub max_tokens: u32,
     /// Runs in flight at once, each in its own sandboxed session.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub concurrency: usize,
     /// Runs of each task and mode; above 1 the summary gives pass@k, and the temperature
     /// defaults to 0.8.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub samples: u32,
     /// Results directory (default: eval-results/m3tooleval/<model>); a rerun skips what it holds.
     #[arg(long)]
@@ -96,7 +96,7 @@ pub struct ApiBankArgs {
     #[arg(long)]
     pub filter: Option<String>,
     /// Model calls in flight at once.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = at_least_one)]
     pub concurrency: usize,
     /// Most new tokens per reply.
     #[arg(long, default_value_t = 512)]
@@ -117,6 +117,13 @@ pub struct ApiBankArgs {
     pub llm: LlmArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a whole number of at least 1")),
+    }
 }
 
 pub async fn run(config: Option<&Path>, command: EvalCommand) -> Result<i32> {
@@ -323,11 +330,11 @@ fn progress_fn(bar: ProgressBar) -> Arc<ProgressFn<'static>> {
     })
 }
 
-/// Prints the summaries of several results directories side by side.
+/// Prints the summaries of several results directories side by side, one column each.
 fn compare(dirs: &[PathBuf]) -> Result<i32> {
-    let mut summaries = Vec::new();
+    let mut columns = Vec::new();
     for d in dirs {
-        let mut found = false;
+        let mut summaries = Vec::new();
         for entry in std::fs::read_dir(d).with_context(|| format!("reading {}", d.display()))? {
             let path = entry?.path();
             let is_summary = path
@@ -336,11 +343,15 @@ fn compare(dirs: &[PathBuf]) -> Result<i32> {
                 .is_some_and(|n| n.ends_with("-summary.json"));
             if is_summary {
                 summaries.push(Summary::read(&path)?);
-                found = true;
             }
         }
-        anyhow::ensure!(found, "{} holds no *-summary.json", d.display());
+        summaries.sort_by(|a, b| a.benchmark.cmp(&b.benchmark));
+        let model = summaries.first().map(|s| s.model.clone());
+        let Some(model) = model else {
+            anyhow::bail!("{} holds no *-summary.json", d.display());
+        };
+        columns.push((format!("{model} ({})", d.display()), summaries));
     }
-    print!("{}", codeact_eval::summary::compare(&summaries));
+    print!("{}", codeact_eval::summary::compare(&columns));
     Ok(0)
 }

@@ -5,20 +5,16 @@ use codeact_llm::LlmError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("line {line}: {source}")]
+    // The causes are in the messages, and not also given as `source()`, which would print
+    // them twice in a chain of errors.
+    #[error("cannot read {path}: {cause}")]
+    Read { path: String, cause: std::io::Error },
+    #[error("cannot write {path}: {cause}")]
+    Write { path: String, cause: std::io::Error },
+    #[error("line {line}: {cause}")]
     Parse {
         line: usize,
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     #[error("{0:?} is not a variant: write style:fence:grammar, e.g. ours:on:off or seed:off:on")]
     Variant(String),
@@ -29,10 +25,25 @@ pub enum EvalError {
     #[error("{0}")]
     Python(String),
     #[error("model: {0}")]
-    Llm(#[from] LlmError),
+    Llm(LlmError),
     #[error("execution engine: {0}")]
-    Exec(#[from] ExecError),
+    Exec(ExecError),
+    /// A run failed: which one, and why.
+    #[error("{run}: {error}")]
+    Run { run: String, error: Box<EvalError> },
     /// The results directory holds runs that cannot be resumed with these settings.
     #[error("{0}")]
     Resume(String),
+}
+
+impl From<LlmError> for EvalError {
+    fn from(e: LlmError) -> Self {
+        EvalError::Llm(e)
+    }
+}
+
+impl From<ExecError> for EvalError {
+    fn from(e: ExecError) -> Self {
+        EvalError::Exec(e)
+    }
 }

@@ -12,18 +12,15 @@ pub fn parse_jsonl<T: DeserializeOwned>(text: &str) -> Result<Vec<T>, EvalError>
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|source| EvalError::Parse {
-                line: i + 1,
-                source,
-            })
+            serde_json::from_str(l).map_err(|cause| EvalError::Parse { line: i + 1, cause })
         })
         .collect()
 }
 
 pub fn read_jsonl<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>, EvalError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
+    let text = std::fs::read_to_string(path).map_err(|cause| EvalError::Read {
         path: path.display().to_string(),
-        source,
+        cause,
     })?;
     parse_jsonl(&text)
 }

@@ -178,14 +178,21 @@ pub async fn check_vectors(
     module: &str,
     text: &str,
 ) -> Result<VectorReport, EvalError> {
+    if text.trim().is_empty() {
+        return Err(EvalError::Task("the vectors file holds no vector".into()));
+    }
     let id = format!("check-{}-{}", std::process::id(), next_id());
     let result = async {
         sessions.create(&id).await?;
         package.install(sessions, &id, module).await?;
         let mut report = VectorReport::default();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let cell = emit_cell(module, "check_vectors", &[py_str(line)]);
-            let one: VectorReport = call(sessions, &id, &cell).await?;
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let args = [py_str(line), (i + 1).to_string()];
+            let one: VectorReport =
+                call(sessions, &id, &emit_cell(module, "check_vectors", &args)).await?;
             report.failures.extend(one.failures);
             report.passed += one.passed;
             report.total += one.total;

@@ -21,9 +21,9 @@ impl RecordLog {
     /// Opens (creating it and its directory) the log at `path` and reads what it holds. A last
     /// line cut short by a kill is dropped from the file; any other bad line is an error.
     pub fn open<T: DeserializeOwned>(path: &Path) -> Result<(Self, Vec<T>), EvalError> {
-        let write_err = |source| EvalError::Write {
+        let write_err = |cause| EvalError::Write {
             path: path.display().to_string(),
-            source,
+            cause,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(write_err)?;
@@ -31,10 +31,10 @@ impl RecordLog {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(source) => {
+            Err(cause) => {
                 return Err(EvalError::Read {
                     path: path.display().to_string(),
-                    source,
+                    cause,
                 })
             }
         };
@@ -86,20 +86,71 @@ impl RecordLog {
     pub fn append<T: Serialize>(&self, record: &T) -> Result<(), EvalError> {
         let mut line = serde_json::to_string(record).map_err(|e| EvalError::Write {
             path: self.path.display().to_string(),
-            source: std::io::Error::other(e),
+            cause: std::io::Error::other(e),
         })?;
         line.push('\n');
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
         file.write_all(line.as_bytes())
             .and_then(|_| file.flush())
-            .map_err(|source| EvalError::Write {
+            .map_err(|cause| EvalError::Write {
                 path: self.path.display().to_string(),
-                source,
+                cause,
             })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Checks that `dir` holds results made with `settings` (recorded in `<name>` on the first
+/// run): resuming with other settings would mix runs the summary could not tell apart.
+pub fn check_settings(
+    dir: &Path,
+    name: &str,
+    settings: &serde_json::Value,
+) -> Result<(), EvalError> {
+    let path = dir.join(name);
+    let write_err = |cause| EvalError::Write {
+        path: path.display().to_string(),
+        cause,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let old: serde_json::Value =
+                serde_json::from_str(&text).map_err(|cause| EvalError::Parse { line: 1, cause })?;
+            let differ: Vec<String> = settings
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(k, v)| old.get(k.as_str()) != Some(v))
+                .map(|(k, v)| {
+                    format!(
+                        "{k} {} (was {})",
+                        v,
+                        old.get(k.as_str()).unwrap_or(&serde_json::Value::Null)
+                    )
+                })
+                .collect();
+            if differ.is_empty() {
+                Ok(())
+            } else {
+                Err(EvalError::Resume(format!(
+                    "{} holds results made with other settings: {}; choose another --out",
+                    dir.display(),
+                    differ.join(", ")
+                )))
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(write_err)?;
+            let text = serde_json::to_string_pretty(settings).unwrap_or_default();
+            std::fs::write(&path, text).map_err(write_err)
+        }
+        Err(cause) => Err(EvalError::Read {
+            path: path.display().to_string(),
+            cause,
+        }),
     }
 }
 
@@ -125,6 +176,18 @@ mod tests {
         log.append(&json!({"a": 4})).unwrap();
         let (_, old) = RecordLog::open::<Value>(&path).unwrap();
         assert_eq!(old.len(), 3);
+    }
+
+    #[test]
+    fn results_resume_only_with_the_same_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = json!({"model": "m", "turns": 10});
+        check_settings(dir.path(), "s.json", &a).unwrap();
+        check_settings(dir.path(), "s.json", &a).unwrap();
+        let err = check_settings(dir.path(), "s.json", &json!({"model": "m", "turns": 3}))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("turns 3 (was 10)"), "{err}");
     }
 
     #[test]

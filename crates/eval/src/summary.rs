@@ -140,7 +140,7 @@ impl Summary {
     pub fn write(&self, dir: &Path, stem: &str) -> Result<(), EvalError> {
         let io = |path: &Path| {
             let path = path.display().to_string();
-            move |source| EvalError::Write { path, source }
+            move |cause| EvalError::Write { path, cause }
         };
         let md = dir.join(format!("{stem}.md"));
         std::fs::write(&md, self.markdown()).map_err(io(&md))?;
@@ -154,21 +154,22 @@ impl Summary {
 
     /// Reads a summary written by [`Summary::write`].
     pub fn read(path: &Path) -> Result<Self, EvalError> {
-        let text = std::fs::read_to_string(path).map_err(|source| EvalError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| EvalError::Read {
             path: path.display().to_string(),
-            source,
+            cause,
         })?;
-        serde_json::from_str(&text).map_err(|source| EvalError::Parse { line: 1, source })
+        serde_json::from_str(&text).map_err(|cause| EvalError::Parse { line: 1, cause })
     }
 }
 
-/// Several summaries side by side: one row per benchmark, group and mode, one column per
-/// summary (its model), as a Markdown table.
-pub fn compare(summaries: &[Summary]) -> String {
+/// Several results directories side by side: one row per benchmark (a scoring of its own, such
+/// as API-Bank's corrected one, counts as one), group and mode; one column per directory,
+/// headed by its label, as a Markdown table.
+pub fn compare(columns: &[(String, Vec<Summary>)]) -> String {
     let mut header = vec!["benchmark".to_string(), "group".into(), "mode".into()];
-    header.extend(summaries.iter().map(|s| s.model.clone()));
+    header.extend(columns.iter().map(|(label, _)| label.clone()));
     let mut keys: Vec<(String, String, String)> = Vec::new();
-    for s in summaries {
+    for s in columns.iter().flat_map(|(_, summaries)| summaries) {
         for row in &s.rows {
             for m in &s.modes {
                 let key = (s.benchmark.clone(), row.group.clone(), m.clone());
@@ -181,12 +182,15 @@ pub fn compare(summaries: &[Summary]) -> String {
     let mut t = table(header);
     for (bench, group, mode) in &keys {
         let mut line = vec![bench.clone(), group.clone(), mode.clone()];
-        for s in summaries {
-            let cell = (&s.benchmark == bench)
-                .then(|| s.rows.iter().find(|r| &r.group == group))
-                .flatten()
-                .and_then(|r| r.cells.get(mode));
-            line.push(cell.map(|c| s.cell_text(c)).unwrap_or_else(|| "–".into()));
+        for (_, summaries) in columns {
+            let text = summaries
+                .iter()
+                .filter(|s| &s.benchmark == bench)
+                .find_map(|s| {
+                    let row = s.rows.iter().find(|r| &r.group == group)?;
+                    row.cells.get(mode).map(|c| s.cell_text(c))
+                });
+            line.push(text.unwrap_or_else(|| "–".into()));
         }
         t.add_row(line);
     }

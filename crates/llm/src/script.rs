@@ -9,8 +9,9 @@
 //! {"last": "Response: {'token'", "reply": "[GetToday()]"}
 //! ```
 //!
-//! A request is answered by the first rule whose `first` occurs in its first non-system
-//! message and whose `last` occurs in its last message (an absent field matches anything).
+//! A request is answered by the first rule whose `system` occurs in its system message, whose
+//! `first` occurs in its first non-system message and whose `last` occurs in its last message
+//! (an absent field matches anything).
 //! The reply is `replies[n]`, where n counts the assistant messages after that first message
 //! (the last reply again once they run out); `reply` is one reply for every turn. In a reply,
 //! `{{last_message}}` stands for the content of the request's last message, so a script can
@@ -30,6 +31,8 @@ pub const LAST_MESSAGE: &str = "{{last_message}}";
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Rule {
+    #[serde(default)]
+    system: Option<String>,
     #[serde(default)]
     first: Option<String>,
     #[serde(default)]
@@ -68,13 +71,16 @@ impl ScriptBackend {
             }
             let rule: Rule = serde_json::from_str(line)
                 .map_err(|e| LlmError::Model(format!("script line {}: {e}", i + 1)))?;
-            if rule.replies.is_empty() && rule.reply.is_none() {
+            if rule.replies.is_empty() == rule.reply.is_none() {
                 return Err(LlmError::Model(format!(
-                    "script line {}: a rule needs `replies` or `reply`",
+                    "script line {}: a rule needs either `reply` or a non-empty `replies`",
                     i + 1
                 )));
             }
             rules.push(rule);
+        }
+        if rules.is_empty() {
+            return Err(LlmError::Model("the script holds no rule".into()));
         }
         Ok(Self {
             rules,
@@ -84,6 +90,10 @@ impl ScriptBackend {
 
     /// The reply to `messages`, or `None` when no rule matches.
     pub fn reply_to(&self, messages: &[Message]) -> Option<String> {
+        let system = messages
+            .iter()
+            .find(|m| m.role == Role::System)
+            .map_or("", |m| m.content.as_str());
         let start = messages.iter().position(|m| m.role != Role::System)?;
         let first = &messages[start].content;
         let last = &messages.last()?.content;
@@ -92,7 +102,10 @@ impl ScriptBackend {
             .filter(|m| m.role == Role::Assistant)
             .count();
         let rule = self.rules.iter().find(|r| {
-            r.first.as_ref().is_none_or(|f| first.contains(f.as_str()))
+            r.system
+                .as_ref()
+                .is_none_or(|s| system.contains(s.as_str()))
+                && r.first.as_ref().is_none_or(|f| first.contains(f.as_str()))
                 && r.last.as_ref().is_none_or(|l| last.contains(l.as_str()))
         })?;
         let text = match &rule.reply {
@@ -167,7 +180,15 @@ mod tests {
         let err = ScriptBackend::parse("{\"first\": \"a\", \"reply\": \"b\"}\n{\"first\": 1}", "t")
             .unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
-        let err = ScriptBackend::parse("{\"first\": \"a\"}", "t").unwrap_err();
-        assert!(err.to_string().contains("needs"), "{err}");
+        for bad in [
+            "{\"first\": \"a\"}",
+            "{\"replies\": []}",
+            "{\"reply\": \"a\", \"replies\": [\"b\"]}",
+        ] {
+            let err = ScriptBackend::parse(bad, "t").unwrap_err();
+            assert!(err.to_string().contains("either"), "{err}");
+        }
+        let err = ScriptBackend::parse("\n", "t").unwrap_err();
+        assert!(err.to_string().contains("no rule"), "{err}");
     }
 }

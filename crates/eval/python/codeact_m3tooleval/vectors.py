@@ -19,12 +19,13 @@ MAX_LISTED = 50
 SHOWN = 200
 
 
-def check_vectors(text):
-    """{"failures": [str], "passed": int, "total": int} for a vectors file's content."""
+def check_vectors(text, first=1):
+    """{"failures": [str], "passed": int, "total": int} for a vectors file's content; ``first`` is the
+    number of its first line (the caller may send a file a line at a time)."""
     failures = []
     total = 0
     # JSON Lines end at "\n" only: a U+2028 inside a string is no line break.
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in enumerate(text.split("\n"), first):
         if not line.strip():
             continue
         total += 1

@@ -27,7 +27,8 @@ impl ModeRun<'_> {
             },
         };
         let Some(code) = code else {
-            return Ok(no_call(None, None));
+            let why = "the reply is not Python and holds no [...] call".to_string();
+            return Ok(no_call(None, Some(why)));
         };
         let params: Value = self.call("api_params", &[]).await?;
         let session = format!("{}-exec-{}", self.scorer, pypkg::next_id());

@@ -78,10 +78,31 @@ pub(super) fn summaries(
             .iter()
             .filter(|r| r.executed.as_ref().is_some_and(|e| e.scored.correct))
             .count();
-        corrected.notes.push(format!(
-            "Code replies run as Python (--execute-code): {ok}/{} made the right call.",
-            executed.len()
-        ));
+        let code_runs = records
+            .iter()
+            .filter(|r| r.action_mode == crate::m3tooleval::ActionMode::Code)
+            .count();
+        let note = format!(
+            "Code replies run as Python (--execute-code): {ok}/{} made the right call{}.",
+            executed.len(),
+            if executed.len() < code_runs {
+                format!(
+                    " ({} code replies were recorded without it)",
+                    code_runs - executed.len()
+                )
+            } else {
+                String::new()
+            }
+        );
+        original.notes.push(note.clone());
+        corrected.notes.push(note);
+    }
+    if let Some(f) = &options.filter {
+        for s in [&mut original, &mut corrected] {
+            s.notes.push(format!(
+                "Selection: samples matching {f:?}; the results file may hold more."
+            ));
+        }
     }
     (original, corrected)
 }

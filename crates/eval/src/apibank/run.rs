@@ -17,7 +17,7 @@ use super::MODULE;
 use crate::completion::{complete, ModelCost};
 use crate::m3tooleval::ActionMode;
 use crate::pypkg::{self, emit_cell, py_str, APIBANK};
-use crate::records::RecordLog;
+use crate::records::{check_settings, RecordLog};
 use crate::summary::Summary;
 use crate::{EvalError, Progress, ProgressFn};
 
@@ -25,6 +25,8 @@ use crate::{EvalError, Progress, ProgressFn};
 pub const RECORDS_FILE: &str = "apibank.jsonl";
 /// The stem of the summary files under `out`.
 pub const SUMMARY_STEM: &str = "apibank-summary";
+/// The settings the results under `out` were made with.
+pub const SETTINGS_FILE: &str = "apibank-settings.json";
 /// The stem of the corrected scoring's summary files under `out`.
 pub const CORRECTED_SUMMARY_STEM: &str = "apibank-corrected-summary";
 
@@ -140,6 +142,18 @@ pub async fn evaluate(
     progress: &ProgressFn<'_>,
 ) -> Result<(Summary, Summary), EvalError> {
     let model = llm.name();
+    let filter = match &options.filter {
+        Some(f) => {
+            Some(regex::Regex::new(f).map_err(|e| EvalError::Task(format!("--filter: {e}")))?)
+        }
+        None => None,
+    };
+    let settings = serde_json::json!({
+        "model": model,
+        "max_tokens": options.max_tokens,
+        "temperature": options.temperature,
+    });
+    check_settings(&options.out, SETTINGS_FILE, &settings)?;
     let (log, old) = RecordLog::open::<ApiBankRecord>(&options.out.join(RECORDS_FILE))?;
     if let Some(other) = old.iter().find(|r| r.model != model) {
         return Err(EvalError::Resume(format!(
@@ -148,12 +162,6 @@ pub async fn evaluate(
             other.model
         )));
     }
-    let filter = match &options.filter {
-        Some(f) => {
-            Some(regex::Regex::new(f).map_err(|e| EvalError::Task(format!("--filter: {e}")))?)
-        }
-        None => None,
-    };
     let scorer = format!("apibank-{}-{}", std::process::id(), pypkg::next_id());
     sessions.create(&scorer).await?;
     let result = async {
@@ -164,7 +172,11 @@ pub async fn evaluate(
             .iter()
             .map(|s| filter.as_ref().is_none_or(|re| re.is_match(&s.sample)))
             .collect();
-        let total = options.modes.len() * selected.iter().filter(|s| **s).count();
+        let chosen = selected.iter().filter(|s| **s).count();
+        if chosen == 0 {
+            return Err(EvalError::Task("no sample selected".into()));
+        }
+        let total = options.modes.len() * chosen;
         let mut old_by_key: HashMap<(String, ActionMode), ApiBankRecord> = old
             .into_iter()
             .map(|r| ((r.sample.clone(), r.action_mode), r))
@@ -202,7 +214,12 @@ pub async fn evaluate(
             let mut replies = futures::stream::iter(jobs)
                 .map(|(info, job)| async move {
                     let got = match job {
-                        Job::Ask(messages) => Job::Asked(ctx.ask(messages).await?),
+                        Job::Ask(messages) => {
+                            Job::Asked(ctx.ask(messages).await.map_err(|e| EvalError::Run {
+                                run: format!("{} ({} mode)", info.sample, mode.short()),
+                                error: Box::new(e),
+                            })?)
+                        }
                         other => other,
                     };
                     Ok::<_, EvalError>((info, got))

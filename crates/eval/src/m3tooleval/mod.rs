@@ -27,7 +27,7 @@ pub use protocol::{parse, post_process, prompt, ActionMode, Parsed};
 pub use run::{run_task, M3Context, M3EndReason, M3Record, M3Settings};
 
 use crate::pypkg::VectorReport;
-use crate::records::RecordLog;
+use crate::records::{check_settings, RecordLog};
 use crate::summary::{Outcome, Summary};
 use crate::{EvalError, ProgressFn};
 
@@ -52,6 +52,8 @@ pub struct M3Options {
 pub const RECORDS_FILE: &str = "m3tooleval.jsonl";
 /// The stem of the summary files under `out`.
 pub const SUMMARY_STEM: &str = "m3tooleval-summary";
+/// The settings the results under `out` were made with.
+pub const SETTINGS_FILE: &str = "m3tooleval-settings.json";
 
 /// Runs what `options` selects that `out` does not hold yet; returns the summary of every
 /// selected run in `out`, finished now or before. `progress` hears of each run as it ends.
@@ -67,6 +69,15 @@ pub async fn evaluate(
         catalog.for_task(t)?;
     }
     let model = llm.name();
+    let s = &options.settings;
+    let settings = serde_json::json!({
+        "model": model,
+        "turns": s.turns,
+        "max_tokens": s.max_tokens,
+        "temperature": s.temperature,
+        "cell_timeout_s": s.cell_timeout.as_secs_f64(),
+    });
+    check_settings(&options.out, SETTINGS_FILE, &settings)?;
     let (log, old) = RecordLog::open::<M3Record>(&options.out.join(RECORDS_FILE))?;
     if let Some(other) = old.iter().find(|r| r.model != model) {
         return Err(EvalError::Resume(format!(
@@ -105,7 +116,12 @@ pub async fn evaluate(
         let mut runs = futures::stream::iter(todo)
             .map(|(task, mode, sample)| async move {
                 let tools = catalog.for_task(task)?;
-                let rec = run_task(ctx, task, &tools, mode, sample).await?;
+                let rec = run_task(ctx, task, &tools, mode, sample)
+                    .await
+                    .map_err(|e| EvalError::Run {
+                        run: format!("{} ({} mode, sample {sample})", task.name, mode.short()),
+                        error: Box::new(e),
+                    })?;
                 log.append(&rec)?;
                 Ok::<_, EvalError>(rec)
             })
@@ -236,6 +252,22 @@ fn summarize(model: &str, options: &M3Options, tasks: &[M3Task], records: &[M3Re
         .map(|m| m.short().to_string())
         .collect();
     let mut summary = Summary::new("M³ToolEval", model, &modes, options.samples, &outcomes);
+    if options.filter.is_some() || options.tasks.is_some() {
+        summary.notes.push(format!(
+            "Selection: {} tasks{}{}; the results file may hold more.",
+            tasks.len(),
+            options
+                .tasks
+                .as_ref()
+                .map(|p| format!(" from {}", p.display()))
+                .unwrap_or_default(),
+            options
+                .filter
+                .as_ref()
+                .map(|f| format!(" matching {f:?}"))
+                .unwrap_or_default()
+        ));
+    }
     let ended = |reason| selected.iter().filter(|r| r.end_reason == reason).count();
     summary.notes.push(format!(
         "Ends: {} correct, {} turn limit, {} context limit. At most {} turns, temperature {}.",
