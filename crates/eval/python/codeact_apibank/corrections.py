@@ -177,6 +177,9 @@ def _code_literal_args(name, text):
         call = ast.parse(source, mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    # Text such as "a), (b" makes the whole source something other than one call.
+    if not isinstance(call, ast.Call):
+        return None
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return None
     declared = list(interfaces().get(name, {}).get("input_types", {}))

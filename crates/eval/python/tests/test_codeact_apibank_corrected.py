@@ -123,3 +123,10 @@ def test_the_non_terminating_calculator_call_fails_fast(corrected):
     sample = _sample("Calculator")
     verdict = cb.score(sample, "code_as_action", "[Calculator(formula='-3+5')]", corrected=corrected)
     assert verdict["cause"].startswith("call_failed: NonTerminating")
+
+
+def test_code_arguments_that_close_the_call_early_are_not_a_call():
+    sample = cb.samples()[0]["sample"]
+    for reply in ("[GetUserToken(a), (b)]", "[GetUserToken(username='x'), (password='y')]"):
+        scored = cb.score(sample, "code_as_action", reply, corrected=True)
+        assert not scored["correct"]

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::run::{unreachable_scored, Executed, ModeRun, SampleInfo, Scored};
+use super::run::{incorrect_scored, Executed, ModeRun, SampleInfo, Scored};
 use crate::pypkg::{self, py_str};
 use crate::EvalError;
 
@@ -23,7 +23,7 @@ impl ModeRun<'_> {
             error,
             scored: Scored {
                 cause: "no_api_call".into(),
-                ..unreachable_scored()
+                ..incorrect_scored()
             },
         };
         let Some(code) = code else {

@@ -341,21 +341,29 @@ impl ModeRun<'_> {
     async fn score(&self, info: &SampleInfo, reply: &str) -> Result<(Scored, Scored), EvalError> {
         let mut both = Vec::new();
         for corrected in ["False", "True"] {
-            let s: Scored = self
-                .call(
-                    "score",
-                    &[
-                        py_str(&info.sample),
-                        self.mode_arg(),
-                        py_str(reply),
-                        format!("corrected={corrected}"),
-                    ],
-                )
-                .await?;
+            let args = [
+                py_str(&info.sample),
+                self.mode_arg(),
+                py_str(reply),
+                format!("corrected={corrected}"),
+            ];
+            let s = match self.call::<Scored>("score", &args).await {
+                Ok(s) => s,
+                // A reply the package cannot score must not end a long run: it counts as
+                // incorrect, with the failure as its cause.
+                Err(EvalError::Python(e)) => {
+                    tracing::warn!(sample = %info.sample, "scoring failed: {e}");
+                    Scored {
+                        cause: format!("scoring_error: {e}"),
+                        ..incorrect_scored()
+                    }
+                }
+                Err(e) => return Err(e),
+            };
             both.push(s);
         }
-        let corrected = both.pop().unwrap_or_else(unreachable_scored);
-        let original = both.pop().unwrap_or_else(unreachable_scored);
+        let corrected = both.pop().unwrap_or_else(incorrect_scored);
+        let original = both.pop().unwrap_or_else(incorrect_scored);
         Ok((original, corrected))
     }
 
@@ -390,7 +398,8 @@ impl ModeRun<'_> {
     }
 }
 
-pub(super) fn unreachable_scored() -> Scored {
+/// A verdict of `incorrect` with no detail, to fill in.
+pub(super) fn incorrect_scored() -> Scored {
     Scored {
         correct: false,
         cause: "not scored".into(),
