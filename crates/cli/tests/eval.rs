@@ -1,0 +1,122 @@
+//! The real `codeact eval` binary with the script backend: a run, its rerun, the summary
+//! files, compare, a vectors check, and arguments it refuses.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn codeact(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_codeact"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn gold_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../eval/tests/data/m3tooleval_gold_script.jsonl")
+}
+
+#[test]
+fn an_evaluation_runs_resumes_summarises_and_compares() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("m3");
+    let script = gold_script();
+    let args = [
+        "eval",
+        "m3tooleval",
+        "--llm",
+        "script",
+        "--script",
+        script.to_str().unwrap(),
+        "--mode",
+        "code",
+        "--filter",
+        "^message_decoder/",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let first = codeact(&args);
+    let (stdout, stderr) = text(&first);
+    assert!(first.status.success(), "{stderr}");
+    assert!(stdout.contains("8/8 (100.0%)"), "{stdout}");
+    for f in [
+        "m3tooleval.jsonl",
+        "m3tooleval-summary.md",
+        "m3tooleval-summary.json",
+        "m3tooleval-summary.svg",
+        "m3tooleval-settings.json",
+    ] {
+        assert!(out_dir.join(f).exists(), "{f}");
+    }
+    let again = codeact(&args);
+    let (stdout2, stderr2) = text(&again);
+    assert!(again.status.success(), "{stderr2}");
+    assert!(stderr2.contains("resuming: 8 of 8"), "{stderr2}");
+    assert!(stdout2.contains("8/8 (100.0%)"), "{stdout2}");
+
+    let mut other = args.to_vec();
+    other.extend(["--turns", "3"]);
+    let refused = codeact(&other);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).1.contains("other settings"),
+        "{}",
+        text(&refused).1
+    );
+
+    let compared = codeact(&[
+        "eval",
+        "compare",
+        out_dir.to_str().unwrap(),
+        out_dir.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&compared);
+    assert!(compared.status.success(), "{stderr}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("message_decoder") && l.matches("8/8").count() == 2),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn vectors_are_checked_and_bad_arguments_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = dir.path().join("v.jsonl");
+    std::fs::write(
+        &vectors,
+        concat!(
+            r#"{"domain": "message_decoder", "tool": "reverse_string", "args": ["abc"], "result_repr": "'cba'"}"#,
+            "\n",
+            r#"{"domain": "message_decoder", "tool": "reverse_string", "args": ["abc"], "result_repr": "'abc'"}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let out = codeact(&[
+        "eval",
+        "m3tooleval",
+        "--check-tools",
+        vectors.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.ends_with("1/2 tool vectors pass\n"), "{stdout}");
+    assert!(
+        stdout.lines().next().unwrap().contains('2'),
+        "the failure names line 2: {stdout}"
+    );
+
+    for bad in [["--turns", "0"], ["--concurrency", "0"], ["--samples", "0"]] {
+        let out = codeact(&["eval", "m3tooleval", bad[0], bad[1]]);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+}
