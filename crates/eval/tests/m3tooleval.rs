@@ -384,3 +384,36 @@ async fn a_single_tool_task_ends_as_soon_as_an_action_gives_the_answer() {
     assert_eq!(records[0].n_turns, 2);
     assert_eq!(records[0].end_reason, M3EndReason::Correct);
 }
+
+#[tokio::test]
+async fn samples_give_pass_at_k() {
+    let out = tempfile::tempdir().unwrap();
+    let sessions = sessions().await;
+    let llm: Arc<dyn LlmBackend> = Arc::new(gold_script());
+    let mut opts = options(
+        out.path().into(),
+        vec![ActionMode::Code, ActionMode::Json],
+        Some("^message_decoder/full_alien"),
+    );
+    opts.samples = 3;
+    opts.settings.temperature = 0.8;
+    let summary = m3tooleval::evaluate(llm, sessions.clone(), &opts, &no_progress)
+        .await
+        .unwrap();
+    sessions.shutdown().await;
+    let records: Vec<M3Record> = read_jsonl(&out.path().join(m3tooleval::RECORDS_FILE)).unwrap();
+    let mut samples: Vec<u32> = records.iter().map(|r| r.sample).collect();
+    samples.sort_unstable();
+    assert_eq!(samples, vec![0, 0, 1, 1, 2, 2]);
+    assert_eq!(summary.k, 3);
+    let row = &summary.rows[0];
+    let code = &row.cells["code"];
+    assert_eq!((code.items, code.runs, code.correct_runs), (1, 3, 3));
+    assert_eq!(code.pass_at_k, Some(1.0));
+    assert_eq!(row.cells["json"].pass_at_k, Some(0.0));
+    assert!(
+        summary.markdown().contains("pass@3"),
+        "{}",
+        summary.markdown()
+    );
+}
