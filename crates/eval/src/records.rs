@@ -70,6 +70,13 @@ impl RecordLog {
             .append(true)
             .open(path)
             .map_err(write_err)?;
+        // Two evaluations appending to one file would run the same work twice.
+        if let Err(e) = file.try_lock() {
+            return Err(EvalError::Resume(format!(
+                "{} is in use by another evaluation ({e}); wait for it or choose another --out",
+                path.display()
+            )));
+        }
         if good_len < text.len() {
             file.set_len(good_len as u64).map_err(write_err)?;
         }
@@ -174,6 +181,7 @@ mod tests {
         let (log, old) = RecordLog::open::<Value>(&path).unwrap();
         assert_eq!(old, vec![json!({"a": 1}), json!({"a": 2})]);
         log.append(&json!({"a": 4})).unwrap();
+        drop(log);
         let (_, old) = RecordLog::open::<Value>(&path).unwrap();
         assert_eq!(old.len(), 3);
     }
@@ -188,6 +196,17 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("turns 3 (was 10)"), "{err}");
+    }
+
+    #[test]
+    fn one_writer_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.jsonl");
+        let (first, _) = RecordLog::open::<Value>(&path).unwrap();
+        let err = RecordLog::open::<Value>(&path).err().unwrap();
+        assert!(err.to_string().contains("in use"), "{err}");
+        drop(first);
+        RecordLog::open::<Value>(&path).unwrap();
     }
 
     #[test]
