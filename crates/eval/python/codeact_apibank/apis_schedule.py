@@ -36,13 +36,19 @@ def add_agenda(db, token, content, time, location):
     return "success"
 
 
-@api("DeleteAgenda")
-def delete_agenda(db, token, content, time, location):
+def _agenda_item(db, token, content, time):
+    """(username, the Agenda table, the key of the user's first item with this content or at this
+    time, or None): the lookup of DeleteAgenda and ModifyAgenda."""
     if time:
         strptime(time, DATETIME)
     username = db.token_user(token)
     agenda = db.table("Agenda")
-    key = _first(agenda, username, lambda r: r["content"] == content or r["time"] == time)
+    return username, agenda, _first(agenda, username, lambda r: r["content"] == content or r["time"] == time)
+
+
+@api("DeleteAgenda")
+def delete_agenda(db, token, content, time, location):
+    _, agenda, key = _agenda_item(db, token, content, time)
     if key is not None:
         del agenda[key]
         return "success"
@@ -55,11 +61,7 @@ def delete_agenda(db, token, content, time, location):
 
 @api("ModifyAgenda")
 def modify_agenda(db, token, content, time, location):
-    if time:
-        strptime(time, DATETIME)
-    username = db.token_user(token)
-    agenda = db.table("Agenda")
-    key = _first(agenda, username, lambda r: r["content"] == content or r["time"] == time)
+    username, agenda, key = _agenda_item(db, token, content, time)
     if key is not None:
         agenda[key] = {"username": username, "content": content, "time": time, "location": location}
         return "success"
