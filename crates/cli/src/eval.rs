@@ -154,8 +154,8 @@ async fn m3(config: Config, args: &M3Args) -> Result<i32> {
         modes: args.mode.modes(),
         tasks: args.tasks.clone(),
         filter: args.filter.clone(),
-        samples: args.samples.max(1),
-        concurrency: args.concurrency.max(1),
+        samples: args.samples,
+        concurrency: args.concurrency,
         out: out.clone(),
         settings: M3Settings {
             turns: args.turns,
@@ -172,7 +172,7 @@ async fn m3(config: Config, args: &M3Args) -> Result<i32> {
     let Some(summary) = result? else {
         return Ok(130);
     };
-    m3tooleval::write_summary(&summary, &options)?;
+    summary.write(&out, m3tooleval::SUMMARY_STEM)?;
     print!("{}", summary.markdown());
     eprintln!(
         "results: {} (runs), {}.md/.json/.svg (summary)",
@@ -221,7 +221,7 @@ async fn apibank(config: Config, args: &ApiBankArgs) -> Result<i32> {
     let options = ApiBankOptions {
         modes: args.mode.modes(),
         filter: args.filter.clone(),
-        concurrency: args.concurrency.max(1),
+        concurrency: args.concurrency,
         out: out.clone(),
         max_tokens: args.max_tokens,
         temperature: config.llm.temperature.unwrap_or(0.0),

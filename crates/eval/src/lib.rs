@@ -33,6 +33,13 @@ pub use report::{BenchReport, TaskResult, VariantSummary};
 pub use summary::Summary;
 pub use tasks::{builtin_tasks, load_tasks, parse_tasks, Task};
 
+/// The `--filter` of an evaluation, compiled; a bad expression is an error naming the flag.
+pub(crate) fn filter_regex(filter: Option<&str>) -> Result<Option<regex::Regex>, EvalError> {
+    filter
+        .map(|f| regex::Regex::new(f).map_err(|e| EvalError::Task(format!("--filter: {e}"))))
+        .transpose()
+}
+
 /// What an evaluation tells its front end as it goes.
 #[derive(Debug, Clone)]
 pub enum Progress {

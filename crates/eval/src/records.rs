@@ -110,6 +110,21 @@ impl RecordLog {
     }
 }
 
+/// Checks that every record already in `log` was made by `model`: a results file holds one.
+pub fn check_model<'a>(
+    log: &RecordLog,
+    recorded: impl IntoIterator<Item = &'a str>,
+    model: &str,
+) -> Result<(), EvalError> {
+    match recorded.into_iter().find(|m| *m != model) {
+        Some(other) => Err(EvalError::Resume(format!(
+            "{} holds runs of model {other:?}, not {model:?}: choose another --out",
+            log.path().display()
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Checks that `dir` holds results made with `settings` (recorded in `<name>` on the first
 /// run): resuming with other settings would mix runs the summary could not tell apart.
 pub fn check_settings(

@@ -38,12 +38,20 @@ def add_agenda(db, token, content, time, location):
 
 def _agenda_item(db, token, content, time):
     """(username, the Agenda table, the key of the user's first item with this content or at this
-    time, or None): the lookup of DeleteAgenda and ModifyAgenda."""
+    time, or None): the lookup of DeleteAgenda, ModifyAgenda and QueryAgenda."""
     if time:
         strptime(time, DATETIME)
     username = db.token_user(token)
     agenda = db.table("Agenda")
     return username, agenda, _first(agenda, username, lambda r: r["content"] == content or r["time"] == time)
+
+
+def _no_agenda(content, time):
+    """The error of ModifyAgenda and QueryAgenda when no item matched and content or time was given."""
+    if content:
+        raise ApiError(f"You have no agenda about {content}")
+    if time:
+        raise ApiError(f"You have no agenda at time : {time}")
 
 
 @api("DeleteAgenda")
@@ -65,27 +73,17 @@ def modify_agenda(db, token, content, time, location):
     if key is not None:
         agenda[key] = {"username": username, "content": content, "time": time, "location": location}
         return "success"
-    if content:
-        raise ApiError(f"You have no agenda about {content}")
-    if time:
-        raise ApiError(f"You have no agenda at time : {time}")
+    _no_agenda(content, time)
     # Returned, not raised: the output is the error object itself and the exception stays None.
     return Exception("Error")
 
 
 @api("QueryAgenda")
 def query_agenda(db, token, content, time, location):
-    if time:
-        strptime(time, DATETIME)
-    username = db.token_user(token)
-    agenda = db.table("Agenda")
-    key = _first(agenda, username, lambda r: r["content"] == content or r["time"] == time)
+    _, agenda, key = _agenda_item(db, token, content, time)
     if key is not None:
         return agenda[key]
-    if content:
-        raise ApiError(f"You have no agenda about {content}")
-    if time:
-        raise ApiError(f"You have no agenda at time : {time}")
+    _no_agenda(content, time)
     raise ApiError("Error")
 
 

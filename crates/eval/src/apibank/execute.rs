@@ -15,6 +15,7 @@ impl ModeRun<'_> {
         &self,
         info: &SampleInfo,
         reply: &str,
+        recorders: &str,
     ) -> Result<Executed, EvalError> {
         let code: Option<String> = self.call("code_of", &[py_str(reply)]).await?;
         let no_call = |code, error| Executed {
@@ -30,13 +31,9 @@ impl ModeRun<'_> {
             let why = "the reply is not Python and holds no [...] call".to_string();
             return Ok(no_call(None, Some(why)));
         };
-        let params: Value = self.call("api_params", &[]).await?;
         let session = format!("{}-exec-{}", self.scorer, pypkg::next_id());
         let outcome = async {
-            let setup = self
-                .sessions
-                .execute(&session, &recorder_cell(&params))
-                .await?;
+            let setup = self.sessions.execute(&session, recorders).await?;
             if setup.status != codeact_protocol::ExecStatus::Ok {
                 return Err(EvalError::Python(format!(
                     "setting up the API recorders failed: {}",
@@ -92,7 +89,7 @@ impl ModeRun<'_> {
 /// A cell binding each API name to a function that notes its call (`params`: the declared
 /// parameter names, which name positional arguments; `argN` past them) and returns None.
 /// Arguments are snapshotted as JSON when the call is made (others as their repr).
-fn recorder_cell(params: &Value) -> String {
+pub(super) fn recorder_cell(params: &Value) -> String {
     format!(
         r#"def __codeact_recorders(signatures):
     import json

@@ -12,12 +12,13 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::execute::recorder_cell;
 use super::report::summaries;
 use super::MODULE;
 use crate::completion::{complete, ModelCost};
 use crate::m3tooleval::ActionMode;
 use crate::pypkg::{self, emit_cell, py_str, APIBANK};
-use crate::records::{check_settings, RecordLog};
+use crate::records::{check_model, check_settings, RecordLog};
 use crate::summary::Summary;
 use crate::{EvalError, Progress, ProgressFn};
 
@@ -142,12 +143,7 @@ pub async fn evaluate(
     progress: &ProgressFn<'_>,
 ) -> Result<(Summary, Summary), EvalError> {
     let model = llm.name();
-    let filter = match &options.filter {
-        Some(f) => {
-            Some(regex::Regex::new(f).map_err(|e| EvalError::Task(format!("--filter: {e}")))?)
-        }
-        None => None,
-    };
+    let filter = crate::filter_regex(options.filter.as_deref())?;
     let settings = serde_json::json!({
         "model": model,
         "max_tokens": options.max_tokens,
@@ -155,18 +151,20 @@ pub async fn evaluate(
     });
     check_settings(&options.out, SETTINGS_FILE, &settings)?;
     let (log, old) = RecordLog::open::<ApiBankRecord>(&options.out.join(RECORDS_FILE))?;
-    if let Some(other) = old.iter().find(|r| r.model != model) {
-        return Err(EvalError::Resume(format!(
-            "{} holds runs of model {:?}, not {model:?}: choose another --out",
-            log.path().display(),
-            other.model
-        )));
-    }
+    check_model(&log, old.iter().map(|r| r.model.as_str()), &model)?;
     let scorer = format!("apibank-{}-{}", std::process::id(), pypkg::next_id());
     sessions.create(&scorer).await?;
     let result = async {
         APIBANK.install(&sessions, &scorer, MODULE).await?;
         let all = all_samples(&sessions, &scorer).await?;
+        // The same for every executed reply: each API name bound to a recorder.
+        let recorders = if options.execute_code {
+            let params: serde_json::Value =
+                pypkg::call(&sessions, &scorer, &emit_cell(MODULE, "api_params", &[])).await?;
+            Some(recorder_cell(&params))
+        } else {
+            None
+        };
         // Scoring state depends on every earlier sample, so the filter only skips model calls.
         let selected: Vec<bool> = all
             .iter()
@@ -197,6 +195,7 @@ pub async fn evaluate(
                 options,
                 model: &model,
                 mode,
+                recorders: recorders.as_deref(),
             };
             ctx.reset().await?;
             // The requests first: the model calls below run while the scoring session is busy,
@@ -284,6 +283,8 @@ pub(super) struct ModeRun<'a> {
     options: &'a ApiBankOptions,
     model: &'a str,
     pub(super) mode: ActionMode,
+    /// The cell that sets up a session for an executed reply (with `execute_code`).
+    pub(super) recorders: Option<&'a str>,
 }
 
 impl ModeRun<'_> {
@@ -375,10 +376,11 @@ impl ModeRun<'_> {
                 s.cause = "context_exceeded".into();
             }
         }
-        let executed = if self.options.execute_code && self.mode == ActionMode::Code {
-            Some(self.execute(info, &reply.text).await?)
-        } else {
-            None
+        let executed = match self.recorders {
+            Some(recorders) if self.mode == ActionMode::Code => {
+                Some(self.execute(info, &reply.text, recorders).await?)
+            }
+            _ => None,
         };
         Ok(ApiBankRecord {
             sample: info.sample.clone(),

@@ -19,7 +19,6 @@ use std::sync::Arc;
 use codeact_exec::SessionManager;
 use codeact_llm::LlmBackend;
 use futures::StreamExt;
-use regex::Regex;
 
 pub use answer::is_correct;
 pub use data::{builtin_tasks, load_tasks, parse_tasks, M3Task, ToolCatalog, ToolSpec};
@@ -27,7 +26,7 @@ pub use protocol::{parse, post_process, prompt, ActionMode, Parsed};
 pub use run::{run_task, M3Context, M3EndReason, M3Record, M3Settings};
 
 use crate::pypkg::VectorReport;
-use crate::records::{check_settings, RecordLog};
+use crate::records::{check_model, check_settings, RecordLog};
 use crate::summary::{Outcome, Summary};
 use crate::{EvalError, ProgressFn};
 
@@ -79,13 +78,7 @@ pub async fn evaluate(
     });
     check_settings(&options.out, SETTINGS_FILE, &settings)?;
     let (log, old) = RecordLog::open::<M3Record>(&options.out.join(RECORDS_FILE))?;
-    if let Some(other) = old.iter().find(|r| r.model != model) {
-        return Err(EvalError::Resume(format!(
-            "{} holds runs of model {:?}, not {model:?}: choose another --out",
-            log.path().display(),
-            other.model
-        )));
-    }
+    check_model(&log, old.iter().map(|r| r.model.as_str()), &model)?;
     let done: HashSet<(String, ActionMode, u32)> = old
         .iter()
         .map(|r| (r.task_name.clone(), r.action_mode, r.sample))
@@ -202,18 +195,12 @@ pub async fn check_tools(
     .await
 }
 
-/// Writes the summary files next to the records.
-pub fn write_summary(summary: &Summary, options: &M3Options) -> Result<(), EvalError> {
-    summary.write(&options.out, SUMMARY_STEM)
-}
-
 fn select(options: &M3Options) -> Result<Vec<M3Task>, EvalError> {
     let mut tasks = match &options.tasks {
         Some(path) => load_tasks(path)?,
         None => builtin_tasks(),
     };
-    if let Some(f) = &options.filter {
-        let re = Regex::new(f).map_err(|e| EvalError::Task(format!("--filter: {e}")))?;
+    if let Some(re) = crate::filter_regex(options.filter.as_deref())? {
         tasks.retain(|t| re.is_match(&t.name));
     }
     if tasks.is_empty() {

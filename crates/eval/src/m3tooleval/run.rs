@@ -230,16 +230,16 @@ impl<'a> Run<'a> {
                 }
                 Parsed::Invalid { feedback } => (feedback.to_string(), None),
             };
-            if rec.is_correct {
-                rec.end_reason = M3EndReason::Correct;
-                rec.overhead_ms
-                    .push((turn_start.elapsed() - llm_time).as_secs_f64() * 1e3);
-                break;
+            if !rec.is_correct {
+                rec.messages
+                    .push(Message::user(with_reminder(&feedback, extra)));
             }
-            rec.messages
-                .push(Message::user(with_reminder(&feedback, extra)));
             rec.overhead_ms
                 .push((turn_start.elapsed() - llm_time).as_secs_f64() * 1e3);
+            if rec.is_correct {
+                rec.end_reason = M3EndReason::Correct;
+                break;
+            }
         }
         rec.seconds = started.elapsed().as_secs_f64();
         Ok(rec)
