@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Lints and tests the Python the binary embeds: the session worker (crates/exec/python) and the
 # evaluations' tools and simulated APIs (crates/eval/python). In each: `ruff check`,
-# `ruff format --check`, then pytest. Installs ruff and pytest into a venv of their own
-# (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time; quick when it exists. Exits
-# non-zero on a failure.
+# `ruff format --check`, then pytest. Installs ruff and pytest, and the libraries the
+# CodeActInstruct package's tests run with (sympy, pandas, numpy, IPython, as in the session
+# venv), into a venv of their own (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time
+# and whenever one of them fails to import; quick when they are there. Exits non-zero on a
+# failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 VENV="${DEV_VENV:-$CACHE/dev-venv}"
 PYTHON="${DEV_PYTHON:-/usr/bin/python3}"
 
-if ! { [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c 'import pytest' 2>/dev/null; }; then
-  "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check pytest ruff
+DEV_PACKAGES=(pytest ruff sympy pandas numpy ipython)
+if ! { [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c 'import pytest, sympy, pandas, numpy, IPython' 2>/dev/null; }; then
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${DEV_PACKAGES[@]}"
 fi
 
 # Nothing written into the source tree: no bytecode (the crates' build scripts watch the
