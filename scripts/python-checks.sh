@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Lints and tests the Python the binary embeds: the session worker (crates/exec/python) and the
-# evaluations' tools and simulated APIs (crates/eval/python). In each: `ruff check`,
+# Lints and tests the Python the binary embeds: the session worker (crates/exec/python), the
+# evaluations' tools, simulated APIs and CodeActInstruct checks (crates/eval/python), and lints
+# the CodeActInstruct task set's Python (crates/eval/data/codeactinstruct/tasks). In each:
 # `ruff format --check`, then pytest. Installs ruff and pytest, and the libraries the
 # CodeActInstruct package's tests run with (sympy, pandas, numpy, IPython, as in the session
 # venv), into a venv of their own (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time
@@ -29,3 +30,8 @@ for dir in crates/exec/python crates/eval/python; do
   "$VENV/bin/ruff" format --check .
   "$VENV/bin/python" -m pytest -q -p no:cacheprovider
 done
+# The CodeActInstruct task set's tools module and checker, with the evaluations' settings.
+echo "== crates/eval/data/codeactinstruct/tasks"
+cd "$ROOT"
+"$VENV/bin/ruff" check --config crates/eval/python/pyproject.toml crates/eval/data/codeactinstruct/tasks
+"$VENV/bin/ruff" format --check --config crates/eval/python/pyproject.toml crates/eval/data/codeactinstruct/tasks

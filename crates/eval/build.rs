@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-const PACKAGES: &[&str] = &["codeact_m3tooleval", "codeact_apibank"];
+const PACKAGES: &[&str] = &["codeact_m3tooleval", "codeact_apibank", "codeact_instruct"];
 
 fn main() -> Result<(), String> {
     let manifest = PathBuf::from(

@@ -2,18 +2,16 @@
 //! progress bar, resumable results under `--out`, and a summary table.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use codeact_eval::apibank::{self, ApiBankOptions};
 use codeact_eval::m3tooleval::{self, ActionMode, M3Options, M3Settings};
-use codeact_eval::{Progress, ProgressFn, Summary};
-use codeact_exec::SessionManager;
-use indicatif::{ProgressBar, ProgressStyle};
+use codeact_eval::Summary;
 
 use crate::backends;
 use crate::config::{Config, EngineArgs, LlmArgs};
+use crate::progress::interruptible;
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
@@ -252,38 +250,8 @@ async fn apibank(config: Config, args: &ApiBankArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Runs an evaluation with a progress bar until it ends or Ctrl-C (`None`: what finished is
-/// kept in `out`), then shuts the sessions down.
-async fn interruptible<T, F, Fut>(
-    sessions: &SessionManager,
-    out: &Path,
-    evaluate: F,
-) -> Result<Option<T>>
-where
-    F: FnOnce(Arc<ProgressFn<'static>>) -> Fut,
-    Fut: std::future::Future<Output = Result<T, codeact_eval::EvalError>>,
-{
-    let bar = progress_bar();
-    let result = tokio::select! {
-        r = evaluate(progress_fn(bar.clone())) => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
-    };
-    bar.finish_and_clear();
-    sessions.shutdown().await;
-    match result {
-        Some(r) => Ok(Some(r?)),
-        None => {
-            eprintln!(
-                "interrupted: finished runs are kept in {}; run the same command again to go on",
-                out.display()
-            );
-            Ok(None)
-        }
-    }
-}
-
 /// `eval-results/<benchmark>/<model>`, the model's name made safe for a path.
-fn default_out(benchmark: &str, model: &str) -> PathBuf {
+pub(crate) fn default_out(benchmark: &str, model: &str) -> PathBuf {
     let slug: String = model
         .chars()
         .map(|c| {
@@ -295,39 +263,6 @@ fn default_out(benchmark: &str, model: &str) -> PathBuf {
         })
         .collect();
     PathBuf::from("eval-results").join(benchmark).join(slug)
-}
-
-fn progress_bar() -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {msg} [{elapsed} < {eta}]")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar
-}
-
-fn progress_fn(bar: ProgressBar) -> Arc<ProgressFn<'static>> {
-    let correct = std::sync::atomic::AtomicUsize::new(0);
-    Arc::new(move |p| match p {
-        Progress::Started { total, done } => {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-            if done > 0 {
-                let line = format!("resuming: {done} of {total} runs already done");
-                if bar.is_hidden() {
-                    eprintln!("{line}");
-                } else {
-                    bar.println(line);
-                }
-            }
-        }
-        Progress::Finished { correct: ok, .. } => {
-            let n = correct.fetch_add(usize::from(ok), std::sync::atomic::Ordering::Relaxed)
-                + usize::from(ok);
-            bar.set_message(format!("{n} correct this time"));
-            bar.inc(1);
-        }
-    })
 }
 
 /// Prints the summaries of several results directories side by side, one column each.

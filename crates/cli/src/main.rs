@@ -6,8 +6,10 @@ mod agent_cmd;
 mod backends;
 mod bench;
 mod config;
+mod data;
 mod eval;
 mod exec;
+mod progress;
 mod serve;
 
 use std::path::PathBuf;
@@ -44,6 +46,11 @@ enum Command {
     Eval {
         #[command(subcommand)]
         command: eval::EvalCommand,
+    },
+    /// CodeActInstruct trajectory data: generate, verify, filter, show statistics, export.
+    Data {
+        #[command(subcommand)]
+        command: data::DataCommand,
     },
     /// Run benchmarks and print comparison tables.
     Bench {
@@ -91,6 +98,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Exec(a) => exec::run(path, a).await,
         Command::Bench { command } => bench::run(path, command).await,
         Command::Eval { command } => eval::run(path, command).await,
+        Command::Data { command } => data::run(path, command).await,
         Command::Sandbox(a) => {
             let sessions = backends::session_manager(&Config::load(path, &[&a])?).await?;
             println!("{}", serde_json::to_string_pretty(&sessions.report())?);

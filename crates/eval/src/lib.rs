@@ -3,6 +3,8 @@
 //! - [`bench_agent`] runs a set of short tasks that need computation (arithmetic, strings,
 //!   dates, lists) end to end with the CodeAct agent, for several prompt and parsing variants,
 //!   and returns a [`BenchReport`]; its front end is `codeact bench agent`.
+//! - [`instruct`] generates, verifies, filters and exports CodeActInstruct trajectory data;
+//!   its front end is `codeact data`.
 //! - [`m3tooleval`] runs the M³ToolEval benchmark in its three action modes; its front end is
 //!   `codeact eval m3tooleval`.
 //!
@@ -16,6 +18,7 @@ mod chart;
 mod check;
 mod completion;
 mod error;
+pub mod instruct;
 mod jsonl;
 pub mod m3tooleval;
 pub mod pypkg;

@@ -34,6 +34,12 @@ pub const APIBANK: PyPackage = PyPackage {
     files: embedded::CODEACT_APIBANK,
 };
 
+/// CodeActInstruct's success checks, task set-up and the MINT executor's limit.
+pub const INSTRUCT: PyPackage = PyPackage {
+    name: "codeact_instruct",
+    files: embedded::CODEACT_INSTRUCT,
+};
+
 /// Where the files are written in the session, and removed from once imported.
 const STAGING: &str = ".codeact-eval";
 

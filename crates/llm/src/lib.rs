@@ -21,7 +21,7 @@ pub mod testing;
 pub use backend::{
     BoxChunkStream, Chunk, CompletionRequest, FinishReason, LlmBackend, LlmError, Usage,
 };
-pub use embedded::{EmbeddedBackend, EmbeddedConfig, EngineTimings, ModelInfo};
+pub use embedded::{EmbeddedBackend, EmbeddedConfig, EngineTimings, ModelInfo, Tokenizer};
 pub use model::{
     default_model_path, ensure_default_model, ensure_default_model_with, FetchProgress,
 };

@@ -10,6 +10,17 @@ pub enum Role {
     Assistant,
 }
 
+impl Role {
+    /// The role's name on the wire (`system`, `user`, `assistant`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
 /// An image attached to a message: the file it was saved to and its PNG bytes in base64.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImagePart {

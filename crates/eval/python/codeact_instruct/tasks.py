@@ -87,7 +87,7 @@ def code_task_text(task):
 def task_objects(task):
     """The names a task puts into the session: ``conn`` (an in-memory SQLite database with the
     table as ``data_table``) for SQL tables, ``df`` and ``pd`` for pandas tables, else none."""
-    if task.get("type") != "table":
+    if not task or task.get("type") != "table":
         return {}
     import pandas as pd
 
@@ -122,6 +122,9 @@ def setup(task, tool_names=(), shell=None):
     _clear_namespace(shell, set(tool_names) | set(objects))
     namespace.update(objects)
     limits.install_cell_limit(shell)
+    # MINT's executor printed tracebacks in IPython's default mode (Context: the cell's frame
+    # with numbered source lines, then each library frame), not the worker's Plain one.
+    shell.InteractiveTB.set_mode(mode="Context")
     _restart_numbering(shell)
     return {"names": sorted(name for name in namespace if _visible(shell, name))}
 

@@ -31,6 +31,8 @@ def load_tools(path_or_source, names, namespace=None):
             raise RuntimeError("no IPython shell runs here")
         namespace = shell.user_ns
     module = _run_module(path_or_source)
+    if names is None:
+        names = public_functions(module)
     entries = []
     for i, name in enumerate(names, start=1):
         function = module.__dict__.get(name)
@@ -39,6 +41,15 @@ def load_tools(path_or_source, names, namespace=None):
         namespace[name] = function
         entries.append(ENTRY.format(i=i, signature=signature_text(name, function), description=description(function)))
     return entries
+
+
+def public_functions(module):
+    """The module's own public functions, in definition order (not the ones it imports)."""
+    return [
+        name
+        for name, value in module.__dict__.items()
+        if not name.startswith("_") and inspect.isfunction(value) and value.__module__ == module.__name__
+    ]
 
 
 def tool_desc(entries):

@@ -104,7 +104,9 @@ def make_ipython_runner(capture):
 
         def write_format_data(self, format_dict, md_dict=None):
             data, md = rich.clean(format_dict), rich.clean_metadata(md_dict)
-            capture.rich(messages.result(self.shell.execution_count, data, md))
+            # The cell's own number: IPython 9 counts the cell up before running it, 8 after;
+            # prompt_count is the running cell's number in both.
+            capture.rich(messages.result(self.prompt_count, data, md))
 
         def finish_displayhook(self):
             pass

@@ -6,8 +6,10 @@
 //! the worker abandons the job at the next token.
 
 mod engine;
+mod tokenizer;
 
 pub use engine::EngineTimings;
+pub use tokenizer::Tokenizer;
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};

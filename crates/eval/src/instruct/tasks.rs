@@ -1,0 +1,168 @@
+//! Task files of `codeact data generate` (JSONL, one task per line; the format is documented
+//! in `crates/eval/data/codeactinstruct/tasks/README.md`). Rust reads what it needs to run the
+//! protocol; the whole task goes to the Python package, which builds task texts, sets up the
+//! session and checks answers.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::mint::Family;
+use super::row::RowId;
+use crate::EvalError;
+
+/// The seed's task types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// A math problem with a final answer (MATH).
+    Math,
+    /// A question with a short answer (HotpotQA).
+    Qa,
+    /// A program checked by unit tests (APPS).
+    Code,
+    /// A question over a table, with SQLite or pandas (WikiTableQuestions).
+    Table,
+}
+
+impl TaskKind {
+    /// The row id's task type.
+    pub fn task_type(self) -> &'static str {
+        match self {
+            TaskKind::Math | TaskKind::Qa => "reasoning",
+            TaskKind::Code => "code_generation",
+            TaskKind::Table => "tabular",
+        }
+    }
+
+    /// The row id's task name when the task gives none.
+    pub fn default_name(self) -> &'static str {
+        match self {
+            TaskKind::Math => "math",
+            TaskKind::Qa => "qa",
+            TaskKind::Code => "code",
+            TaskKind::Table => "table",
+        }
+    }
+
+    pub fn family(self) -> Family {
+        match self {
+            TaskKind::Math | TaskKind::Qa => Family::Reasoning,
+            TaskKind::Code => Family::Apps,
+            TaskKind::Table => Family::Tabular,
+        }
+    }
+}
+
+/// One task: the fields Rust uses, and all of it as JSON for Python.
+#[derive(Debug, Clone)]
+pub struct InstructTask {
+    pub id: String,
+    pub kind: TaskKind,
+    pub task_name: String,
+    /// Tools of the user's module this task may use.
+    pub tools: Vec<String>,
+    /// The file it came from (its stem is the row id's first part).
+    pub file_stem: String,
+    pub json: Value,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    id: Value,
+    #[serde(rename = "type")]
+    kind: TaskKind,
+    #[serde(default)]
+    task_name: Option<String>,
+    #[serde(default)]
+    tools: Vec<String>,
+}
+
+impl InstructTask {
+    /// The row id of this task's run by `model`; slashes in the model's name become `_`, so
+    /// that the id still splits into its parts.
+    pub fn row_id(&self, model: &str) -> String {
+        RowId {
+            file_stem: self.file_stem.clone(),
+            task_type: self.kind.task_type().into(),
+            task_name: self.task_name.clone(),
+            task_id: self.id.clone(),
+            model: model.replace('/', "_"),
+            exp_setting: super::strings::EXP_SETTING.into(),
+        }
+        .to_string()
+    }
+
+    /// `(task_name, id)`: what identifies the task in row ids.
+    pub fn key(&self) -> (String, String) {
+        (self.task_name.clone(), self.id.clone())
+    }
+}
+
+/// Reads the tasks of one file; an error names the file and line. Ids must be unique within
+/// their task name.
+pub fn load_tasks(path: &Path) -> Result<Vec<InstructTask>, EvalError> {
+    let values: Vec<Value> =
+        crate::read_jsonl(path).map_err(|e| EvalError::Task(format!("{}: {e}", path.display())))?;
+    let file_stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tasks".into());
+    let mut seen = HashMap::new();
+    let mut tasks = Vec::new();
+    for (i, json) in values.into_iter().enumerate() {
+        let bad =
+            |msg: String| EvalError::Task(format!("{}: task {}: {msg}", path.display(), i + 1));
+        let head: Head = serde_json::from_value(json.clone()).map_err(|e| bad(e.to_string()))?;
+        let id = match head.id {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            other => return Err(bad(format!("`id` must be a string, not {other}"))),
+        };
+        if id.is_empty() {
+            return Err(bad("`id` is empty".into()));
+        }
+        let task_name = head
+            .task_name
+            .unwrap_or_else(|| head.kind.default_name().into());
+        if task_name.contains('/') {
+            return Err(bad(format!("task_name {task_name:?} contains '/'")));
+        }
+        if let Some(prev) = seen.insert((task_name.clone(), id.clone()), i + 1) {
+            return Err(bad(format!(
+                "id {id:?} of {task_name} already used by task {prev}"
+            )));
+        }
+        tasks.push(InstructTask {
+            id,
+            kind: head.kind,
+            task_name,
+            tools: head.tools,
+            file_stem: file_stem.clone(),
+            json,
+        });
+    }
+    Ok(tasks)
+}
+
+/// Tasks by the `(task_name, task_id)` of a row id, so that a row can be replayed with its
+/// task's objects (a table) set up.
+#[derive(Debug, Default)]
+pub struct TaskIndex {
+    by_key: HashMap<(String, String), InstructTask>,
+}
+
+impl TaskIndex {
+    pub fn new(tasks: Vec<InstructTask>) -> Self {
+        Self {
+            by_key: tasks.into_iter().map(|t| (t.key(), t)).collect(),
+        }
+    }
+
+    pub fn for_row(&self, row_id: &str) -> Option<&InstructTask> {
+        let id = RowId::parse(row_id)?;
+        self.by_key.get(&(id.task_name, id.task_id))
+    }
+}

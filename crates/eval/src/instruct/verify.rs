@@ -1,0 +1,302 @@
+//! Replay-verify (`codeact data verify`): every code action of a row runs again, in order, in a
+//! fresh sandboxed session set up as the original executor was (the MINT 30-second limit,
+//! `Out[N]` numbering from 1), and what it prints, formatted as the original formatted it, is
+//! compared with the recorded observation (the pack's `FORMAT.md` §8).
+
+use std::sync::LazyLock;
+
+use futures::StreamExt;
+use regex::Regex;
+use serde::Serialize;
+
+use super::compare::{compare, diff, Comparison, Rule};
+use super::mint::{captured_stdout, executor_body, observation, parse_action, Action, Feedback};
+use super::row::{Role, Row};
+use super::session::InstructSessions;
+use super::strings::{MAX_PROPOSALS, MAX_STEPS};
+use super::tasks::{InstructTask, TaskIndex};
+use crate::EvalError;
+
+/// How one row's verification ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every replayed observation matched (exactly, or under the named rules).
+    Ok,
+    /// The observation after `turn` differs.
+    Differs,
+    /// The code at `turn` needs what is not here (live Wikipedia, the ALFWorld simulator, a
+    /// table the row does not carry); the turns before it matched.
+    Unverifiable,
+}
+
+/// The verdict on one row; `--json` prints one per line.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowVerdict {
+    pub id: String,
+    pub ok: bool,
+    /// The first assistant turn (0-based over the row's assistant messages) that did not
+    /// verify; `None` when ok.
+    pub turn: Option<usize>,
+    /// Recorded (`-`) against replayed (`+`), for a differing turn.
+    pub diff: Option<String>,
+    pub status: Status,
+    /// Why an unverifiable turn cannot be replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The tolerance rules any comparison needed.
+    pub rules: Vec<Rule>,
+    /// Code actions replayed.
+    pub replayed: usize,
+}
+
+/// What the original's environments defined and a replay cannot have offline, with why: tools
+/// (matched as calls, `name(`) and task objects (matched as names).
+const UNAVAILABLE: &[(&str, bool, &str)] = &[
+    (
+        "wikipedia_search",
+        true,
+        "calls wikipedia_search (live Wikipedia)",
+    ),
+    ("goto", true, "drives the ALFWorld simulator"),
+    ("take_from", true, "drives the ALFWorld simulator"),
+    ("put", true, "drives the ALFWorld simulator"),
+    ("open_receptacle", true, "drives the ALFWorld simulator"),
+    ("close_receptacle", true, "drives the ALFWorld simulator"),
+    ("toggle", true, "drives the ALFWorld simulator"),
+    ("clean", true, "drives the ALFWorld simulator"),
+    ("heat", true, "drives the ALFWorld simulator"),
+    ("cool", true, "drives the ALFWorld simulator"),
+    ("use", true, "drives the ALFWorld simulator"),
+    ("look", true, "drives the ALFWorld simulator"),
+    (
+        "conn",
+        false,
+        "reads the task's table (`conn`), which the row does not carry",
+    ),
+    (
+        "df",
+        false,
+        "reads the task's table (`df`), which the row does not carry",
+    ),
+];
+
+static NAME: LazyLock<Regex> =
+    LazyLock::new(|| super::literal_regex(r"\b([A-Za-z_]\w*)\b(\s*\()?"));
+
+/// Why `code` cannot run here: the first thing it uses that the original's environment
+/// provided and this session does not (`available` lists what the session has).
+fn missing_name(code: &str, available: &[String]) -> Option<&'static str> {
+    let used: Vec<(&str, bool)> = NAME
+        .captures_iter(code)
+        .filter_map(|c| Some((c.get(1)?.as_str(), c.get(2).is_some())))
+        .collect();
+    UNAVAILABLE
+        .iter()
+        .find(|(name, call, _)| {
+            used.iter()
+                .any(|(u, called)| u == name && (*called || !call))
+                && !available.iter().any(|a| a == name)
+                && !defines(code, name)
+        })
+        .map(|(_, _, why)| *why)
+}
+
+/// Whether the code itself binds `name` (`def put(`, `put = `, `for df in`), so that using it
+/// needs nothing from the environment.
+fn defines(code: &str, name: &str) -> bool {
+    let re = format!(
+        r"(\bdef\s+{name}\s*\()|(\b{name}\s*=[^=])|(\bfor\s+{name}\b)|(\bimport\s+.*\bas\s+{name}\b)"
+    );
+    Regex::new(&re).is_ok_and(|r| r.is_match(code))
+}
+
+/// Verifies one row in its own session.
+pub async fn verify_row(
+    env: &InstructSessions,
+    row: &Row,
+    task: Option<&InstructTask>,
+) -> Result<RowVerdict, EvalError> {
+    let session = env.open(task).await?;
+    let result = replay(env, &session.id, &session.available, row).await;
+    env.close(&session.id).await;
+    result
+}
+
+async fn replay(
+    env: &InstructSessions,
+    session: &str,
+    available: &[String],
+    row: &Row,
+) -> Result<RowVerdict, EvalError> {
+    let mut verdict = RowVerdict {
+        id: row.id.clone(),
+        ok: true,
+        turn: None,
+        diff: None,
+        status: Status::Ok,
+        reason: None,
+        rules: Vec::new(),
+        replayed: 0,
+    };
+    let c = &row.conversations;
+    let (mut actions, mut proposals) = (0u32, 0u32);
+    let mut assistant_index = 0;
+    for (i, turn) in c.iter().enumerate() {
+        if turn.role != Role::Assistant {
+            continue;
+        }
+        let index = assistant_index;
+        assistant_index += 1;
+        actions += 1;
+        let code = match parse_action(&turn.content) {
+            Action::Propose(_) => {
+                proposals += 1;
+                continue;
+            }
+            Action::Invalid => continue,
+            Action::Execute(code) => code,
+        };
+        // The last action of a finished episode has no recorded observation (ALFWorld rows
+        // end with code); nothing to compare it with.
+        let Some(recorded) = c.get(i + 1).filter(|t| t.role == Role::User) else {
+            break;
+        };
+        if let Some(why) = missing_name(&code, available) {
+            verdict.ok = false;
+            verdict.status = Status::Unverifiable;
+            verdict.turn = Some(index);
+            verdict.reason = Some(why.to_string());
+            return Ok(verdict);
+        }
+        let result = env.sessions.execute(session, &code).await?;
+        verdict.replayed += 1;
+        let body = executor_body(&captured_stdout(&result.outputs));
+        let steps_left = MAX_STEPS.saturating_sub(actions);
+        let chances_left = MAX_PROPOSALS.saturating_sub(proposals);
+        let replayed = observation(Feedback::Output(&body), steps_left, chances_left);
+        let replayed = replayed.trim();
+        let outcome = match split_countdown(&recorded.content, steps_left, chances_left) {
+            Some(recorded_body) => {
+                let replayed_body =
+                    split_countdown(replayed, steps_left, chances_left).unwrap_or(replayed);
+                compare(recorded_body, replayed_body)
+            }
+            // The count-down itself differs: the row is not what this protocol writes.
+            None => Comparison::Differs,
+        };
+        match outcome {
+            Comparison::Exact => {}
+            Comparison::Tolerated(rules) => {
+                for r in rules {
+                    if !verdict.rules.contains(&r) {
+                        verdict.rules.push(r);
+                    }
+                }
+            }
+            Comparison::Differs => {
+                verdict.ok = false;
+                verdict.status = Status::Differs;
+                verdict.turn = Some(index);
+                verdict.reason = timeout_reason(&recorded.content, replayed, result.duration_ms);
+                verdict.diff = Some(diff(&recorded.content, replayed));
+                return Ok(verdict);
+            }
+        }
+    }
+    Ok(verdict)
+}
+
+const TIMEOUT_LINE: &str = "TimeoutError: Timed out after 30 seconds.";
+
+/// Why a differing observation may still be honest: the cell hit the protocol's 30-second
+/// limit on one machine and not on the other (their speeds differ).
+fn timeout_reason(recorded: &str, replayed: &str, replay_ms: f64) -> Option<String> {
+    match (
+        recorded.contains(TIMEOUT_LINE),
+        replayed.contains(TIMEOUT_LINE),
+    ) {
+        (true, false) => Some(format!(
+            "the generating machine hit the 30 s cell limit; here the cell finished in {:.1} s",
+            replay_ms / 1e3
+        )),
+        (false, true) => {
+            Some("here the cell hit the 30 s cell limit; the generating machine finished it".into())
+        }
+        _ => None,
+    }
+}
+
+/// The observation without its count-down, when it ends with the one this position gets.
+fn split_countdown(observation: &str, steps_left: u32, chances_left: u32) -> Option<&str> {
+    let countdown = super::strings::countdown(steps_left, chances_left);
+    observation
+        .strip_suffix(countdown.trim_end())
+        .map(|body| body.strip_suffix('\n').unwrap_or(body))
+}
+
+/// Verifies every row, `concurrency` at a time, calling `on_row` as each finishes; the
+/// verdicts come back in the rows' order.
+pub async fn verify_rows(
+    env: &InstructSessions,
+    rows: &[Row],
+    tasks: &TaskIndex,
+    concurrency: usize,
+    on_row: &(dyn Fn(&RowVerdict) + Send + Sync),
+) -> Result<Vec<RowVerdict>, EvalError> {
+    let futures = rows.iter().map(|row| async move {
+        let task = tasks.for_row(&row.id);
+        let v = verify_row(env, row, task)
+            .await
+            .map_err(|e| EvalError::Run {
+                run: row.id.clone(),
+                error: Box::new(e),
+            })?;
+        on_row(&v);
+        Ok::<_, EvalError>(v)
+    });
+    futures::stream::iter(futures)
+        .buffered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unavailable_names() {
+        assert!(missing_name("print(wikipedia_search('x'))", &[]).is_some());
+        assert!(
+            missing_name("print(wikipedia_search('x'))", &["wikipedia_search".into()]).is_none()
+        );
+        assert!(missing_name("df = 3\nprint(df)", &[]).is_none());
+        assert!(missing_name("print(df.head())", &[]).is_some());
+        assert!(missing_name("# we use the formula\nx = 1", &[]).is_none());
+        assert!(missing_name("print(look())", &[]).is_some());
+        assert!(missing_name("import math\nprint(math.pi)", &[]).is_none());
+    }
+
+    #[test]
+    fn countdown_split() {
+        assert_eq!(
+            split_countdown(
+                "Observation:\n7\nYou have 4 steps left and 2 chances to propose solution left.",
+                4,
+                2
+            ),
+            Some("Observation:\n7")
+        );
+        assert_eq!(
+            split_countdown(
+                "Observation:\n7\nYou have 3 steps left and 2 chances to propose solution left.",
+                4,
+                2
+            ),
+            None
+        );
+    }
+}
