@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints and tests the Python the binary embeds: the session worker (crates/exec/python), the
 # evaluations' tools, simulated APIs and CodeActInstruct checks (crates/eval/python), and lints
-# the CodeActInstruct task set's Python (crates/eval/data/codeactinstruct/tasks). In each:
+# the CodeActInstruct task set's Python (crates/eval/data/codeactinstruct/tasks). In each: `ruff check`,
 # `ruff format --check`, then pytest. Installs ruff and pytest, and the libraries the
 # CodeActInstruct package's tests run with (sympy, pandas, numpy, IPython, as in the session
 # venv), into a venv of their own (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time
