@@ -28,7 +28,11 @@ peers_log="$CODEACT_CACHE/peers-install.log"
 ) >"$peers_log" 2>&1 &
 peers=$!
 
-step "python: ruff and pytest (the session worker)"
+step "PostgreSQL: a private cluster for the shared-queue tests"
+CODEACT_TEST_POSTGRES_URL="$(scripts/postgres.sh start)"
+export CODEACT_TEST_POSTGRES_URL
+
+step "python: ruff and pytest (the session worker, the evaluations' packages)"
 scripts/python-checks.sh
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -5,9 +5,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::{Subcommand, ValueEnum};
+use codeact_eval::instruct::distributed::generate_queued;
 use codeact_eval::instruct::export::{self, ExportOptions, Format};
 use codeact_eval::instruct::filter::{self, Filter};
 use codeact_eval::instruct::generate::{self, GenerateSettings};
+use codeact_eval::instruct::queue::TaskQueue;
 use codeact_eval::instruct::row::{read_all, to_jsonl};
 use codeact_eval::instruct::session::{InstructSessions, ToolsModule};
 use codeact_eval::instruct::tasks::{load_tasks, TaskIndex};
@@ -55,6 +57,17 @@ pub struct GenerateArgs {
     /// Instead of generating, run every task's `solution` through its success check.
     #[arg(long)]
     pub check_tasks: bool,
+    /// Share the tasks with other generators (on any machine) through a queue in this
+    /// PostgreSQL database (`postgres://user@host/db`); each generator adds the tasks, works
+    /// until every task is done, then writes all runs to its --out.
+    #[arg(long, value_name = "URL", env = "CODEACT_DATA_QUEUE")]
+    pub queue: Option<String>,
+    /// The queue's name in that database (generators with the same name share tasks).
+    #[arg(long, default_value = "default")]
+    pub queue_name: String,
+    /// Seconds a task stays leased to a generator that stops renewing it (a dead one).
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease_seconds: u64,
     #[command(flatten)]
     pub llm: LlmArgs,
     #[command(flatten)]
@@ -171,10 +184,12 @@ pub async fn run(config: Option<&Path>, command: DataCommand) -> Result<i32> {
 }
 
 /// The configuration, with a cell limit above the protocol's own 30 seconds, so that a long
-/// cell ends with the original's `TimeoutError` rather than the engine's interrupt.
+/// cell ends with the original's `TimeoutError` rather than the engine's interrupt, and the
+/// package every session needs imported by the zygote.
 fn data_config(path: Option<&Path>, args: &[&dyn crate::config::Overrides]) -> Result<Config> {
     let mut config = Config::load(path, args)?;
     config.exec.cell_timeout = config.exec.cell_timeout.max(Duration::from_secs(40));
+    codeact_eval::pypkg::INSTRUCT.preload_into(&mut config.exec)?;
     Ok(config)
 }
 
@@ -231,8 +246,27 @@ async fn generate(config: Config, args: &GenerateArgs) -> Result<i32> {
     let (env, settings, tasks) = (&env, &settings, &tasks);
     let out = args.out.clone();
     let concurrency = args.concurrency as usize;
+    let queue = match &args.queue {
+        Some(url) => Some(
+            TaskQueue::connect(
+                url,
+                &args.queue_name,
+                Duration::from_secs(args.lease_seconds),
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let queue = queue.as_ref();
     let result = interruptible(&sessions, &args.out, |progress| async move {
-        generate::generate(env, llm, settings, tasks, &out, concurrency, &*progress).await
+        match queue {
+            Some(q) => {
+                generate_queued(env, llm, settings, tasks, q, &out, concurrency, &*progress).await
+            }
+            None => {
+                generate::generate(env, llm, settings, tasks, &out, concurrency, &*progress).await
+            }
+        }
     })
     .await?;
     let Some(runs) = result else {

@@ -31,6 +31,9 @@ pub enum EvalError {
     /// A run failed: which one, and why.
     #[error("{run}: {error}")]
     Run { run: String, error: Box<EvalError> },
+    /// The shared task queue's database failed or holds something unexpected.
+    #[error("task queue: {0}")]
+    Queue(String),
     /// The results directory holds runs that cannot be resumed with these settings.
     #[error("{0}")]
     Resume(String),

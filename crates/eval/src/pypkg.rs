@@ -99,6 +99,67 @@ del __codeact_install
     }
 }
 
+impl PyPackage {
+    /// Makes every session of an engine built with `config` start with this package already
+    /// imported, for commands whose every session needs it: the files are written once under
+    /// the cache directory (one directory per content, so builds never share a stale copy) and
+    /// the zygote imports them before it forks sessions, so a session pays nothing for them.
+    pub fn preload_into(&self, config: &mut codeact_exec::ExecConfig) -> Result<(), EvalError> {
+        use std::hash::{Hash, Hasher};
+        if self.is_preloaded(config) {
+            return Ok(());
+        }
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.files.hash(&mut hasher);
+        let root = codeact_protocol::paths::cache_dir()
+            .join("python")
+            .join(format!("{}-{:016x}", self.name, hasher.finish()));
+        if !root.is_dir() {
+            let write_err = |cause| EvalError::Write {
+                path: root.display().to_string(),
+                cause,
+            };
+            // Written aside and renamed into place, so that a concurrent process never sees
+            // half a package.
+            let tmp = root.with_extension(format!("tmp-{}", std::process::id()));
+            for (path, data) in self.files {
+                let file = tmp.join(path);
+                if let Some(dir) = file.parent() {
+                    std::fs::create_dir_all(dir).map_err(write_err)?;
+                }
+                std::fs::write(&file, data).map_err(write_err)?;
+            }
+            if std::fs::rename(&tmp, &root).is_err() && !root.is_dir() {
+                return Err(write_err(std::io::Error::other(
+                    "cannot move the package into place",
+                )));
+            }
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        let dir = py_str(&root.display().to_string());
+        // One line binding no name in the namespace the model's code sees.
+        let line = format!(
+            "__import__('sys').path.insert(0, {dir}); __import__({}); __import__('sys').path.remove({dir})  # {}\n",
+            py_str(self.name),
+            self.marker()
+        );
+        config.preload = Some(config.preload.take().unwrap_or_default() + &line);
+        Ok(())
+    }
+
+    /// Whether [`PyPackage::preload_into`] prepared `config` with this package.
+    pub fn is_preloaded(&self, config: &codeact_exec::ExecConfig) -> bool {
+        config
+            .preload
+            .as_deref()
+            .is_some_and(|p| p.contains(&self.marker()))
+    }
+
+    fn marker(&self) -> String {
+        format!("codeact preload {}", self.name)
+    }
+}
+
 /// A Python string literal of `s` (JSON's escapes are valid Python).
 pub fn py_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "''".into())

@@ -344,12 +344,25 @@ pub fn write_rows(out: &Path, runs: &[RunRecord]) -> Result<usize, EvalError> {
         .filter(|r| r.success)
         .map(RunRecord::to_row)
         .collect::<Result<Vec<_>, _>>()?;
-    let path = out.join(ROWS_FILE);
-    std::fs::write(&path, super::row::to_jsonl(&rows)).map_err(|cause| EvalError::Write {
+    write(&out.join(ROWS_FILE), &super::row::to_jsonl(&rows))?;
+    Ok(rows.len())
+}
+
+/// Writes `out/runs.jsonl` (every run) and `out/rows.jsonl`: a queue's snapshot.
+pub fn write_outputs(out: &Path, runs: &[RunRecord]) -> Result<usize, EvalError> {
+    write(&out.join(RUNS_FILE), &super::row::to_jsonl(runs))?;
+    write_rows(out, runs)
+}
+
+fn write(path: &Path, text: &str) -> Result<(), EvalError> {
+    let err = |cause| EvalError::Write {
         path: path.display().to_string(),
         cause,
-    })?;
-    Ok(rows.len())
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    std::fs::write(path, text).map_err(err)
 }
 
 /// One task's self-check: its `solution` run through its success check.

@@ -11,12 +11,14 @@
 
 pub mod compare;
 pub mod convert;
+pub mod distributed;
 pub mod export;
 pub mod filter;
 pub mod generate;
 mod histogram;
 pub mod mint;
 mod parquet;
+pub mod queue;
 pub mod row;
 pub mod session;
 pub mod stats;

@@ -28,6 +28,8 @@ pub struct InstructSessions {
     pub sessions: Arc<SessionManager>,
     pub tools: Option<ToolsModule>,
     tag: String,
+    /// The engine's zygote imported the package ([`crate::pypkg::PyPackage::preload_into`]).
+    preloaded: bool,
 }
 
 /// An open task session.
@@ -55,11 +57,16 @@ pub struct CheckResult {
 }
 
 impl InstructSessions {
+    /// Sessions of `sessions`; each gets the package installed, unless the engine's config was
+    /// prepared with [`crate::pypkg::PyPackage::preload_into`] (much faster: nothing to write
+    /// or import per session).
     pub fn new(sessions: Arc<SessionManager>, tools: Option<ToolsModule>) -> Self {
+        let preloaded = INSTRUCT.is_preloaded(sessions.config());
         Self {
             sessions,
             tools,
             tag: format!("instruct-{}-{}", std::process::id(), pypkg::next_id()),
+            preloaded,
         }
     }
 
@@ -67,6 +74,9 @@ impl InstructSessions {
     async fn fresh(&self) -> Result<String, EvalError> {
         let id = format!("{}-{}", self.tag, pypkg::next_id());
         self.sessions.create(&id).await?;
+        if self.preloaded {
+            return Ok(id);
+        }
         if let Err(e) = INSTRUCT.install(&self.sessions, &id, MODULE).await {
             self.close(&id).await;
             return Err(e);

@@ -101,6 +101,35 @@ impl InstructTask {
     }
 }
 
+impl InstructTask {
+    /// A task from its JSON object (one line of a task file); `file_stem` names its file.
+    pub fn from_json(json: Value, file_stem: &str) -> Result<Self, String> {
+        let head: Head = serde_json::from_value(json.clone()).map_err(|e| e.to_string())?;
+        let id = match head.id {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            other => return Err(format!("`id` must be a string, not {other}")),
+        };
+        if id.is_empty() {
+            return Err("`id` is empty".into());
+        }
+        let task_name = head
+            .task_name
+            .unwrap_or_else(|| head.kind.default_name().into());
+        if task_name.contains('/') {
+            return Err(format!("task_name {task_name:?} contains '/'"));
+        }
+        Ok(InstructTask {
+            id,
+            kind: head.kind,
+            task_name,
+            tools: head.tools,
+            file_stem: file_stem.to_string(),
+            json,
+        })
+    }
+}
+
 /// Reads the tasks of one file; an error names the file and line. Ids must be unique within
 /// their task name.
 pub fn load_tasks(path: &Path) -> Result<Vec<InstructTask>, EvalError> {
@@ -113,36 +142,18 @@ pub fn load_tasks(path: &Path) -> Result<Vec<InstructTask>, EvalError> {
     let mut seen = HashMap::new();
     let mut tasks = Vec::new();
     for (i, json) in values.into_iter().enumerate() {
-        let bad =
-            |msg: String| EvalError::Task(format!("{}: task {}: {msg}", path.display(), i + 1));
-        let head: Head = serde_json::from_value(json.clone()).map_err(|e| bad(e.to_string()))?;
-        let id = match head.id {
-            Value::String(s) => s,
-            Value::Number(n) => n.to_string(),
-            other => return Err(bad(format!("`id` must be a string, not {other}"))),
-        };
-        if id.is_empty() {
-            return Err(bad("`id` is empty".into()));
-        }
-        let task_name = head
-            .task_name
-            .unwrap_or_else(|| head.kind.default_name().into());
-        if task_name.contains('/') {
-            return Err(bad(format!("task_name {task_name:?} contains '/'")));
-        }
-        if let Some(prev) = seen.insert((task_name.clone(), id.clone()), i + 1) {
-            return Err(bad(format!(
-                "id {id:?} of {task_name} already used by task {prev}"
+        let task = InstructTask::from_json(json, &file_stem)
+            .map_err(|msg| EvalError::Task(format!("{}: task {}: {msg}", path.display(), i + 1)))?;
+        if let Some(prev) = seen.insert(task.key(), i + 1) {
+            return Err(EvalError::Task(format!(
+                "{}: task {}: id {:?} of {} already used by task {prev}",
+                path.display(),
+                i + 1,
+                task.id,
+                task.task_name
             )));
         }
-        tasks.push(InstructTask {
-            id,
-            kind: head.kind,
-            task_name,
-            tools: head.tools,
-            file_stem: file_stem.clone(),
-            json,
-        });
+        tasks.push(task);
     }
     Ok(tasks)
 }
