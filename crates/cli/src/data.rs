@@ -51,6 +51,9 @@ pub struct GenerateArgs {
     /// Tasks in flight at once, each in its own sandboxed session.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
+    /// The model's name in row ids (default: the backend's, without an endpoint URL).
+    #[arg(long)]
+    pub model_name: Option<String>,
     /// Most new tokens per reply (the original: 512, or 1,024 for its larger models).
     #[arg(long, default_value_t = 512)]
     pub max_tokens: u32,
@@ -210,6 +213,9 @@ async fn generate(config: Config, args: &GenerateArgs) -> Result<i32> {
     if let Some(f) = &args.filter {
         let re = regex::Regex::new(f).context("--filter")?;
         tasks.retain(|t| re.is_match(&format!("{}/{}", t.task_name, t.id)));
+        if tasks.is_empty() {
+            bail!("no task matches --filter {f:?} (it is matched against task_name/id)");
+        }
     }
     let tools = tools_module(args.tools.as_deref())?;
     if args.check_tasks {
@@ -223,15 +229,15 @@ async fn generate(config: Config, args: &GenerateArgs) -> Result<i32> {
                 Some(r) if r.correct => passed += 1,
                 Some(r) => {
                     failed += 1;
-                    println!("FAIL {}/{}: {}", c.task_name, c.id, r.detail);
+                    say(&format!("FAIL {}/{}: {}", c.task_name, c.id, r.detail));
                 }
                 None => missing += 1,
             }
         }
-        println!(
+        say(&format!(
             "{passed}/{} task solutions pass ({missing} without a solution)",
             passed + failed + missing
-        );
+        ));
         return Ok(i32::from(failed > 0));
     }
     let (llm, sessions) = tokio::try_join!(
@@ -241,6 +247,7 @@ async fn generate(config: Config, args: &GenerateArgs) -> Result<i32> {
     let settings = GenerateSettings {
         max_tokens: args.max_tokens,
         temperature: config.llm.temperature.unwrap_or(0.0),
+        model_name: args.model_name.clone(),
     };
     let env = InstructSessions::new(sessions.clone(), tools);
     let (env, settings, tasks) = (&env, &settings, &tasks);
@@ -273,12 +280,12 @@ async fn generate(config: Config, args: &GenerateArgs) -> Result<i32> {
         return Ok(130);
     };
     let ok = runs.iter().filter(|r| r.success).count();
-    println!(
+    say(&format!(
         "{ok}/{} runs succeeded; rows: {}, raw runs: {}",
         runs.len(),
         args.out.join(generate::ROWS_FILE).display(),
         args.out.join(generate::RUNS_FILE).display()
-    );
+    ));
     Ok(0)
 }
 
@@ -294,7 +301,9 @@ async fn verify(config: Config, args: &VerifyArgs) -> Result<i32> {
     let json = args.json;
     let print = move |v: &verify::RowVerdict| {
         if json {
-            println!("{}", serde_json::to_string(v).unwrap_or_default());
+            say(&serde_json::to_string(v).unwrap_or_default());
+        } else {
+            say(&verdict_text(v));
         }
     };
     let start = Instant::now();
@@ -303,59 +312,84 @@ async fn verify(config: Config, args: &VerifyArgs) -> Result<i32> {
     let elapsed = start.elapsed().as_secs_f64();
     sessions.shutdown().await;
     let verdicts = verdicts?;
-    let mut counts = [0usize; 3];
-    for v in &verdicts {
-        let i = match v.status {
-            verify::Status::Ok => 0,
-            verify::Status::Differs => 1,
-            verify::Status::Unverifiable => 2,
-        };
-        counts[i] += 1;
-        if !json {
-            let rules: Vec<&str> = v.rules.iter().map(|r| r.name()).collect();
-            let note = if rules.is_empty() {
-                String::new()
-            } else {
-                format!(" (tolerated: {})", rules.join(", "))
-            };
-            match v.status {
-                verify::Status::Ok => println!("ok {}{note}", v.id),
-                verify::Status::Differs => {
-                    let why = v
-                        .reason
-                        .as_deref()
-                        .map(|r| format!(": {r}"))
-                        .unwrap_or_default();
-                    println!(
-                        "DIFFERS {} at assistant turn {}{why}{note}",
-                        v.id,
-                        v.turn.unwrap_or(0)
-                    );
-                    print!("{}", v.diff.as_deref().unwrap_or(""));
-                }
-                verify::Status::Unverifiable => println!(
-                    "UNVERIFIABLE {} at assistant turn {}: {}",
-                    v.id,
-                    v.turn.unwrap_or(0),
-                    v.reason.as_deref().unwrap_or("")
-                ),
-            }
-        }
-    }
+    let count = |s: verify::Status| verdicts.iter().filter(|v| v.status == s).count();
+    let counts = [
+        count(verify::Status::Ok),
+        count(verify::Status::Differs),
+        count(verify::Status::Unverifiable),
+        count(verify::Status::Malformed),
+    ];
     let replayed: usize = verdicts.iter().map(|v| v.replayed).sum();
     eprintln!(
-        "{} rows: {} ok, {} differ, {} unverifiable; {replayed} code actions replayed in {:.1} s ({:.1} rows/s)",
+        "{} rows: {} ok, {} differ, {} unverifiable, {} malformed; {replayed} code actions replayed in {:.1} s ({:.1} rows/s)",
         verdicts.len(),
         counts[0],
         counts[1],
         counts[2],
+        counts[3],
         elapsed,
         verdicts.len() as f64 / elapsed.max(1e-9)
     );
-    Ok(i32::from(counts[1] > 0))
+    // Exit 1 when a row differs or is malformed; unverifiable rows are not failures.
+    Ok(i32::from(counts[1] + counts[3] > 0))
+}
+
+/// One row's verdict as text: `ok ID`, or what went wrong where, with the diff.
+fn verdict_text(v: &verify::RowVerdict) -> String {
+    let rules: Vec<&str> = v.rules.iter().map(|r| r.name()).collect();
+    let note = if rules.is_empty() {
+        String::new()
+    } else {
+        format!(" (tolerated: {})", rules.join(", "))
+    };
+    let why = v
+        .reason
+        .as_deref()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    let turn = v.turn.unwrap_or(0);
+    match v.status {
+        verify::Status::Ok => format!("ok {}{note}", v.id),
+        verify::Status::Differs => format!(
+            "DIFFERS {} at assistant turn {turn}{why}{note}\n{}",
+            v.id,
+            v.diff.as_deref().unwrap_or("").trim_end()
+        ),
+        verify::Status::Unverifiable => {
+            format!("UNVERIFIABLE {} at assistant turn {turn}{why}", v.id)
+        }
+        verify::Status::Malformed => format!("MALFORMED {}{why}", v.id),
+    }
+}
+
+/// Prints a line on stdout; a closed pipe (`| head`) ends the program quietly, as for any
+/// command-line filter.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{line}") {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+    }
+}
+
+/// Refuses an output path that is one of the inputs: it would be lost before it was read.
+fn not_an_input(out: &Path, inputs: &[PathBuf]) -> Result<()> {
+    let canon = |p: &Path| std::fs::canonicalize(p).ok();
+    if let Some(o) = canon(out) {
+        if inputs.iter().any(|i| canon(i).as_ref() == Some(&o)) {
+            bail!(
+                "--out {} is one of the inputs; write somewhere else",
+                out.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn filter(args: &FilterArgs) -> Result<i32> {
+    not_an_input(&args.out, &args.rows)?;
     let rows = read_all(&args.rows)?;
     let drop = regex::Regex::new(&args.drop_tasks).context("--drop-tasks")?;
     let names = if args.only.is_empty() {
@@ -377,16 +411,16 @@ fn filter(args: &FilterArgs) -> Result<i32> {
     let total = rows.len();
     let (kept, reports) = filter::apply(rows, &steps);
     for r in &reports {
-        println!(
+        say(&format!(
             "{:<24} removed {:>6} of {:>6}",
             r.filter, r.removed, r.before
-        );
+        ));
     }
-    println!(
+    say(&format!(
         "kept {} of {total} rows -> {}",
         kept.len(),
         args.out.display()
-    );
+    ));
     write(&args.out, to_jsonl(&kept).as_bytes())?;
     Ok(0)
 }
@@ -409,9 +443,9 @@ async fn stats(args: &StatsArgs) -> Result<i32> {
     let s = stats::compute(&rows, counter, counter.map(|_| args.clip));
     let json = serde_json::to_string_pretty(&s)?;
     if args.json {
-        println!("{json}");
+        say(&json);
     } else {
-        print!("{}", s.markdown());
+        say(s.markdown().trim_end());
     }
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -426,6 +460,15 @@ async fn stats(args: &StatsArgs) -> Result<i32> {
 }
 
 fn export(args: &ExportArgs) -> Result<i32> {
+    not_an_input(&args.out, &args.rows)?;
+    if args.observation_role && args.format != FormatArg::Sharegpt {
+        bail!("--observation-role applies to --format sharegpt only");
+    }
+    if args.name.is_some() && args.format != FormatArg::Sharegpt {
+        bail!(
+            "--name names the dataset in LLaMA-Factory's dataset_info.json: --format sharegpt only"
+        );
+    }
     let rows = read_all(&args.rows)?;
     let format = match args.format {
         FormatArg::Openai => Format::Openai,
@@ -445,6 +488,17 @@ fn export(args: &ExportArgs) -> Result<i32> {
     let dir = args.out.parent().unwrap_or(Path::new(""));
     for f in files {
         let path = dir.join(&f.name);
+        if f.name == "dataset_info.json" {
+            // LLaMA-Factory keeps every dataset's entry in this one file: add ours to it.
+            let merged = export::merge_dataset_info(
+                std::fs::read_to_string(&path).ok().as_deref(),
+                &f.bytes,
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            write(&path, &merged)?;
+            eprintln!("updated {}", path.display());
+            continue;
+        }
         write(&path, &f.bytes)?;
         eprintln!("wrote {}", path.display());
     }

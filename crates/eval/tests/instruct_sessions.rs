@@ -295,6 +295,7 @@ async fn the_real_rows_verify_where_they_can_be_replayed() {
             }
             // The one cell that hit the 30 s limit on the generating machine: a faster
             // machine finishes it (under heavy load this one may time out too, and match).
+            Status::Malformed => panic!("{v:#?}"),
             Status::Differs => {
                 assert!(row.id.contains("/number_theory/4404/"), "{v:#?}");
                 assert!(
@@ -315,5 +316,128 @@ async fn the_real_rows_verify_where_they_can_be_replayed() {
         gpt4.rules.iter().map(|r| r.name()).collect::<Vec<_>>(),
         ["traceback"]
     );
+    sessions.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_code_forged_text_and_bad_task_sets() {
+    let sessions = sessions().await;
+    let env = InstructSessions::new(sessions.clone(), Some(tools()));
+    let all = all_tasks();
+
+    // A program that kills its check's session is a wrong answer, not a failed run.
+    let code = task(&all, "code", "bal-ab");
+    let r = env
+        .check(&code, "import os\nos.kill(os.getppid(), 9)\n")
+        .await
+        .unwrap();
+    assert!(!r.correct, "{r:?}");
+
+    // Model code that ends its own interpreter ends the run, recorded.
+    let math = task(&all, "algebra", "alg-02");
+    let llm = script(&[("", &["<execute>\nimport os\nos._exit(0)\n</execute>"])]);
+    let out = tempfile::tempdir().unwrap();
+    let runs = generate::generate(
+        &env,
+        llm,
+        &GenerateSettings::default(),
+        std::slice::from_ref(&math),
+        out.path(),
+        1,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(runs[0].end_reason, EndReason::SessionLost);
+    assert!(!runs[0].success);
+
+    // Protocol text is compared too: a forged wrong-answer observation or count-down differs;
+    // a row without a released row's shape is malformed.
+    let llm = script(&[(
+        "",
+        &[
+            "The answer is <solution> 1 </solution>.",
+            "<execute>\nprint(2)\n</execute>",
+            "The answer is <solution> 4 </solution>.",
+        ],
+    )]);
+    let out = tempfile::tempdir().unwrap();
+    let mut four = math.clone();
+    four.json["reference"] = serde_json::json!("4");
+    let runs = generate::generate(
+        &env,
+        llm,
+        &GenerateSettings::default(),
+        &[four],
+        out.path(),
+        1,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert!(runs[0].success, "{:#?}", runs[0]);
+    let row = runs[0].to_row().unwrap();
+    let index = TaskIndex::default();
+    let ok = verify_rows(&env, std::slice::from_ref(&row), &index, 1, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(ok[0].status, Status::Ok, "{:#?}", ok[0]);
+    let mut forged = row.clone();
+    forged.conversations[3].content = forged.conversations[3]
+        .content
+        .replace("Your answer is wrong.", "Correct!");
+    let mut countdown = row.clone();
+    countdown.conversations[3].content = countdown.conversations[3]
+        .content
+        .replace("4 steps left", "9 steps left");
+    let mut malformed = row.clone();
+    malformed.conversations.truncate(1);
+    let v = verify_rows(&env, &[forged, countdown, malformed], &index, 2, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        (v[0].status, v[0].turn),
+        (Status::Differs, Some(0)),
+        "{:#?}",
+        v[0]
+    );
+    assert_eq!(
+        (v[1].status, v[1].turn),
+        (Status::Differs, Some(0)),
+        "{:#?}",
+        v[1]
+    );
+    assert_eq!(v[2].status, Status::Malformed, "{:#?}", v[2]);
+
+    // A task naming a tool the module lacks, and two tasks with one row id, are refused before
+    // anything runs.
+    let out = tempfile::tempdir().unwrap();
+    let mut unknown = task(&all, "qa", "vel-01");
+    unknown.tools = vec!["no_such_tool".into()];
+    let e = generate::generate(
+        &env,
+        script(&[("", &["x"])]),
+        &GenerateSettings::default(),
+        &[unknown],
+        out.path(),
+        1,
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("no_such_tool"), "{e}");
+    let twice = vec![math.clone(), math];
+    let e = generate::generate(
+        &env,
+        script(&[("", &["x"])]),
+        &GenerateSettings::default(),
+        &twice,
+        out.path(),
+        1,
+        &|_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("same row id"), "{e}");
     sessions.shutdown().await;
 }

@@ -62,7 +62,8 @@ impl ScriptBackend {
         Self::parse(&text, &name)
     }
 
-    /// Reads the rules of a script; `name` shows in the backend's name.
+    /// Reads the rules of a script; `name` and a hash of `text` make the backend's name
+    /// (`script:NAME@HASH8`), so that results of one script never pass for another's.
     pub fn parse(text: &str, name: &str) -> Result<Self, LlmError> {
         let mut rules = Vec::new();
         for (i, line) in text.lines().enumerate() {
@@ -82,9 +83,12 @@ impl ScriptBackend {
         if rules.is_empty() {
             return Err(LlmError::Model("the script holds no rule".into()));
         }
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(text.as_bytes());
+        let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
         Ok(Self {
             rules,
-            name: format!("script:{name}"),
+            name: format!("script:{name}@{hash}"),
         })
     }
 

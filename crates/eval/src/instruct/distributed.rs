@@ -27,7 +27,8 @@ pub async fn generate_queued(
     concurrency: usize,
     progress: &ProgressFn<'_>,
 ) -> Result<Vec<RunRecord>, EvalError> {
-    let model = llm.name();
+    let model = super::generate::model_label(settings, &*llm);
+    super::generate::preflight(env, tasks, &model).await?;
     queue.enqueue(tasks, &model).await?;
     let state = queue.state().await?;
     progress(Progress::Started {

@@ -151,6 +151,24 @@ pub fn dataset_info(name: &str, file_name: &str, observation_role: bool) -> Valu
     }})
 }
 
+/// `existing` (a `dataset_info.json`'s text, if the file exists) with the entries of `ours`
+/// added or replaced; the other datasets' entries are kept.
+pub fn merge_dataset_info(existing: Option<&str>, ours: &[u8]) -> Result<Vec<u8>, String> {
+    let ours: Value = serde_json::from_slice(ours).map_err(|e| e.to_string())?;
+    let mut all = match existing {
+        Some(text) if !text.trim().is_empty() => serde_json::from_str::<Value>(text)
+            .map_err(|e| format!("not JSON, so it cannot be updated: {e}"))?,
+        _ => json!({}),
+    };
+    let (Some(all_map), Some(our_map)) = (all.as_object_mut(), ours.as_object()) else {
+        return Err("not a JSON object, so it cannot be updated".into());
+    };
+    for (k, v) in our_map {
+        all_map.insert(k.clone(), v.clone());
+    }
+    Ok(pretty(&all))
+}
+
 /// Axolotl's `chat_template` dataset config for the rows file, loss on assistant turns only.
 pub fn axolotl_config(file_name: &str) -> String {
     format!(

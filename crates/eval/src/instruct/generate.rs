@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use codeact_llm::{CompletionRequest, LlmBackend, LlmError};
-use codeact_protocol::Message;
+use codeact_protocol::{ExecStatus, Message};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,8 @@ pub const ROWS_FILE: &str = "rows.jsonl";
 pub struct GenerateSettings {
     pub max_tokens: u32,
     pub temperature: f32,
+    /// The model's name in row ids and records; default: see [`model_label`].
+    pub model_name: Option<String>,
 }
 
 impl Default for GenerateSettings {
@@ -42,7 +44,22 @@ impl Default for GenerateSettings {
         Self {
             max_tokens: 512,
             temperature: 0.0,
+            model_name: None,
         }
+    }
+}
+
+/// The model's name in row ids and records: the configured one, else the backend's name
+/// without an endpoint (`openai:MODEL@http://host:8000/v1` becomes `openai:MODEL`), so that a
+/// dataset does not carry private host names.
+pub fn model_label(settings: &GenerateSettings, llm: &dyn LlmBackend) -> String {
+    if let Some(name) = &settings.model_name {
+        return name.clone();
+    }
+    let name = llm.name();
+    match name.split_once('@') {
+        Some((head, tail)) if tail.contains("://") => head.to_string(),
+        _ => name,
     }
 }
 
@@ -58,6 +75,9 @@ pub enum EndReason {
     StepsExhausted,
     /// The conversation outgrew the model's context.
     ContextLimit,
+    /// The model's code ended its own interpreter (the original's executor would have died
+    /// with it); the session's state is gone, so the run stops there.
+    SessionLost,
 }
 
 /// One action of a run, as it happened.
@@ -147,7 +167,7 @@ impl Run<'_> {
         let text = self.env.task_text(self.session, self.task).await?;
         let example = self.task.kind.family().example("").unwrap_or_default();
         let prompt = first_message(&text, &tool_desc(tool_entries), example);
-        let model = self.llm.name();
+        let model = model_label(self.settings, self.llm);
         let mut rec = RunRecord {
             id: self.task.row_id(&model),
             task_id: self.task.id.clone(),
@@ -203,6 +223,20 @@ impl Run<'_> {
                 Action::Execute(code) => {
                     rec.code_actions += 1;
                     let result = self.env.sessions.execute(self.session, &code).await?;
+                    if result.status == ExecStatus::Restarted {
+                        rec.actions.push(ActionRecord {
+                            reply,
+                            action: "execute".into(),
+                            observation: None,
+                            check: None,
+                            llm_seconds: cost.llm_seconds,
+                            exec_ms: exec_start.elapsed().as_secs_f64() * 1e3,
+                            prompt_tokens: cost.prompt_tokens,
+                            completion_tokens: cost.completion_tokens,
+                        });
+                        rec.end_reason = EndReason::SessionLost;
+                        break;
+                    }
                     let body = executor_body(&captured_stdout(&result.outputs));
                     ("execute", FeedbackText::Output(body), false)
                 }
@@ -303,8 +337,9 @@ pub async fn generate(
     progress: &ProgressFn<'_>,
 ) -> Result<Vec<RunRecord>, EvalError> {
     let (log, mut runs): (RecordLog, Vec<RunRecord>) = RecordLog::open(&out.join(RUNS_FILE))?;
-    let model = llm.name();
+    let model = model_label(settings, &*llm);
     crate::records::check_model(&log, runs.iter().map(|r| r.model.as_str()), &model)?;
+    preflight(env, tasks, &model).await?;
     let done: HashSet<String> = runs.iter().map(|r| r.id.clone()).collect();
     let todo: Vec<&InstructTask> = tasks
         .iter()
@@ -314,27 +349,83 @@ pub async fn generate(
         total: tasks.len(),
         done: tasks.len() - todo.len(),
     });
-    let llm = &*llm;
+    let (llm, model) = (&*llm, &model);
     let mut stream = futures::stream::iter(todo.into_iter().map(|task| async move {
         run_task(env, llm, settings, task)
             .await
             .map_err(|e| EvalError::Run {
-                run: task.row_id(&llm.name()),
+                run: task.row_id(model),
                 error: Box::new(e),
             })
     }))
     .buffer_unordered(concurrency.max(1));
+    let mut failure = None;
     while let Some(result) = stream.next().await {
-        let rec = result?;
-        log.append(&rec)?;
-        progress(Progress::Finished {
-            name: rec.id.clone(),
-            correct: rec.success,
-        });
-        runs.push(rec);
+        match result.and_then(|rec| log.append(&rec).map(|()| rec)) {
+            Ok(rec) => {
+                progress(Progress::Finished {
+                    name: rec.id.clone(),
+                    correct: rec.success,
+                });
+                runs.push(rec);
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
     }
+    // The rows of what finished are written even when a run failed.
     write_rows(out, &runs)?;
-    Ok(runs)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(runs),
+    }
+}
+
+/// What would stop a generation later, found before it starts: two tasks with one row id
+/// (the same file given twice, or two files with one name and a shared id), and tools that
+/// tasks name but the tools module does not define.
+pub async fn preflight(
+    env: &InstructSessions,
+    tasks: &[InstructTask],
+    model: &str,
+) -> Result<(), EvalError> {
+    let mut seen = std::collections::HashMap::new();
+    for t in tasks {
+        if let Some(prev) = seen.insert(t.row_id(model), t) {
+            return Err(EvalError::Task(format!(
+                "tasks {}/{} of {}.jsonl and of {}.jsonl would make the same row id (task files need distinct names, and ids distinct within a task name)",
+                t.task_name, t.id, prev.file_stem, t.file_stem
+            )));
+        }
+    }
+    let named: std::collections::BTreeSet<&str> = tasks
+        .iter()
+        .flat_map(|t| t.tools.iter().map(String::as_str))
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    if env.tools.is_none() {
+        return Err(EvalError::Task(format!(
+            "tasks use tools ({}) but no tools module was given (--tools FILE.py)",
+            named.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    let defined = env.tool_names().await?;
+    let missing: Vec<&str> = named
+        .into_iter()
+        .filter(|n| !defined.iter().any(|d| d == n))
+        .collect();
+    if !missing.is_empty() {
+        return Err(EvalError::Task(format!(
+            "the tools module does not define {} (it defines: {})",
+            missing.join(", "),
+            defined.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// Writes the released rows of the successful runs to `out/rows.jsonl`.

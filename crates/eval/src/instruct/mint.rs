@@ -211,15 +211,21 @@ pub fn captured_stdout(outputs: &[Output]) -> String {
     s
 }
 
+static OWN_FRAME: LazyLock<Regex> =
+    LazyLock::new(|| super::literal_regex(r"File [^\n]*codeact_instruct/limits\.py:\d+"));
+
 /// The executor's post-processing (§5.5): exactly empty output becomes the empty-output
-/// string; more than 2,000 characters are cut and marked; the result is stripped.
+/// string; the executor's own frame in a timeout's traceback loses its path (as the
+/// original meant to do, without its bug that kept the path's prefix); more than 2,000
+/// characters are cut and marked; the result is stripped.
 pub fn executor_body(captured: &str) -> String {
     if captured.is_empty() {
         return EMPTY_OUTPUT.to_string();
     }
+    let captured = OWN_FRAME.replace_all(captured, "File <hidden_filepath>");
     let body = match captured.char_indices().nth(TRUNCATE_AT_CHARS) {
         Some((cut, _)) => format!("{}{TRUNCATION_SUFFIX}", &captured[..cut]),
-        None => captured.to_string(),
+        None => captured.into_owned(),
     };
     body.trim().to_string()
 }
@@ -313,6 +319,13 @@ mod tests {
             2000 + TRUNCATION_SUFFIX.chars().count()
         );
         assert!(body.ends_with("...\n[Output Truncated]"));
+    }
+
+    #[test]
+    fn the_limits_frame_is_hidden() {
+        let tb = "TimeoutError   Traceback\nFile /root/.cache/codeact/python/codeact_instruct-1f/codeact_instruct/limits.py:92, in install_cell_limit.<locals>.signal_handler(signum, frame)\n";
+        assert!(executor_body(tb).contains("File <hidden_filepath>, in install_cell_limit"));
+        assert!(!executor_body(tb).contains("/root"));
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub fn read_rows(bytes: Vec<u8>) -> Result<Vec<Row>, String> {
         for (name, field) in record.get_column_iter() {
             match (name.as_str(), field) {
                 ("id", Field::Str(s)) => id = Some(s.clone()),
+                ("conversations", Field::Null) => {
+                    return Err(format!("row {n}: `conversations` is null"));
+                }
                 ("conversations", Field::ListInternal(list)) => {
                     for item in list.elements() {
                         conversations.push(turn(item).map_err(|e| format!("row {n}: {e}"))?);
@@ -137,7 +140,8 @@ fn turn(item: &Field) -> Result<Turn, String> {
         Some("assistant") => Role::Assistant,
         other => return Err(format!("unknown role {other:?}")),
     };
-    Ok(Turn::new(role, content.unwrap_or_default()))
+    let content = content.ok_or("a message has no string `content`")?;
+    Ok(Turn::new(role, content))
 }
 
 #[cfg(test)]

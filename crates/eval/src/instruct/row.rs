@@ -111,7 +111,9 @@ pub fn read_rows(path: &Path) -> Result<Vec<Row>, EvalError> {
     }
     let text = String::from_utf8(bytes)
         .map_err(|_| EvalError::Task(format!("{}: not UTF-8 text", path.display())))?;
-    crate::parse_jsonl(&text).map_err(|e| EvalError::Task(format!("{}: {e}", path.display())))
+    // Some editors start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    crate::parse_jsonl(text).map_err(|e| EvalError::Task(format!("{}: {e}", path.display())))
 }
 
 /// Reads and concatenates the rows of several files.

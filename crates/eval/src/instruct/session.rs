@@ -166,14 +166,29 @@ impl InstructSessions {
         }
     }
 
-    /// Checks `answer` against `task` in a session of its own.
+    /// Checks `answer` against `task` in a session of its own. An answer that breaks its check
+    /// (a program that kills the session, say) is a wrong answer, not a failed run.
     pub async fn check(&self, task: &InstructTask, answer: &str) -> Result<CheckResult, EvalError> {
         let id = self.fresh().await?;
         let result = self
             .call(&id, "check", &[py_json(&task.json), py_str(answer)])
             .await;
         self.close(&id).await;
-        result
+        Ok(result.unwrap_or_else(|e| CheckResult {
+            correct: false,
+            detail: format!("the check did not finish: {e}"),
+        }))
+    }
+
+    /// The functions the tools module defines, loaded into a throwaway session: what tasks may
+    /// name in `tools`.
+    pub async fn tool_names(&self) -> Result<Vec<String>, EvalError> {
+        if self.tools.is_none() {
+            return Ok(Vec::new());
+        }
+        let session = self.open(None).await?;
+        self.close(&session.id).await;
+        Ok(session.available)
     }
 
     async fn call<T: serde::de::DeserializeOwned>(

@@ -161,7 +161,7 @@ impl Stats {
     /// The card's table as Markdown.
     pub fn markdown(&self) -> String {
         let mut s = String::from(
-            "| task type | source | instances | avg turns | code actions | error observations | truncated | total tokens | avg tokens |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+            "| task type | source | instances | avg turns | code actions | proposals | invalid actions | error observations | truncated | total tokens | avg tokens |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
         let fmt_tokens = |g: &Group| match (g.tokens, g.avg_tokens()) {
             (Some(t), Some(a)) => (t.to_string(), format!("{a:.2}")),
@@ -177,12 +177,14 @@ impl Stats {
                 }
             };
             s += &format!(
-                "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {:.2} | {} | {} | {} | {} | {} | {} | {} |\n",
                 name(&g.task_type),
                 g.source,
                 name(&g.rows.to_string()),
                 g.avg_turns(),
                 g.code_actions,
+                g.proposals,
+                g.invalid_actions,
                 g.error_observations,
                 g.truncated_observations,
                 t,

@@ -119,6 +119,7 @@ impl InstructTask {
         if task_name.contains('/') {
             return Err(format!("task_name {task_name:?} contains '/'"));
         }
+        validate(head.kind, &json)?;
         Ok(InstructTask {
             id,
             kind: head.kind,
@@ -127,6 +128,116 @@ impl InstructTask {
             file_stem: file_stem.to_string(),
             json,
         })
+    }
+}
+
+/// Checks the fields a task of `kind` needs, so that a bad task is refused when its file is
+/// read, not when its turn comes in a long run.
+fn validate(kind: TaskKind, json: &Value) -> Result<(), String> {
+    let text = |field: &str| match json.get(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(()),
+        Some(other) => Err(format!("`{field}` must be a non-empty string, not {other}")),
+        None => Err(format!("a {} task needs `{field}`", kind.default_name())),
+    };
+    if let Some(tools) = json.get("tools") {
+        if !tools
+            .as_array()
+            .is_some_and(|a| a.iter().all(Value::is_string))
+        {
+            return Err("`tools` must be a list of function names".into());
+        }
+    }
+    if let Some(sol) = json.get("solution") {
+        if !sol.is_string() {
+            return Err(format!(
+                "`solution` must be a string (the answer as the model would write it), not {sol}"
+            ));
+        }
+    }
+    match kind {
+        TaskKind::Math | TaskKind::Qa => {
+            text("task")?;
+            text("reference")
+        }
+        TaskKind::Code => {
+            text("question")?;
+            if let Some(starter) = json.get("starter_code") {
+                if !starter.is_string() {
+                    return Err("`starter_code` must be a string".into());
+                }
+            }
+            if let Some(f) = json.get("fn_name") {
+                if !(f.is_string() || f.is_null()) {
+                    return Err("`fn_name` must be a string".into());
+                }
+            }
+            let tests = json
+                .get("tests")
+                .ok_or("a code task needs `tests`: {\"inputs\": [...], \"outputs\": [...]}")?;
+            let (Some(inputs), Some(outputs)) = (
+                tests.get("inputs").and_then(Value::as_array),
+                tests.get("outputs").and_then(Value::as_array),
+            ) else {
+                return Err("`tests` must hold the lists `inputs` and `outputs`".into());
+            };
+            if inputs.is_empty() || inputs.len() != outputs.len() {
+                return Err(format!(
+                    "`tests` needs as many outputs as inputs, at least one ({} inputs, {} outputs)",
+                    inputs.len(),
+                    outputs.len()
+                ));
+            }
+            Ok(())
+        }
+        TaskKind::Table => {
+            text("question")?;
+            match json.get("table_mode").and_then(Value::as_str) {
+                Some("sql" | "pandas") => {}
+                other => {
+                    return Err(format!(
+                        "`table_mode` must be \"sql\" or \"pandas\", not {other:?}"
+                    ))
+                }
+            }
+            let table = json
+                .get("table")
+                .ok_or("a table task needs `table`: {\"columns\": [...], \"rows\": [[...]]}")?;
+            let columns = table
+                .get("columns")
+                .and_then(Value::as_array)
+                .filter(|c| !c.is_empty() && c.iter().all(Value::is_string))
+                .ok_or("`table.columns` must be a non-empty list of names")?;
+            let rows = table
+                .get("rows")
+                .and_then(Value::as_array)
+                .filter(|r| !r.is_empty())
+                .ok_or("`table.rows` must be a non-empty list of rows")?;
+            for (i, row) in rows.iter().enumerate() {
+                let cells = row
+                    .as_array()
+                    .ok_or(format!("table row {i} is not a list"))?;
+                if cells.len() != columns.len() {
+                    return Err(format!(
+                        "table row {i} has {} cells for {} columns",
+                        cells.len(),
+                        columns.len()
+                    ));
+                }
+                if let Some(c) = cells.iter().find(|c| c.is_array() || c.is_object()) {
+                    return Err(format!(
+                        "table row {i} has a cell that is not a string, number or null: {c}"
+                    ));
+                }
+            }
+            match json.get("reference") {
+                Some(Value::String(s)) if !s.is_empty() => Ok(()),
+                Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => Ok(()),
+                _ => Err(
+                    "a table task needs `reference`: a list of strings, or a string split on `|`"
+                        .into(),
+                ),
+            }
+        }
     }
 }
 
@@ -175,5 +286,46 @@ impl TaskIndex {
     pub fn for_row(&self, row_id: &str) -> Option<&InstructTask> {
         let id = RowId::parse(row_id)?;
         self.by_key.get(&(id.task_name, id.task_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(v: Value) -> Result<InstructTask, String> {
+        InstructTask::from_json(v, "t")
+    }
+
+    #[test]
+    fn bad_tasks_are_refused_with_a_reason() {
+        let table = |mode: Value, rows: Value| json!({"id": "a", "type": "table", "question": "q", "table_mode": mode, "table": {"columns": ["x", "y"], "rows": rows}, "reference": ["1"]});
+        assert!(check(table(json!("sql"), json!([[1, 2]]))).is_ok());
+        assert!(check(table(json!("excel"), json!([[1, 2]])))
+            .unwrap_err()
+            .contains("table_mode"));
+        assert!(check(table(json!("pandas"), json!([[1]])))
+            .unwrap_err()
+            .contains("1 cells for 2 columns"));
+        assert!(check(json!({"id": "a", "type": "math", "task": "t"}))
+            .unwrap_err()
+            .contains("`reference`"));
+        assert!(
+            check(json!({"id": "a", "type": "math", "task": "t", "reference": 3}))
+                .unwrap_err()
+                .contains("non-empty string")
+        );
+        assert!(check(
+            json!({"id": "a", "type": "qa", "task": "t", "reference": "r", "solution": 3})
+        )
+        .unwrap_err()
+        .contains("solution"));
+        assert!(check(json!({"id": "a", "type": "code", "question": "q", "tests": {"inputs": [[1]], "outputs": []}})).unwrap_err().contains("as many outputs"));
+        assert!(check(json!({"id": "a", "type": "poetry"})).is_err());
+        assert!(check(
+            json!({"id": "a/b", "type": "qa", "task": "t", "reference": "r", "task_name": "x/y"})
+        )
+        .is_err());
     }
 }

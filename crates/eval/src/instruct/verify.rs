@@ -16,6 +16,7 @@ use super::session::InstructSessions;
 use super::strings::{MAX_PROPOSALS, MAX_STEPS};
 use super::tasks::{InstructTask, TaskIndex};
 use crate::EvalError;
+use codeact_protocol::ExecStatus;
 
 /// How one row's verification ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -28,6 +29,8 @@ pub enum Status {
     /// The code at `turn` needs what is not here (live Wikipedia, the ALFWorld simulator, a
     /// table the row does not carry); the turns before it matched.
     Unverifiable,
+    /// The row does not have a released row's shape (see `reason`): nothing to replay.
+    Malformed,
 }
 
 /// The verdict on one row; `--json` prints one per line.
@@ -84,6 +87,36 @@ const UNAVAILABLE: &[(&str, bool, &str)] = &[
 static NAME: LazyLock<Regex> =
     LazyLock::new(|| super::literal_regex(r"\b([A-Za-z_]\w*)\b(\s*\()?"));
 
+static TOOL_ENTRY: LazyLock<Regex> =
+    LazyLock::new(|| super::literal_regex(r"(?m)^\[\d+\] ([A-Za-z_]\w*)\("));
+
+/// The tools a row's system message lists (`[i] name(…`).
+fn listed_tools(row: &Row) -> Vec<String> {
+    row.conversations
+        .first()
+        .filter(|t| t.role == Role::System)
+        .map(|t| {
+            TOOL_ENTRY
+                .captures_iter(&t.content)
+                .filter_map(|c| c.get(1))
+                .map(|m| m.as_str().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Why `code` cannot run here: it calls a tool the row lists that the session does not have.
+fn missing_tool(code: &str, listed: &[String], available: &[String]) -> Option<String> {
+    listed
+        .iter()
+        .find(|name| {
+            !available.contains(name)
+                && Regex::new(&format!(r"\b{name}\s*\(")).is_ok_and(|r| r.is_match(code))
+                && !defines(code, name)
+        })
+        .map(|name| format!("calls the tool {name}, which this session does not have (give its module with --tools)"))
+}
+
 /// Why `code` cannot run here: the first thing it uses that the original's environment
 /// provided and this session does not (`available` lists what the session has).
 fn missing_name(code: &str, available: &[String]) -> Option<&'static str> {
@@ -139,6 +172,14 @@ async fn replay(
         rules: Vec::new(),
         replayed: 0,
     };
+    let problems = super::row::shape_problems(row);
+    if !problems.is_empty() {
+        verdict.ok = false;
+        verdict.status = Status::Malformed;
+        verdict.reason = Some(problems.join("; "));
+        return Ok(verdict);
+    }
+    let listed = listed_tools(row);
     let c = &row.conversations;
     let (mut actions, mut proposals) = (0u32, 0u32);
     let mut assistant_index = 0;
@@ -149,59 +190,74 @@ async fn replay(
         let index = assistant_index;
         assistant_index += 1;
         actions += 1;
-        let code = match parse_action(&turn.content) {
-            Action::Propose(_) => {
-                proposals += 1;
-                continue;
-            }
-            Action::Invalid => continue,
-            Action::Execute(code) => code,
-        };
-        // The last action of a finished episode has no recorded observation (ALFWorld rows
-        // end with code); nothing to compare it with.
+        let action = parse_action(&turn.content);
+        if let Action::Propose(_) = action {
+            proposals += 1;
+        }
+        // The last action of an episode has no recorded observation.
         let Some(recorded) = c.get(i + 1).filter(|t| t.role == Role::User) else {
             break;
         };
-        if let Some(why) = missing_name(&code, available) {
-            verdict.ok = false;
-            verdict.status = Status::Unverifiable;
-            verdict.turn = Some(index);
-            verdict.reason = Some(why.to_string());
-            return Ok(verdict);
-        }
-        let result = env.sessions.execute(session, &code).await?;
-        verdict.replayed += 1;
-        let body = executor_body(&captured_stdout(&result.outputs));
         let steps_left = MAX_STEPS.saturating_sub(actions);
         let chances_left = MAX_PROPOSALS.saturating_sub(proposals);
-        let replayed = observation(Feedback::Output(&body), steps_left, chances_left);
-        let replayed = replayed.trim();
-        let outcome = match split_countdown(&recorded.content, steps_left, chances_left) {
-            Some(recorded_body) => {
-                let replayed_body =
-                    split_countdown(replayed, steps_left, chances_left).unwrap_or(replayed);
-                compare(recorded_body, replayed_body)
+        let replayed = match action {
+            // A proposal followed by an observation was wrong (or empty); an invalid action
+            // gets the help text: the protocol's own strings, compared like the rest.
+            Action::Propose(answer) => {
+                let feedback = if answer.is_empty() {
+                    Feedback::Invalid
+                } else {
+                    Feedback::WrongAnswer
+                };
+                observation(feedback, steps_left, chances_left)
             }
-            // The count-down itself differs: the row is not what this protocol writes.
-            None => Comparison::Differs,
-        };
-        match outcome {
-            Comparison::Exact => {}
-            Comparison::Tolerated(rules) => {
-                for r in rules {
-                    if !verdict.rules.contains(&r) {
-                        verdict.rules.push(r);
-                    }
+            Action::Invalid => observation(Feedback::Invalid, steps_left, chances_left),
+            Action::Execute(code) => {
+                let why = missing_name(&code, available)
+                    .map(str::to_string)
+                    .or_else(|| missing_tool(&code, &listed, available));
+                if let Some(why) = why {
+                    verdict.ok = false;
+                    verdict.status = Status::Unverifiable;
+                    verdict.turn = Some(index);
+                    verdict.reason = Some(why);
+                    return Ok(verdict);
                 }
+                let result = env.sessions.execute(session, &code).await?;
+                verdict.replayed += 1;
+                if result.status == ExecStatus::Restarted {
+                    verdict.ok = false;
+                    verdict.status = Status::Differs;
+                    verdict.turn = Some(index);
+                    verdict.reason = Some("the replayed code ended its own interpreter".into());
+                    return Ok(verdict);
+                }
+                let body = executor_body(&captured_stdout(&result.outputs));
+                let replayed = observation(Feedback::Output(&body), steps_left, chances_left);
+                let timeout = timeout_reason(&recorded.content, &replayed, result.duration_ms);
+                if !settle(
+                    &mut verdict,
+                    index,
+                    &recorded.content,
+                    replayed.trim(),
+                    steps_left,
+                    chances_left,
+                ) {
+                    verdict.reason = timeout;
+                    return Ok(verdict);
+                }
+                continue;
             }
-            Comparison::Differs => {
-                verdict.ok = false;
-                verdict.status = Status::Differs;
-                verdict.turn = Some(index);
-                verdict.reason = timeout_reason(&recorded.content, replayed, result.duration_ms);
-                verdict.diff = Some(diff(&recorded.content, replayed));
-                return Ok(verdict);
-            }
+        };
+        if !settle(
+            &mut verdict,
+            index,
+            &recorded.content,
+            replayed.trim(),
+            steps_left,
+            chances_left,
+        ) {
+            return Ok(verdict);
         }
     }
     Ok(verdict)
@@ -227,6 +283,45 @@ fn timeout_reason(recorded: &str, replayed: &str, replay_ms: f64) -> Option<Stri
     }
 }
 
+/// Compares one recorded observation with its replay and records the outcome; false when they
+/// differ (the verdict then names the turn and carries the diff).
+fn settle(
+    verdict: &mut RowVerdict,
+    index: usize,
+    recorded: &str,
+    replayed: &str,
+    steps_left: u32,
+    chances_left: u32,
+) -> bool {
+    let outcome = match split_countdown(recorded, steps_left, chances_left) {
+        Some(recorded_body) => {
+            let replayed_body =
+                split_countdown(replayed, steps_left, chances_left).unwrap_or(replayed);
+            compare(recorded_body, replayed_body)
+        }
+        // The count-down itself differs: the row is not what this protocol writes.
+        None => Comparison::Differs,
+    };
+    match outcome {
+        Comparison::Exact => true,
+        Comparison::Tolerated(rules) => {
+            for r in rules {
+                if !verdict.rules.contains(&r) {
+                    verdict.rules.push(r);
+                }
+            }
+            true
+        }
+        Comparison::Differs => {
+            verdict.ok = false;
+            verdict.status = Status::Differs;
+            verdict.turn = Some(index);
+            verdict.diff = Some(diff(recorded, replayed));
+            false
+        }
+    }
+}
+
 /// The observation without its count-down, when it ends with the one this position gets.
 fn split_countdown(observation: &str, steps_left: u32, chances_left: u32) -> Option<&str> {
     let countdown = super::strings::countdown(steps_left, chances_left);
@@ -245,22 +340,22 @@ pub async fn verify_rows(
     on_row: &(dyn Fn(&RowVerdict) + Send + Sync),
 ) -> Result<Vec<RowVerdict>, EvalError> {
     let futures = rows.iter().map(|row| async move {
-        let task = tasks.for_row(&row.id);
-        let v = verify_row(env, row, task)
+        verify_row(env, row, tasks.for_row(&row.id))
             .await
             .map_err(|e| EvalError::Run {
                 run: row.id.clone(),
                 error: Box::new(e),
-            })?;
-        on_row(&v);
-        Ok::<_, EvalError>(v)
+            })
     });
-    futures::stream::iter(futures)
-        .buffered(concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect()
+    // `buffered` yields in the rows' order, so `on_row` sees them in that order too.
+    let mut stream = futures::stream::iter(futures).buffered(concurrency.max(1));
+    let mut verdicts = Vec::with_capacity(rows.len());
+    while let Some(v) = stream.next().await {
+        let v = v?;
+        on_row(&v);
+        verdicts.push(v);
+    }
+    Ok(verdicts)
 }
 
 #[cfg(test)]
