@@ -279,6 +279,7 @@ async fn generate(config: Config, args: &GenerateArgs) -> Result<i32> {
     let Some(runs) = result else {
         return Ok(130);
     };
+    say(generate::summary_markdown(&runs).trim_end());
     let ok = runs.iter().filter(|r| r.success).count();
     say(&format!(
         "{ok}/{} runs succeeded; rows: {}, raw runs: {}",

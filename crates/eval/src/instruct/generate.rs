@@ -456,6 +456,42 @@ fn write(path: &Path, text: &str) -> Result<(), EvalError> {
     std::fs::write(path, text).map_err(err)
 }
 
+/// Runs per task type as a Markdown table: runs, successes, average actions, tokens per run
+/// (prompt and completion), model seconds per run.
+pub fn summary_markdown(runs: &[RunRecord]) -> String {
+    let mut by: std::collections::BTreeMap<String, Vec<&RunRecord>> = Default::default();
+    for r in runs {
+        by.entry(format!("{}/{}", r.task_type.task_type(), r.task_name))
+            .or_default()
+            .push(r);
+    }
+    let mut s = String::from(
+        "| task type / name | runs | success | avg actions | prompt tokens / run | completion tokens / run | model s / run |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let all: Vec<&RunRecord> = runs.iter().collect();
+    for (name, rs) in by
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .chain(std::iter::once(("**all**", &all)))
+    {
+        let n = rs.len().max(1) as f64;
+        let ok = rs.iter().filter(|r| r.success).count();
+        s += &format!(
+            "| {name} | {} | {ok} ({:.0}%) | {:.2} | {:.0} | {:.0} | {:.1} |\n",
+            rs.len(),
+            100.0 * ok as f64 / n,
+            rs.iter().map(|r| f64::from(r.n_turns)).sum::<f64>() / n,
+            rs.iter().map(|r| r.cost.prompt_tokens as f64).sum::<f64>() / n,
+            rs.iter()
+                .map(|r| r.cost.completion_tokens as f64)
+                .sum::<f64>()
+                / n,
+            rs.iter().map(|r| r.cost.llm_seconds).sum::<f64>() / n,
+        );
+    }
+    s
+}
+
 /// One task's self-check: its `solution` run through its success check.
 #[derive(Debug, Clone, Serialize)]
 pub struct TaskCheck {
