@@ -79,11 +79,13 @@ pub struct GenerateArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// Row files (JSONL or Parquet).
+    /// Row files (JSONL or Parquet), or the runs.jsonl of a generation (every run, failed ones
+    /// too).
     #[arg(required = true)]
     pub rows: Vec<PathBuf>,
-    /// The task files the rows were generated from, so that tables are set up again.
-    #[arg(long)]
+    /// The task files the rows were generated from, so that tables are set up again (several
+    /// may follow one --tasks).
+    #[arg(long, num_args = 1..)]
     pub tasks: Vec<PathBuf>,
     /// The tools module the rows were generated with.
     #[arg(long, value_name = "FILE.py")]
@@ -291,7 +293,14 @@ async fn generate(config: Config, args: &GenerateArgs) -> Result<i32> {
 }
 
 async fn verify(config: Config, args: &VerifyArgs) -> Result<i32> {
-    let rows = read_all(&args.rows)?;
+    // A runs.jsonl of `generate` verifies too: every run, failed ones included.
+    let mut rows = Vec::new();
+    for path in &args.rows {
+        match generate::read_runs_as_rows(path)? {
+            Some(r) => rows.extend(r),
+            None => rows.extend(read_all(std::slice::from_ref(path))?),
+        }
+    }
     let mut tasks = Vec::new();
     for path in &args.tasks {
         tasks.extend(load_tasks(path)?);

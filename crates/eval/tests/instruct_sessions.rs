@@ -218,7 +218,10 @@ async fn a_scripted_model_through_the_protocol_and_back_through_verify() {
     assert!(code.history[0].content.contains("You should complete the provided starter code by filling in the function body for longestBalanced."));
 
     let summary = generate::summary_markdown(&runs);
-    assert!(summary.contains("| reasoning/algebra | 1 | 1 (100%) | 5.00 |"), "{summary}");
+    assert!(
+        summary.contains("| reasoning/algebra | 1 | 1 (100%) | 5.00 |"),
+        "{summary}"
+    );
     assert!(summary.contains("| **all** | 4 | 4 (100%) |"), "{summary}");
 
     // The released rows: one per successful run, converted.

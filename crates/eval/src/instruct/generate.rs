@@ -456,6 +456,28 @@ fn write(path: &Path, text: &str) -> Result<(), EvalError> {
     std::fs::write(path, text).map_err(err)
 }
 
+/// The runs of a `runs.jsonl` file, every one of them (failed ones too) as a row, for
+/// `verify`; `None` when the file does not hold runs (it holds rows, say).
+pub fn read_runs_as_rows(path: &Path) -> Result<Option<Vec<Row>>, EvalError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let first = text.lines().find(|l| !l.trim().is_empty());
+    let is_run = first.is_some_and(|l| {
+        serde_json::from_str::<serde_json::Value>(l)
+            .is_ok_and(|v| v.get("history").is_some() && v.get("conversations").is_none())
+    });
+    if !is_run {
+        return Ok(None);
+    }
+    let runs: Vec<RunRecord> = crate::parse_jsonl(&text)
+        .map_err(|e| EvalError::Task(format!("{}: {e}", path.display())))?;
+    runs.iter()
+        .map(RunRecord::to_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
 /// Runs per task type as a Markdown table: runs, successes, average actions, tokens per run
 /// (prompt and completion), model seconds per run.
 pub fn summary_markdown(runs: &[RunRecord]) -> String {

@@ -90,9 +90,11 @@ static NAME: LazyLock<Regex> =
 static TOOL_ENTRY: LazyLock<Regex> =
     LazyLock::new(|| super::literal_regex(r"(?m)^\[\d+\] ([A-Za-z_]\w*)\("));
 
-/// The tools a row's system message lists (`[i] name(…`).
-fn listed_tools(row: &Row) -> Vec<String> {
-    row.conversations
+/// What the row's environment provided, by its own messages: the tools its system message
+/// lists (`[i] name(…`), and the table objects its task says are preloaded.
+fn provided(row: &Row) -> Vec<String> {
+    let mut names: Vec<String> = row
+        .conversations
         .first()
         .filter(|t| t.role == Role::System)
         .map(|t| {
@@ -102,37 +104,38 @@ fn listed_tools(row: &Row) -> Vec<String> {
                 .map(|m| m.as_str().to_string())
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let task = row.task_text().unwrap_or_default();
+    for name in ["conn", "df"] {
+        if task.contains(&format!("via the variable `{name}`")) {
+            names.push(name.to_string());
+        }
+    }
+    names
 }
 
-/// Why `code` cannot run here: it calls a tool the row lists that the session does not have.
-fn missing_tool(code: &str, listed: &[String], available: &[String]) -> Option<String> {
-    listed
-        .iter()
-        .find(|name| {
-            !available.contains(name)
-                && Regex::new(&format!(r"\b{name}\s*\(")).is_ok_and(|r| r.is_match(code))
-                && !defines(code, name)
-        })
-        .map(|name| format!("calls the tool {name}, which this session does not have (give its module with --tools)"))
-}
-
-/// Why `code` cannot run here: the first thing it uses that the original's environment
-/// provided and this session does not (`available` lists what the session has).
-fn missing_name(code: &str, available: &[String]) -> Option<&'static str> {
+/// Why `code` cannot run here: the first thing it uses that the row's environment provided
+/// (`provided`) and this session does not have (`available`). Code that uses a name its
+/// environment never had is replayed: it failed then as it fails now.
+fn missing_name(code: &str, provided: &[String], available: &[String]) -> Option<String> {
     let used: Vec<(&str, bool)> = NAME
         .captures_iter(code)
         .filter_map(|c| Some((c.get(1)?.as_str(), c.get(2).is_some())))
         .collect();
-    UNAVAILABLE
+    provided
         .iter()
-        .find(|(name, call, _)| {
-            used.iter()
-                .any(|(u, called)| u == name && (*called || !call))
-                && !available.iter().any(|a| a == name)
-                && !defines(code, name)
+        .filter(|name| !available.contains(name))
+        .find(|name| {
+            // Tables are read as names, tools are called.
+            let as_name = *name == "conn" || *name == "df";
+            used.iter().any(|(u, called)| u == name && (*called || as_name)) && !defines(code, name)
         })
-        .map(|(_, _, why)| *why)
+        .map(|name| match UNAVAILABLE.iter().find(|(n, _, _)| n == name) {
+            Some((_, _, why)) => why.to_string(),
+            None => format!(
+                "calls the tool {name}, which this session does not have (give its module with --tools)"
+            ),
+        })
 }
 
 /// Whether the code itself binds `name` (`def put(`, `put = `, `for df in`), so that using it
@@ -179,7 +182,7 @@ async fn replay(
         verdict.reason = Some(problems.join("; "));
         return Ok(verdict);
     }
-    let listed = listed_tools(row);
+    let provided = provided(row);
     let c = &row.conversations;
     let (mut actions, mut proposals) = (0u32, 0u32);
     let mut assistant_index = 0;
@@ -213,9 +216,7 @@ async fn replay(
             }
             Action::Invalid => observation(Feedback::Invalid, steps_left, chances_left),
             Action::Execute(code) => {
-                let why = missing_name(&code, available)
-                    .map(str::to_string)
-                    .or_else(|| missing_tool(&code, &listed, available));
+                let why = missing_name(&code, &provided, available);
                 if let Some(why) = why {
                     verdict.ok = false;
                     verdict.status = Status::Unverifiable;
@@ -364,15 +365,24 @@ mod tests {
 
     #[test]
     fn unavailable_names() {
-        assert!(missing_name("print(wikipedia_search('x'))", &[]).is_some());
-        assert!(
-            missing_name("print(wikipedia_search('x'))", &["wikipedia_search".into()]).is_none()
-        );
-        assert!(missing_name("df = 3\nprint(df)", &[]).is_none());
-        assert!(missing_name("print(df.head())", &[]).is_some());
-        assert!(missing_name("# we use the formula\nx = 1", &[]).is_none());
-        assert!(missing_name("print(look())", &[]).is_some());
-        assert!(missing_name("import math\nprint(math.pi)", &[]).is_none());
+        let wiki = ["wikipedia_search".to_string()];
+        let none: [String; 0] = [];
+        assert!(missing_name("print(wikipedia_search('x'))", &wiki, &none).is_some());
+        assert!(missing_name("print(wikipedia_search('x'))", &wiki, &wiki).is_none());
+        // Never provided: it failed then as it fails now, so it is replayed.
+        assert!(missing_name("print(wikipedia_search('x'))", &none, &none).is_none());
+        let df = ["df".to_string()];
+        assert!(missing_name("df = 3\nprint(df)", &df, &none).is_none());
+        assert!(missing_name("print(df.head())", &df, &none).is_some());
+        let alf = ["look".to_string()];
+        assert!(missing_name("# we look at it\nx = 1", &alf, &none).is_none());
+        assert!(missing_name("print(look())", &alf, &none)
+            .unwrap()
+            .contains("ALFWorld"));
+        let mine = ["search_notes".to_string()];
+        assert!(missing_name("search_notes('a')", &mine, &none)
+            .unwrap()
+            .contains("--tools"));
     }
 
     #[test]
