@@ -3,23 +3,12 @@
 //! it holds a task.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod common;
+use common::{codeact, text};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn codeact(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codeact"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn samples() -> PathBuf {
     std::env::var_os("CODEACT_SHARED")

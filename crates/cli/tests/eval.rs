@@ -2,22 +2,10 @@
 //! files, compare, a vectors check, and arguments it refuses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{codeact, text};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn codeact(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_codeact"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn gold_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../eval/tests/data/m3tooleval_gold_script.jsonl")

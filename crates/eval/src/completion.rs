@@ -21,6 +21,19 @@ pub struct ModelCost {
     pub first_token_ms: Option<f64>,
 }
 
+impl ModelCost {
+    /// Adds what one more reply cost; the time to first token stays the first request's.
+    pub fn add(&mut self, one: &ModelCost) {
+        self.llm_seconds += one.llm_seconds;
+        self.prompt_tokens += one.prompt_tokens;
+        self.completion_tokens += one.completion_tokens;
+        self.cached_tokens += one.cached_tokens;
+        if self.first_token_ms.is_none() {
+            self.first_token_ms = one.first_token_ms;
+        }
+    }
+}
+
 /// Streams the reply to `request` and returns its whole text, adding what it cost to `cost`.
 pub async fn complete(
     llm: &dyn LlmBackend,

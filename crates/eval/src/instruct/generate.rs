@@ -202,52 +202,42 @@ impl Run<'_> {
                 }
                 Err(e) => return Err(e.into()),
             };
-            add_cost(&mut rec.cost, &cost);
+            rec.cost.add(&cost);
             rec.history
                 .push(Message::assistant(assistant_message(&reply)));
             rec.n_turns += 1;
             let exec_start = Instant::now();
             let mut check = None;
-            let (kind, feedback_text, success) = match parse_action(&reply) {
+            // What the action was, what its observation reports, and whether it ends the run
+            // by itself (a correct answer, or code that ended its own interpreter).
+            let (kind, feedback_text, ends) = match parse_action(&reply) {
                 Action::Propose(answer) => {
                     rec.proposals += 1;
                     if answer.is_empty() {
-                        ("propose", Feedback::Invalid.into(), false)
+                        ("propose", Feedback::Invalid.into(), None)
                     } else {
                         let verdict = self.env.check(self.task, &answer).await?;
-                        let ok = verdict.correct;
+                        let ends = verdict.correct.then_some(EndReason::Success);
                         check = Some(verdict);
-                        ("propose", FeedbackText::Wrong, ok)
+                        ("propose", FeedbackText::Wrong, ends)
                     }
                 }
                 Action::Execute(code) => {
                     rec.code_actions += 1;
                     let result = self.env.sessions.execute(self.session, &code).await?;
-                    if result.status == ExecStatus::Restarted {
-                        rec.actions.push(ActionRecord {
-                            reply,
-                            action: "execute".into(),
-                            observation: None,
-                            check: None,
-                            llm_seconds: cost.llm_seconds,
-                            exec_ms: exec_start.elapsed().as_secs_f64() * 1e3,
-                            prompt_tokens: cost.prompt_tokens,
-                            completion_tokens: cost.completion_tokens,
-                        });
-                        rec.end_reason = EndReason::SessionLost;
-                        break;
-                    }
+                    let lost =
+                        (result.status == ExecStatus::Restarted).then_some(EndReason::SessionLost);
                     let body = executor_body(&captured_stdout(&result.outputs));
-                    ("execute", FeedbackText::Output(body), false)
+                    ("execute", FeedbackText::Output(body), lost)
                 }
                 Action::Invalid => {
                     rec.invalid_actions += 1;
-                    ("invalid", Feedback::Invalid.into(), false)
+                    ("invalid", Feedback::Invalid.into(), None)
                 }
             };
             let exec_ms = exec_start.elapsed().as_secs_f64() * 1e3;
-            let end = if success {
-                Some(EndReason::Success)
+            let end = if ends.is_some() {
+                ends
             } else if rec.proposals >= MAX_PROPOSALS {
                 Some(EndReason::ProposalsExhausted)
             } else if rec.n_turns >= MAX_STEPS {
@@ -272,13 +262,12 @@ impl Run<'_> {
                 prompt_tokens: cost.prompt_tokens,
                 completion_tokens: cost.completion_tokens,
             });
-            match (end, obs) {
-                (Some(reason), _) => {
-                    rec.end_reason = reason;
+            match (obs, end) {
+                (Some(o), _) => rec.history.push(Message::user(o)),
+                (None, reason) => {
+                    rec.end_reason = reason.unwrap_or(rec.end_reason);
                     break;
                 }
-                (None, Some(o)) => rec.history.push(Message::user(o)),
-                (None, None) => break,
             }
         }
         rec.success = rec.end_reason == EndReason::Success;
@@ -311,16 +300,6 @@ impl FeedbackText {
             FeedbackText::Wrong => Feedback::WrongAnswer,
             FeedbackText::Invalid => Feedback::Invalid,
         }
-    }
-}
-
-fn add_cost(total: &mut ModelCost, one: &ModelCost) {
-    total.llm_seconds += one.llm_seconds;
-    total.prompt_tokens += one.prompt_tokens;
-    total.completion_tokens += one.completion_tokens;
-    total.cached_tokens += one.cached_tokens;
-    if total.first_token_ms.is_none() {
-        total.first_token_ms = one.first_token_ms;
     }
 }
 

@@ -125,16 +125,18 @@ fn missing_name(code: &str, provided: &[String], available: &[String]) -> Option
     provided
         .iter()
         .filter(|name| !available.contains(name))
-        .find(|name| {
-            // Tables are read as names, tools are called.
-            let as_name = *name == "conn" || *name == "df";
-            used.iter().any(|(u, called)| u == name && (*called || as_name)) && !defines(code, name)
-        })
-        .map(|name| match UNAVAILABLE.iter().find(|(n, _, _)| n == name) {
-            Some((_, _, why)) => why.to_string(),
-            None => format!(
-                "calls the tool {name}, which this session does not have (give its module with --tools)"
-            ),
+        .find_map(|name| {
+            // The table says how each is used (tables are read, tools called) and why it is
+            // missing; any other listed tool is the user's.
+            let known = UNAVAILABLE.iter().find(|(n, _, _)| n == name);
+            let call = known.is_none_or(|(_, call, _)| *call);
+            let uses = used.iter().any(|(u, called)| u == name && (*called || !call));
+            (uses && !defines(code, name)).then(|| match known {
+                Some((_, _, why)) => why.to_string(),
+                None => format!(
+                    "calls the tool {name}, which this session does not have (give its module with --tools)"
+                ),
+            })
         })
 }
 
@@ -203,7 +205,8 @@ async fn replay(
         };
         let steps_left = MAX_STEPS.saturating_sub(actions);
         let chances_left = MAX_PROPOSALS.saturating_sub(proposals);
-        let replayed = match action {
+        // The replayed observation, and why it may honestly differ (a 30 s limit hit on one side).
+        let (replayed, timeout) = match action {
             // A proposal followed by an observation was wrong (or empty); an invalid action
             // gets the help text: the protocol's own strings, compared like the rest.
             Action::Propose(answer) => {
@@ -212,9 +215,12 @@ async fn replay(
                 } else {
                     Feedback::WrongAnswer
                 };
-                observation(feedback, steps_left, chances_left)
+                (observation(feedback, steps_left, chances_left), None)
             }
-            Action::Invalid => observation(Feedback::Invalid, steps_left, chances_left),
+            Action::Invalid => (
+                observation(Feedback::Invalid, steps_left, chances_left),
+                None,
+            ),
             Action::Execute(code) => {
                 let why = missing_name(&code, &provided, available);
                 if let Some(why) = why {
@@ -236,18 +242,7 @@ async fn replay(
                 let body = executor_body(&captured_stdout(&result.outputs));
                 let replayed = observation(Feedback::Output(&body), steps_left, chances_left);
                 let timeout = timeout_reason(&recorded.content, &replayed, result.duration_ms);
-                if !settle(
-                    &mut verdict,
-                    index,
-                    &recorded.content,
-                    replayed.trim(),
-                    steps_left,
-                    chances_left,
-                ) {
-                    verdict.reason = timeout;
-                    return Ok(verdict);
-                }
-                continue;
+                (replayed, timeout)
             }
         };
         if !settle(
@@ -258,6 +253,7 @@ async fn replay(
             steps_left,
             chances_left,
         ) {
+            verdict.reason = timeout;
             return Ok(verdict);
         }
     }
