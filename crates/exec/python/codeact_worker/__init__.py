@@ -4,17 +4,17 @@ backend, run by the engine with the session Python.
 Process tree of one session (local backend, sandbox on):
   server --ctl--> zygote (imports preloaded, shell warmed, gc frozen; subreaper; keeps the
                           table session -> holder pid)
-    fork -> builder (once per session: joins the session's cgroups, new user, mount, net,
-                     ipc, uts and pid namespaces; forks the holder and exits)
-      fork -> holder (pid 1 of the session; builds its root and enters it, drops privileges,
-                      installs seccomp, then execs codeact-init, which reaps; it keeps the
-                      namespaces alive until the session closes)
-    fork -> starter (per start: opens the session's cgroups, joins the holder's
-                     namespaces, takes the session's uid)
-      fork -> first process in the session (kills all of it but pid 1, joins the cgroups,
-                                            forks, exits)
-        fork -> worker (reparented to the holder; confines itself, runs cells, speaks
-                        length-prefixed JSON on its own socket)
+    clone -> holder (once per session, into new user, mount, net, ipc, uts and pid
+                     namespaces, then put in the session's cgroups and given its user ids by
+                     the zygote; pid 1 of the session; builds its root and enters it, drops
+                     privileges, installs seccomp, then execs codeact-init, which reaps; it
+                     keeps the namespaces alive until the session closes)
+    fork -> first process in the session (per start: forked into the holder's pid
+                     namespace; opens the session's cgroups, joins the holder's other
+                     namespaces, takes the session's uid, kills all of the session but pid 1,
+                     joins the cgroups, forks, exits)
+      fork -> worker (reparented to the holder; confines itself, runs cells, speaks
+                      length-prefixed JSON on its own socket)
 A restart is a new start: the worker and all it started are killed, the holder stays, so the
 working directory and /tmp (tmpfs mounts of the session's mount namespace) survive. Closing
 kills the holder and so the whole pid namespace. An idle session is two processes,

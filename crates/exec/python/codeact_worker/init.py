@@ -34,16 +34,19 @@ def close_fds_except(keep):
         low = fd + 1
 
 
-def run_holder(cfg, release_fd, report_fd, init_exe_fd):
+def run_holder(cfg, go_fd, report_fd, init_exe_fd):
     """pid 1 of a new session's pid namespace, in its new user, mount, net, ipc and uts
     namespaces: builds the session's root and enters it for good, drops every privilege, and
     then becomes codeact-init, which only reaps. It lives as long as the session, and holds
     the namespaces (and so the tmpfs /workspace and /tmp) that every start of a worker joins.
 
-    Raises on failure. `release_fd` reads a byte once the zygote has reaped the builder, so
-    that this process is already the zygote's child when it asks to die with it; `report_fd`
-    (close-on-exec) reaches the zygote, for which its end at the exec means success."""
+    Raises on failure. `go_fd` reads a byte once the zygote has put this process in the
+    session's cgroups and mapped its user ids; `report_fd` (close-on-exec) reaches the
+    zygote, for which its end at the exec means success."""
     os.setsid()
+    if os.read(go_fd, 1) != b"1":
+        raise RuntimeError("the zygote could not place the holder in its cgroups and user ids")
+    os.close(go_fd)
     # Opened in the new mount namespace while we still have the zygote's uid: the session's
     # own uid may not be able to search the host paths leading to them (a venv under /root).
     cfg["path_fds"] = {p: os.open(p, os.O_PATH) for p in cfg["ro_paths"] if os.path.exists(p) and not os.path.islink(p)}
@@ -60,8 +63,6 @@ def run_holder(cfg, release_fd, report_fd, init_exe_fd):
     set_limits(cfg["limits"])
     drop_privileges()
     install_seccomp(cfg["seccomp"])
-    if os.read(release_fd, 1) != b"1":
-        raise RuntimeError("the zygote did not release the holder")
     # After every change of credentials, which would clear it: when the zygote dies (the
     # engine gone), the session's namespaces die with it.
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -102,7 +103,9 @@ def reap_all(reaped=None):
 def end_other_processes():
     """In a fresh process of a session's pid namespace, before its new worker starts: kills
     every process of the session but pid 1 (the holder) and itself, and waits (2 s at most)
-    for the holder to reap them, so that two workers never share the working directory."""
+    until each has exited and been reaped, so that two workers never share the working
+    directory. (The first process of the previous start, whose parent, the zygote, is
+    outside the session, may stay a zombie until the zygote reaps it: it holds nothing.)"""
     try:
         os.kill(-1, signal.SIGKILL)
     except ProcessLookupError:
@@ -110,9 +113,23 @@ def end_other_processes():
         return
     me = str(os.getpid())
     for _ in range(200):
-        if not [p for p in os.listdir("/proc") if p.isdigit() and p not in ("1", me)]:
+        if not [p for p in os.listdir("/proc") if p.isdigit() and p not in ("1", me) and not ended(p)]:
             return
         time.sleep(0.01)
+
+
+def ended(pid):
+    """Whether the process `pid` (of /proc) is gone, or a zombie whose parent is outside the
+    session (its parent pid reads 0 here)."""
+    try:
+        with open("/proc/%s/stat" % pid, "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    # The fields after the command name, which may hold anything but ends at the last ")":
+    # state, parent pid, ...
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return fields[0] == b"Z" and fields[1] == b"0"
 
 
 def run_worker(cfg, chan_fd, sandboxed):

@@ -2,6 +2,7 @@
 processes of each session: its holder once (sandbox on), and each start of its worker."""
 
 import base64
+import ctypes
 import os
 import select
 import signal
@@ -14,11 +15,13 @@ from .channel import seq_recv, seq_send
 from .init import die, end_other_processes, reap_all, run_holder, run_worker
 from .runners import IPythonRunner
 from .sandbox import (
+    CLONE_NEWPID,
     PR_SET_CHILD_SUBREAPER,
     PR_SET_DUMPABLE,
     SANDBOX_UID,
     SESSION_NAMESPACES,
     check,
+    clone_process,
     effective_limits,
     libc,
     map_ids,
@@ -29,10 +32,14 @@ from .sandbox import (
 )
 from .title import set_title
 
-# The zygote's own descriptors (its control channel, codeact-init's memory file), closed in
-# every process it forks for a session.
+# The zygote's own descriptors (its control channel, codeact-init's memory file, its pid
+# namespace), closed in every process it forks for a session.
 ZYGOTE_FDS = set()
 INIT_EXE_FD = -1
+OWN_PID_NS = [-1]
+# The read end of the pipe the interpreter writes a byte to on every signal it handles
+# (SIGCHLD above all), so that the zygote can wait for a child and a signal at once.
+WAKE_FD = [-1]
 
 # Seconds a session's holder may take to build and enter its root.
 BUILD_TIMEOUT = 20
@@ -67,6 +74,9 @@ def close_zygote_fds(keep=()):
     for fd in ZYGOTE_FDS:
         if fd not in keep:
             os.close(fd)
+    # Else the interpreter would go on writing a byte per signal to a closed descriptor, or
+    # to whatever later takes its number.
+    signal.set_wakeup_fd(-1)
 
 
 def read_pipe(fd, deadline, limit=1 << 16):
@@ -85,9 +95,10 @@ def read_pipe(fd, deadline, limit=1 << 16):
 
 
 def kill_and_reap(pid):
-    """Kills a child of the zygote and reaps it once it has exited (a holder: once its whole
-    pid namespace is gone), waiting 2 s at most; one still there later is reaped by
-    reap_children."""
+    """Kills a child of the zygote and reaps it once it has exited, waiting 2 s at most; one
+    still there later is reaped by reap_children. A holder exits once its whole pid namespace
+    is gone, which waits for every process of the session to be reaped, its worker by the
+    zygote: so the zygote reaps its children meanwhile, woken by each SIGCHLD."""
     try:
         exited = os.pidfd_open(pid)
     except OSError:
@@ -98,8 +109,16 @@ def kill_and_reap(pid):
         # Already a zombie: reaped just below.
         pass
     if exited is not None:
-        # Readable once the process has exited.
-        select.select([exited], [], [], 2)
+        deadline = time.monotonic() + 2
+        while True:
+            reap_children()
+            left = deadline - time.monotonic()
+            # The pidfd is readable once the process has exited.
+            ready = select.select([exited, WAKE_FD[0]], [], [], max(left, 0))[0]
+            if WAKE_FD[0] in ready:
+                drain(WAKE_FD[0])
+            if exited in ready or left <= 0:
+                break
         os.close(exited)
     try:
         os.waitpid(pid, os.WNOHANG)
@@ -108,13 +127,22 @@ def kill_and_reap(pid):
         pass
 
 
+def drain(fd):
+    try:
+        while os.read(fd, 4096):
+            pass
+    except BlockingIOError:  # noqa: S110
+        # Nothing more to read: what the descriptor is for.
+        pass
+
+
 def build_sandbox(msg, zcfg):
     """In the zygote: make a session's namespaces and root, kept by its holder.
 
-    A builder process unshares new user, mount, net, ipc, uts and pid namespaces (the zygote
-    maps its user ids), forks the holder, pid 1 of the new pid namespace, reports its pid and
-    exits, so that the holder becomes the zygote's child. The holder builds the root, enters it
-    for good, drops its privileges and execs codeact-init (see init.run_holder). Answers the
+    The holder is cloned into new user, mount, net, ipc, uts and pid namespaces: pid 1 of
+    the new pid namespace, and the zygote's child. The zygote puts it in the session's
+    cgroups and maps its user ids, then lets it go on: it builds the root, enters it for
+    good, drops its privileges and execs codeact-init (see init.run_holder). Answers the
     holder's pid once codeact-init runs.
     """
     cfg = dict(zcfg)
@@ -122,68 +150,39 @@ def build_sandbox(msg, zcfg):
     sid = msg["id"]
     if sid in SESSIONS:
         return messages.failed("session %s exists" % sid)
-    sync_r, sync_w = os.pipe()  # builder -> zygote: how to map ids, then the holder's pid
-    go_r, go_w = os.pipe()  # zygote -> builder: ids mapped
-    release_r, release_w = os.pipe()  # zygote -> holder: the builder is reaped
+    go_r, go_w = os.pipe()  # zygote -> holder: in its cgroups, its ids mapped
     report_r, report_w = os.pipe2(os.O_CLOEXEC)  # holder -> zygote: an error, or EOF at its exec
-    ours = (sync_r, go_w, release_w, report_r)
-    builder = os.fork()
-    if builder == 0:
+    try:
+        holder = clone_process(SESSION_NAMESPACES)
+    except OSError as e:
+        for fd in (go_r, go_w, report_r, report_w):
+            os.close(fd)
+        return messages.failed("cannot make the session's namespaces: %s" % e)
+    if holder == 0:
         try:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for fd in ours:
-                os.close(fd)
+            os.close(go_w)
+            os.close(report_r)
             close_zygote_fds(keep={INIT_EXE_FD})
-            for path in cfg["cgroup_procs"]:
-                write_file(path, str(os.getpid()))
-            os.setgroups([])
-            check(libc.unshare(SESSION_NAMESPACES), "unshare")
-            if cfg["uid"] is None:
-                map_ids("self", os.geteuid(), os.getegid())
-                os.write(sync_w, b"s")
-            else:
-                os.write(sync_w, b"m")
-                if os.read(go_r, 1) != b"1":
-                    raise RuntimeError("the zygote could not map user ids")
-            holder = os.fork()
-            if holder == 0:
-                try:
-                    os.close(sync_w)
-                    os.close(go_r)
-                    run_holder(cfg, release_r, report_w, INIT_EXE_FD)
-                except BaseException as e:  # noqa: BLE001 - told to the zygote, which refuses the sandbox
-                    os.write(report_w, ("E" + str(e)).encode())
-                os._exit(1)
-            os.write(sync_w, b"%d" % holder)
+            run_holder(cfg, go_r, report_w, INIT_EXE_FD)
         except BaseException as e:  # noqa: BLE001 - told to the zygote, which refuses the sandbox
-            os.write(sync_w, ("E" + str(e)).encode())
-            os._exit(1)
-        os._exit(0)
-    for fd in (sync_w, go_r, release_r, report_w):
-        os.close(fd)
-    holder = None
+            os.write(report_w, ("E" + str(e)).encode())
+        os._exit(1)
+    os.close(go_r)
+    os.close(report_w)
     deadline = time.monotonic() + BUILD_TIMEOUT
     try:
-        how = read_pipe(sync_r, deadline, 1)
-        if how == b"m":
-            try:
-                map_ids(builder, int(cfg["uid"]), int(cfg["uid"]))
-                os.write(go_w, b"1")
-            except OSError as e:
-                os.write(go_w, b"0")
-                return messages.failed("cannot map user ids: %s" % e)
-        elif how != b"s":
-            text = ((how or b"") + (read_pipe(sync_r, deadline) or b"")).decode(errors="replace")
-            return messages.failed("the sandbox builder failed: %s" % (text[1:] or "it died"))
-        text = (read_pipe(sync_r, deadline) or b"").decode(errors="replace")
-        if not text.isdigit():
-            return messages.failed("the sandbox builder failed: %s" % (text[1:] or "it died"))
-        holder = int(text)
-        # Reaped, the builder has handed the holder to the zygote.
-        os.waitpid(builder, 0)
-        builder = None
         try:
-            os.write(release_w, b"1")
+            for path in cfg["cgroup_procs"]:
+                write_file(path, str(holder))
+            if cfg["uid"] is None:
+                map_ids(holder, os.geteuid(), os.getegid())
+            else:
+                map_ids(holder, int(cfg["uid"]), int(cfg["uid"]))
+        except OSError as e:
+            return messages.failed("cannot place the session's holder in its cgroups and user ids: %s" % e)
+        try:
+            os.write(go_w, b"1")
         except BrokenPipeError:  # noqa: S110
             # The holder has failed already: its report says why.
             pass
@@ -201,10 +200,8 @@ def build_sandbox(msg, zcfg):
         holder = None
         return result
     finally:
-        for fd in ours:
-            os.close(fd)
-        if builder is not None:
-            kill_and_reap(builder)
+        os.close(go_w)
+        os.close(report_r)
         if holder is not None:
             kill_and_reap(holder)
 
@@ -212,11 +209,13 @@ def build_sandbox(msg, zcfg):
 def start_session(msg, fds, zcfg):
     """In the zygote: start a worker of a session, on the channel fds[0].
 
-    Sandbox on: a starter process joins all the namespaces of the session's holder (through a
-    pidfd, so a pid cannot be mistaken) and takes the session's uid. Its child, the first
-    process in the session's pid namespace since, ends every process of the session but the
-    holder (a previous worker and all it started), joins the session's cgroups, forks the
-    worker and exits, so that the worker is the holder's child. Sandbox off: see start_unsandboxed.
+    Sandbox on: the zygote forks a first process into the session's pid namespace (joined for
+    its children alone, through a pidfd of the session's holder, so a pid cannot be mistaken,
+    and left right after). It joins the session's other namespaces, takes the session's uid,
+    ends every other process of the session but the holder (a previous worker and all it
+    started), joins the session's cgroups, starts a process session, forks the worker into
+    it and exits: the worker is then the holder's child, in a process session whose leader
+    is gone, as an ordinary process is. Sandbox off: see start_unsandboxed.
     """
     sandboxed = zcfg["sandboxed"]
     cfg = dict(zcfg)
@@ -234,65 +233,80 @@ def start_session(msg, fds, zcfg):
         pidfd = os.pidfd_open(holder)
     except OSError as e:
         return messages.failed("cannot start the session: its holder is gone (%s)" % e)
+    r, w = os.pipe()
     try:
-        r, w = os.pipe()
-        starter = os.fork()
-        if starter == 0:
+        first = fork_into_pid_namespace(pidfd)
+        if first == 0:
             start_in_sandbox(cfg, pidfd, chan_fd, r, w)
+    except OSError as e:
+        os.close(r)
+        return messages.failed("cannot start the session: %s" % e)
     finally:
         os.close(pidfd)
-    os.close(w)
+        os.close(w)
     text = (read_pipe(r, time.monotonic() + BUILD_TIMEOUT) or b"").decode(errors="replace")
     os.close(r)
-    kill_and_reap(starter)
+    # Once reaped, it has handed the worker to the holder: no cell sees it.
+    kill_and_reap(first)
     if text != "1":
-        return messages.failed("cannot start the session: %s" % (text[1:] or "the starter process died"))
+        return messages.failed("cannot start the session: %s" % (text[1:] or "its first process died"))
     return messages.started()
 
 
+def fork_into_pid_namespace(pidfd):
+    """os.fork(), the child born in the pid namespace of the process of `pidfd`; the zygote's
+    own children are born in its own pid namespace again once this returns."""
+    check(libc.setns(pidfd, CLONE_NEWPID), "join the session's pid namespace")
+    try:
+        pid = os.fork()
+    except BaseException:
+        leave_pid_namespace()
+        raise
+    if pid != 0:
+        leave_pid_namespace()
+    return pid
+
+
+def leave_pid_namespace():
+    if libc.setns(OWN_PID_NS[0], CLONE_NEWPID) != 0:
+        # Every later session would be born inside this one.
+        die("cannot return to the zygote's pid namespace: %s" % os.strerror(ctypes.get_errno()))
+
+
 def start_in_sandbox(cfg, pidfd, chan_fd, r, w):
-    """The starter (see start_session); reports on w: "1", or "E" and the error."""
+    """The first process of a start, forked into the session's pid namespace (see
+    start_session); reports on w: "1" once the worker is forked, or "E" and the error."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         os.close(r)
         close_zygote_fds()
-        # Opened here, written by the first process in the session once it has ended the old
-        # ones: a session at its process limit (a fork bomb) has no room for a new process.
-        # The kernel checks the right to move a process against the credentials that opened.
+        # Opened here, written once the old processes are gone: a session at its process
+        # limit (a fork bomb) has no room for a new process. The kernel checks the right to
+        # move a process against the credentials that opened the file.
         cgroups = [os.open(path, os.O_WRONLY) for path in cfg["cgroup_procs"]]
-        os.setgroups([])
-        check(libc.setns(pidfd, SESSION_NAMESPACES), "join the session's namespaces")
+        check(libc.setns(pidfd, SESSION_NAMESPACES & ~CLONE_NEWPID), "join the session's namespaces")
         os.close(pidfd)
         os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
         os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
         # Changing uid made us non-dumpable, which would close /proc/self/fd to us.
         prctl(PR_SET_DUMPABLE, 1)
-        first = os.fork()
-        if first == 0:
+        end_other_processes()
+        for fd in cgroups:
+            # "0": the writing process itself.
+            os.write(fd, b"0")
+            os.close(fd)
+        os.setsid()
+        if os.fork() == 0:
             try:
                 os.close(w)
-                end_other_processes()
-                for fd in cgroups:
-                    # "0": the writing process itself.
-                    os.write(fd, b"0")
-                    os.close(fd)
-                os.setsid()
-                if os.fork() == 0:
-                    try:
-                        run_worker(cfg, chan_fd, True)
-                    except BaseException as e:  # noqa: BLE001 - logged; the engine sees the worker never start
-                        die("session worker failed: %s" % e)
+                run_worker(cfg, chan_fd, True)
             except BaseException as e:  # noqa: BLE001 - logged; the engine sees the worker never start
-                die("cannot start the session's worker: %s" % e)
-            os._exit(0)
-        for fd in cgroups:
-            os.close(fd)
+                die("session worker failed: %s" % e)
         os.write(w, b"1")
-        os.waitpid(first, 0)
-        os._exit(0)
     except BaseException as e:  # noqa: BLE001 - the zygote reports it to the engine
         os.write(w, ("E" + str(e)).encode())
         os._exit(1)
+    os._exit(0)
 
 
 def start_unsandboxed(sid, cfg, chan_fd):
@@ -349,6 +363,11 @@ def zygote(ctl_fd, init_fd):
     ctl = socket.socket(fileno=ctl_fd)
     ZYGOTE_FDS.update((ctl_fd, init_fd))
     INIT_EXE_FD = init_fd
+    OWN_PID_NS[0] = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    ZYGOTE_FDS.add(OWN_PID_NS[0])
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    WAKE_FD[0] = wake_r
+    ZYGOTE_FDS.update((wake_r, wake_w))
     msg, _ = seq_recv(ctl)
     if msg is None:
         return
@@ -362,12 +381,19 @@ def zygote(ctl_fd, init_fd):
     zcfg["seccomp"] = prepare_seccomp([base64.b64decode(p) for p in zcfg.pop("seccomp_b64")])
     zcfg["ro_paths"] = ro_paths(zcfg["extra_ro_paths"])
     zcfg["limits"] = effective_limits(zcfg["limits"])
+    if zcfg["sandboxed"] and os.geteuid() == 0:
+        # Sessions are forked from here: none may keep a host group (root's, say), which
+        # counts on host files inside their user namespace too. (An unprivileged server has
+        # none it could drop.)
+        os.setgroups([])
     missing = session.warm(zcfg["preload"])
     ipython = isinstance(session.CURRENT.runner, IPythonRunner)
     seq_send(ctl, messages.warm(sys.version.split()[0], ipython, zcfg["ro_paths"], missing, zcfg["limits"]))
-    # Every session's holder is reparented here when its builder exits, and reaped here.
+    # Sandbox off, a worker's first process exits once it has forked it: the worker is
+    # reparented here, and reaped here.
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, on_sigchld)
+    signal.set_wakeup_fd(wake_w)
     while True:
         SERVING[0] = False
         reap_children()
