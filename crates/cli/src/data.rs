@@ -292,7 +292,13 @@ async fn generate(config: Config, args: &GenerateArgs) -> Result<i32> {
     Ok(0)
 }
 
-async fn verify(config: Config, args: &VerifyArgs) -> Result<i32> {
+async fn verify(mut config: Config, args: &VerifyArgs) -> Result<i32> {
+    // Each zygote makes one session at a time, and every row needs a fresh one.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    config.exec.zygotes = config
+        .exec
+        .zygotes
+        .max((args.concurrency as usize).min(cores));
     // A runs.jsonl of `generate` verifies too: every run, failed ones included.
     let mut rows = Vec::new();
     for path in &args.rows {

@@ -214,6 +214,43 @@ async fn idle_sessions_are_reaped_and_the_cap_holds() {
     m.shutdown().await;
 }
 
+/// With several zygotes, sessions are made by each in turn and made at once; each session
+/// keeps to its own (a restart asked of another zygote, which does not know the session,
+/// would fail), and closing one leaves the others alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_spread_over_several_zygotes() {
+    let m = manager(ExecConfig {
+        zygotes: 2,
+        pool_size: 0,
+        ..quick()
+    })
+    .await;
+    let ids: Vec<String> = (0..6).map(|i| format!("z{i}")).collect();
+    let codes: Vec<String> = ids
+        .iter()
+        .map(|id| format!("mine = {id:?}\nopen('f', 'w').write(mine)"))
+        .collect();
+    let made =
+        futures::future::join_all(ids.iter().zip(&codes).map(|(id, code)| m.execute(id, code)))
+            .await;
+    assert!(
+        made.iter().all(|r| r.as_ref().is_ok_and(|r| r.new_session)),
+        "{made:?}"
+    );
+    for id in &ids {
+        m.restart(id).await.unwrap();
+        let r = m
+            .execute(id, "print(open('f').read(), 'mine' in globals())")
+            .await
+            .unwrap();
+        assert_eq!(r.text(), format!("{id} False\n"), "{r:?}");
+    }
+    m.delete("z0").await.unwrap();
+    let r = m.execute("z1", "print(open('f').read())").await.unwrap();
+    assert_eq!(r.text(), "z1\n", "{r:?}");
+    m.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_round_trip_and_survive_a_restart() {
     let m = manager(quick()).await;

@@ -136,11 +136,17 @@ async fn others_after(limit: Duration) -> Vec<Proc> {
     }
 }
 
-/// Processes of the sessions: everything but this one and the zygote (its child).
+/// Processes of the sessions: everything but this one, the zygote (its child) and the
+/// zygote's builder.
 fn session_processes() -> Vec<Proc> {
     common::processes()
         .into_iter()
-        .filter(|p| p.pid != 1 && p.ppid != 1 && p.state != "Z")
+        .filter(|p| {
+            p.pid != 1
+                && p.ppid != 1
+                && p.state != "Z"
+                && p.name != codeact_exec::local::BUILDER_TITLE
+        })
         .collect()
 }
 

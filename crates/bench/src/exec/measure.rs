@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use codeact_exec::local::BUILDER_TITLE;
 use codeact_exec::{Backend, ExecConfig, OutputSink, SessionManager};
 use codeact_protocol::ExecStatus;
 use futures::StreamExt;
@@ -217,7 +218,12 @@ struct Base {
 /// holds for them.
 async fn snapshot(args: &ExecBenchOptions, t: &Target, sessions: usize, base: &Base) -> Memory {
     let table = ProcTable::read();
-    let procs = table.descendants(t.root);
+    // The zygote's builder is the engine's, not a session's.
+    let procs: Vec<(i32, usize)> = table
+        .descendants(t.root)
+        .into_iter()
+        .filter(|&(p, _)| procfs::cmdline(p).first().map(String::as_str) != Some(BUILDER_TITLE))
+        .collect();
     let pids: Vec<i32> = procs.iter().map(|&(p, _)| p).collect();
     let mut total = MemSum::default();
     let mut by_depth: Vec<MemSum> = vec![MemSum::default(); t.roles.len() + 1];

@@ -48,6 +48,9 @@ pub struct ExecSection {
     pub python: Option<PathBuf>,
     /// Pre-started sandboxes kept ready for new sessions (local backend).
     pub pool_size: Option<usize>,
+    /// Zygotes sessions are forked from (local backend): more make sessions at once on more
+    /// cores, each with its own memory.
+    pub zygotes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -235,6 +238,7 @@ impl Config {
             python: e.python.unwrap_or(d.python),
             preload: None,
             pool_size: e.pool_size.unwrap_or(d.pool_size),
+            zygotes: e.zygotes.unwrap_or(d.zygotes),
             sandbox: l.sandbox,
         };
         let dj = JupyterConfig::default();

@@ -4,7 +4,9 @@ backend, run by the engine with the session Python.
 Process tree of one session (local backend, sandbox on):
   server --ctl--> zygote (imports preloaded, shell warmed, gc frozen; subreaper; keeps the
                           table session -> holder pid)
-    clone -> holder (once per session, into new user, mount, net, ipc, uts and pid
+    fork -> builder (once, before the zygote imports what sessions need: small)
+    clone -> holder (by the builder with CLONE_PARENT, so a child of the zygote; once per
+                     session, into new user, mount, net, ipc, uts and pid
                      namespaces, then put in the session's cgroups and given its user ids by
                      the zygote; pid 1 of the session; builds its root and enters it, drops
                      privileges, installs seccomp, then execs codeact-init, which reaps; it
@@ -29,6 +31,7 @@ Modules, by concern:
   sandbox   the session's root, mounts, limits, privileges and seccomp
   session   what the zygote warms for every session, and the session's main loop
   init      a session's holder (its pid 1) and its worker process
+  builder   the small process sessions' holders are cloned from
   zygote    the zygote's request loop: builds sandboxes, starts workers, closes sessions
 
 The engine ships these files inside its binary and loads them from memory (see

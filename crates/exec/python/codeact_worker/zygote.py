@@ -11,8 +11,9 @@ import sys
 import time
 
 from . import messages, session
+from .builder import clone_holder, start_builder
 from .channel import seq_recv, seq_send
-from .init import die, end_other_processes, reap_all, run_holder, run_worker
+from .init import die, end_other_processes, reap_all, run_worker
 from .runners import IPythonRunner
 from .sandbox import (
     CLONE_NEWPID,
@@ -21,7 +22,6 @@ from .sandbox import (
     SANDBOX_UID,
     SESSION_NAMESPACES,
     check,
-    clone_process,
     effective_limits,
     libc,
     map_ids,
@@ -40,6 +40,8 @@ OWN_PID_NS = [-1]
 # The read end of the pipe the interpreter writes a byte to on every signal it handles
 # (SIGCHLD above all), so that the zygote can wait for a child and a signal at once.
 WAKE_FD = [-1]
+# The zygote's end of the builder's channel (see builder.py).
+BUILDER = [None]
 
 # Seconds a session's holder may take to build and enter its root.
 BUILD_TIMEOUT = 20
@@ -139,8 +141,9 @@ def drain(fd):
 def build_sandbox(msg, zcfg):
     """In the zygote: make a session's namespaces and root, kept by its holder.
 
-    The holder is cloned into new user, mount, net, ipc, uts and pid namespaces: pid 1 of
-    the new pid namespace, and the zygote's child. The zygote puts it in the session's
+    The holder is cloned, by the builder (see builder.py), into new user, mount, net, ipc,
+    uts and pid namespaces: pid 1 of the new pid namespace, and the zygote's child. The
+    zygote puts it in the session's
     cgroups and maps its user ids, then lets it go on: it builds the root, enters it for
     good, drops its privileges and execs codeact-init (see init.run_holder). Answers the
     holder's pid once codeact-init runs.
@@ -153,21 +156,11 @@ def build_sandbox(msg, zcfg):
     go_r, go_w = os.pipe()  # zygote -> holder: in its cgroups, its ids mapped
     report_r, report_w = os.pipe2(os.O_CLOEXEC)  # holder -> zygote: an error, or EOF at its exec
     try:
-        holder = clone_process(SESSION_NAMESPACES)
+        holder = clone_holder(BUILDER[0], msg, go_r, report_w)
     except OSError as e:
         for fd in (go_r, go_w, report_r, report_w):
             os.close(fd)
-        return messages.failed("cannot make the session's namespaces: %s" % e)
-    if holder == 0:
-        try:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            os.close(go_w)
-            os.close(report_r)
-            close_zygote_fds(keep={INIT_EXE_FD})
-            run_holder(cfg, go_r, report_w, INIT_EXE_FD)
-        except BaseException as e:  # noqa: BLE001 - told to the zygote, which refuses the sandbox
-            os.write(report_w, ("E" + str(e)).encode())
-        os._exit(1)
+        return messages.failed(str(e))
     os.close(go_r)
     os.close(report_w)
     deadline = time.monotonic() + BUILD_TIMEOUT
@@ -386,6 +379,9 @@ def zygote(ctl_fd, init_fd):
         # counts on host files inside their user namespace too. (An unprivileged server has
         # none it could drop.)
         os.setgroups([])
+    if zcfg["sandboxed"]:
+        # Before anything sessions need is imported: the builder stays small.
+        BUILDER[0] = start_builder(zcfg, close_zygote_fds, INIT_EXE_FD)
     missing = session.warm(zcfg["preload"])
     ipython = isinstance(session.CURRENT.runner, IPythonRunner)
     seq_send(ctl, messages.warm(sys.version.split()[0], ipython, zcfg["ro_paths"], missing, zcfg["limits"]))

@@ -37,6 +37,8 @@ use crate::{Backend, ExecConfig, ExecError, Kernel, NetworkMode, SandboxMode};
 /// First host uid of the range sessions run as when the server is root.
 /// The zygote's command line as `ps` shows it (set by `codeact_worker.title` at its start).
 pub const ZYGOTE_TITLE: &str = "codeact-zygote";
+/// The command line of the zygote's one small child that sessions' holders are cloned from.
+pub const BUILDER_TITLE: &str = "codeact-builder";
 
 const UID_BASE: u32 = 0x30000;
 /// CPU time one process of a session may use (an rlimit; the cgroup shares the CPU).
@@ -55,7 +57,8 @@ struct Inner {
     refill: Arc<tokio::sync::Notify>,
     /// Set by `shutdown`: no more sandboxes are pre-started.
     closed: std::sync::atomic::AtomicBool,
-    zygote: Arc<Zygote>,
+    /// Sessions are made by each in turn; a session keeps to the one that made it.
+    zygotes: Vec<Arc<Zygote>>,
     config: ExecConfig,
     cgroups: Option<Arc<Cgroups>>,
     cgroup_error: Option<String>,
@@ -158,10 +161,26 @@ impl Inner {
             seccomp_b64,
             preload: config.preload.clone(),
         };
-        let zygote = Zygote::start(&config.python, &zcfg, &session_env(sandboxed, &cache))?;
-        report::warn_if_incomplete(&config.python, &zygote.info.missing_modules);
+        let env = session_env(sandboxed, &cache);
+        // Started side by side: each spends its start importing and warming.
+        let zygotes = std::thread::scope(|scope| {
+            let starting: Vec<_> = (0..config.zygotes.max(1))
+                .map(|_| scope.spawn(|| Zygote::start(&config.python, &zcfg, &env)))
+                .collect();
+            starting
+                .into_iter()
+                .map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| {
+                            Err(ExecError::Protocol("zygote start panicked".into()))
+                        })
+                        .map(Arc::new)
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        report::warn_if_incomplete(&config.python, &zygotes[0].info.missing_modules);
         Ok(Self {
-            zygote: Arc::new(zygote),
+            zygotes,
             uids: Arc::new(Mutex::new(vec![
                 false;
                 if unique_uids {
@@ -214,8 +233,8 @@ impl Inner {
         };
         let result = self.build_sandbox(uid.map(|(_, u)| u));
         match result {
-            Ok((sandbox, cgroup)) => Ok(LocalKernel {
-                zygote: self.zygote.clone(),
+            Ok((zygote, sandbox, cgroup)) => Ok(LocalKernel {
+                zygote,
                 sandbox: Arc::new(sandbox),
                 conn: Mutex::new(None),
                 cgroup: cgroup.map(Arc::new),
@@ -237,11 +256,12 @@ impl Inner {
     fn build_sandbox(
         &self,
         uid: Option<u32>,
-    ) -> Result<(Sandbox, Option<cgroup::Cgroup>), ExecError> {
+    ) -> Result<(Arc<Zygote>, Sandbox, Option<cgroup::Cgroup>), ExecError> {
         let n = self
             .next_name
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("s{n}");
+        let zygote = self.zygotes[n as usize % self.zygotes.len()].clone();
         if !self.sandboxed() {
             let workdir = self.data_dir.join("sessions").join(&name);
             std::fs::create_dir_all(&workdir)?;
@@ -250,14 +270,14 @@ impl Inner {
                 workdir: Some(workdir),
                 _net: None,
             };
-            return Ok((sandbox, None));
+            return Ok((zygote, sandbox, None));
         }
         let cgroup = match &self.cgroups {
             Some(cg) => Some(cg.create(&name, &self.config.sandbox)?),
             None => None,
         };
         let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
-        let built = self.zygote.build(&name, uid, &procs).and_then(|holder| {
+        let built = zygote.build(&name, uid, &procs).and_then(|holder| {
             if self.config.sandbox.network == NetworkMode::Egress {
                 network::attach(holder).map(Some)
             } else {
@@ -266,6 +286,7 @@ impl Inner {
         });
         match built {
             Ok(net) => Ok((
+                zygote,
                 Sandbox {
                     name,
                     workdir: None,
@@ -274,7 +295,7 @@ impl Inner {
                 cgroup,
             )),
             Err(e) => {
-                let _ = self.zygote.close(&name);
+                let _ = zygote.close(&name);
                 if let Some(cg) = cgroup {
                     cg.remove();
                 }

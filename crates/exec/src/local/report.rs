@@ -25,7 +25,7 @@ pub(super) fn report(this: &Inner) -> SandboxReport {
         };
     }
     // As the zygote will apply them, which its own hard limits may have lowered.
-    let limits = &this.zygote.info.rlimits;
+    let limits = &this.zygotes[0].info.rlimits;
     let mut missing = Vec::new();
     let cgroup = match &this.cgroups {
         Some(c) => Some(CgroupLimits {
@@ -54,7 +54,7 @@ pub(super) fn report(this: &Inner) -> SandboxReport {
             Namespace::Uts,
         ],
         filesystem: Some(FilesystemView {
-            read_only_paths: this.zygote.info.ro_paths.clone(),
+            read_only_paths: this.zygotes[0].info.ro_paths.clone(),
             writable: vec!["/workspace".into(), "/tmp".into()],
             writable_bytes: p.disk_bytes,
         }),
@@ -81,7 +81,7 @@ pub(super) fn report(this: &Inner) -> SandboxReport {
 }
 
 fn python(this: &Inner) -> PythonEnv {
-    let info = &this.zygote.info;
+    let info = &this.zygotes[0].info;
     PythonEnv {
         path: this.config.python.clone(),
         version: info.python.clone(),
