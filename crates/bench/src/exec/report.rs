@@ -327,7 +327,7 @@ fn breakdown(o: &mut Formatter<'_>, r: &Row) -> fmt::Result {
             o,
             "  cold start through the Backend/Kernel interface (no session manager):"
         )?;
-        writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else cgroup → zygote fork → builder → holder: namespaces + root → codeact-init → starter → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()))?;
+        writeln!(o, "    Backend::start (a pre-started sandbox if the backend keeps some, else cgroup → holder cloned by the zygote's builder: namespaces + root → codeact-init → first process in the session → worker hello): {}", summary_ms(p.backend_start_ms.as_ref()))?;
         writeln!(
             o,
             "    first print(1) in the new session:  {}",

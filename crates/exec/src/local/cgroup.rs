@@ -1,6 +1,6 @@
 //! Per-session cgroups (v1 or v2) for memory, process-count and CPU limits, when the server
 //! may create them (as root). Every process of a session is born inside its cgroup because
-//! each start of a session moves its starter process in before it forks anything.
+//! each start of a session moves its first process in before it forks the worker.
 
 use std::fs;
 use std::path::{Path, PathBuf};
