@@ -4,17 +4,17 @@
 # the CodeActInstruct task set's Python (crates/eval/data/codeactinstruct/tasks). In each: `ruff check`,
 # `ruff format --check`, then pytest. Installs ruff and pytest, and the libraries the
 # CodeActInstruct package's tests run with (sympy, pandas, numpy, IPython, as in the session
-# venv), into a venv of their own (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time
-# and whenever one of them fails to import; quick when they are there. Exits non-zero on a
-# failure.
+# venv) and the official `openai` client (the agent server's tests drive it), into a venv of
+# their own (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time and whenever one of
+# them fails to import; quick when they are there. Exits non-zero on a failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 VENV="${DEV_VENV:-$CACHE/dev-venv}"
 PYTHON="${DEV_PYTHON:-/usr/bin/python3}"
 
-DEV_PACKAGES=(pytest ruff sympy pandas numpy ipython)
-if ! { [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c 'import pytest, sympy, pandas, numpy, IPython' 2>/dev/null; }; then
+DEV_PACKAGES=(pytest ruff sympy pandas numpy ipython openai)
+if ! { [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c 'import pytest, sympy, pandas, numpy, IPython, openai' 2>/dev/null; }; then
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${DEV_PACKAGES[@]}"
 fi

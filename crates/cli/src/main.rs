@@ -36,7 +36,7 @@ enum Command {
     Chat(agent_cmd::ChatArgs),
     /// Solve one task; progress on stderr, the final answer alone as the last line of stdout.
     Run(agent_cmd::RunArgs),
-    /// Serve the execution engine's HTTP API.
+    /// Serve the execution engine's HTTP API (and, with --agent, the agent as an OpenAI model).
     Serve(serve::ServeArgs),
     /// Run one cell of Python in a session.
     Exec(exec::ExecArgs),
@@ -95,7 +95,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Chat(a) => agent_cmd::chat(Config::load(path, &[&a.agent])?, a).await,
         Command::Run(a) => agent_cmd::run(Config::load(path, &[&a.agent])?, a).await,
-        Command::Serve(a) => serve::run(Config::load(path, &[&a])?).await.map(|_| 0),
+        Command::Serve(a) => serve::run(Config::load(path, &[&a])?, &a).await.map(|_| 0),
         Command::Exec(a) => exec::run(path, a).await,
         Command::Bench { command } => bench::run(path, command).await,
         Command::Eval { command } => eval::run(path, command).await,

@@ -1,9 +1,15 @@
-//! `codeact serve`: the execution engine's HTTP API.
+//! `codeact serve`: the execution engine's HTTP API, and with `--agent` the CodeAct agent as
+//! an OpenAI-compatible model.
+
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use codeact_server::ServerConfig;
+use codeact_server::{AgentService, ServerConfig};
 
-use crate::config::{Config, EngineArgs, Layers, Overrides};
+use crate::config::{AgentArgs, Config, Layers, Overrides};
+
+/// The model id under which `--agent` offers the agent.
+const AGENT_MODEL: &str = "codeact";
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -13,20 +19,41 @@ pub struct ServeArgs {
     /// Port to listen on (default 8000; 0 picks a free one).
     #[arg(long)]
     pub port: Option<u16>,
+    /// Also offer the agent at /v1/chat/completions and /v1/models (model `codeact`), with
+    /// the LLM backend of the [llm] settings.
+    #[arg(long)]
+    pub agent: bool,
+    /// Header naming a conversation whose agent and Python session are kept across requests
+    /// (Open WebUI's X-OpenWebUI-Chat-Id is always read too).
+    #[arg(long, default_value = "X-Conversation-Id")]
+    pub conversation_header: String,
     #[command(flatten)]
-    pub engine: EngineArgs,
+    pub agent_args: AgentArgs,
 }
 
 impl Overrides for ServeArgs {
     fn apply(&self, l: &mut Layers) {
-        self.engine.apply(l);
+        self.agent_args.apply(l);
         l.server.host = self.host.clone().or(l.server.host.take());
         l.server.port = self.port.or(l.server.port);
     }
 }
 
-pub async fn run(config: Config) -> Result<()> {
+pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
     let sessions = crate::backends::session_manager(&config).await?;
+    let agent = if args.agent {
+        let llm = crate::backends::llm(&config.llm).await?;
+        eprintln!("agent: model {AGENT_MODEL:?} runs on {}", llm.name());
+        Some(Arc::new(AgentService::new(
+            llm,
+            sessions.clone(),
+            config.agent.clone(),
+            AGENT_MODEL,
+            &args.conversation_header,
+        )))
+    } else {
+        None
+    };
     let (host, port) = (config.host.as_str(), config.port);
     let listener = tokio::net::TcpListener::bind((host, port))
         .await
@@ -46,7 +73,7 @@ pub async fn run(config: Config) -> Result<()> {
     }
     let mut server = ServerConfig::default();
     server.max_body_bytes = config.max_body_bytes.unwrap_or(server.max_body_bytes);
-    codeact_server::serve(listener, sessions, server, shutdown_signal()).await?;
+    codeact_server::serve(listener, sessions, server, agent, shutdown_signal()).await?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod html;
 pub mod http;
 mod message;
 pub mod mime;
+pub mod openai;
 pub mod paths;
 
 pub use agent::{ActionOrigin, AgentErrorCode, AgentEvent, DiscardReason, EndReason};

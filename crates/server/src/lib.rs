@@ -1,10 +1,13 @@
-//! The HTTP API of the execution engine.
+//! The HTTP API of the execution engine and of the agent.
 //!
 //! `POST /execute` is the seed system's endpoint (`{"convid", "code"}` in, `{"result",
 //! "new_kernel_created"}` out). The JSON API under `/v1` exposes sessions with typed outputs,
-//! streaming, restart, delete and files. Errors are JSON `{"error": {"code", "message"}}` with
-//! stable codes.
+//! streaming, restart, delete and files. With an [`AgentService`], `POST /v1/chat/completions`
+//! and `GET /v1/models` offer the CodeAct agent as an OpenAI-compatible model (see `chat.rs`).
+//! Errors are JSON `{"error": {"code", "message"}}` with stable codes.
 
+mod agents;
+mod chat;
 mod error;
 mod routes;
 
@@ -13,6 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use codeact_exec::SessionManager;
 
+pub use agents::{AgentService, OPEN_WEBUI_CHAT_ID};
 pub use error::ApiError;
 
 /// Limits of the HTTP layer.
@@ -35,11 +39,21 @@ impl Default for ServerConfig {
 pub struct AppState {
     pub sessions: Arc<SessionManager>,
     pub config: ServerConfig,
+    /// The agent offered as a model; `None`: the agent's routes answer `not_found`.
+    pub agent: Option<Arc<AgentService>>,
 }
 
 /// The whole API as a router, ready to serve or to test in-process.
-pub fn app(sessions: Arc<SessionManager>, config: ServerConfig) -> Router {
-    routes::router(AppState { sessions, config })
+pub fn app(
+    sessions: Arc<SessionManager>,
+    config: ServerConfig,
+    agent: Option<Arc<AgentService>>,
+) -> Router {
+    routes::router(AppState {
+        sessions,
+        config,
+        agent,
+    })
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then ends every session.
@@ -47,13 +61,17 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     sessions: Arc<SessionManager>,
     config: ServerConfig,
+    agent: Option<Arc<AgentService>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     sessions.spawn_reaper();
-    let router = app(sessions.clone(), config);
+    let router = app(sessions.clone(), config, agent.clone());
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await;
+    if let Some(agent) = agent {
+        agent.shutdown().await;
+    }
     sessions.shutdown().await;
     result
 }

@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/execute", post(seed_execute))
         .route("/v1/sandbox", get(sandbox))
+        .route("/v1/models", get(crate::chat::models))
+        .route("/v1/chat/completions", post(crate::chat::completions))
         .route("/v1/sessions", get(list_sessions).post(create_session))
         .route("/v1/sessions/{id}", get(get_session).delete(delete_session))
         .route("/v1/sessions/{id}/execute", post(execute))

@@ -108,6 +108,7 @@ impl TestServer {
             listener,
             sessions.clone(),
             server,
+            None,
             async move {
                 let _ = rx.await;
             },

@@ -1,0 +1,120 @@
+//! `codeact serve --agent` driven by the official `openai` Python package, as chat UIs drive
+//! an OpenAI-compatible server: the real binary, the real sandbox, a scripted LLM (the replies
+//! are the script's; what is tested is the protocol around them).
+#![allow(clippy::print_stderr)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn data(name: &str) -> String {
+    format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python with the `openai` package: $CODEACT_TEST_PYTHON, else the dev venv that
+/// scripts/python-checks.sh (run by the README test command) installs it into.
+fn client_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("CODEACT_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv = codeact_protocol::paths::cache_dir().join("dev-venv/bin/python");
+    let ok = Command::new(&venv)
+        .args(["-c", "import openai"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{} cannot import openai: run scripts/python-checks.sh (it installs the client)",
+        venv.display()
+    );
+    venv
+}
+
+#[test]
+fn the_openai_client_chats_with_the_agent() {
+    let python = client_python();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codeact"))
+        .args([
+            "serve", "--agent", "--port", "0", "--llm", "script", "--script",
+        ])
+        .arg(data("agent_chat_script.jsonl"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _server = Server(child);
+    let base = line
+        .trim()
+        .strip_prefix("codeact serving on ")
+        .unwrap_or_else(|| panic!("no address line: {line:?}"))
+        .to_string();
+    let out = Command::new(python)
+        .arg(data("openai_client.py"))
+        .arg(&base)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the client failed: {stderr}");
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!("{seen:#}");
+    assert_eq!(seen["models"], serde_json::json!(["codeact"]));
+
+    // The thought is reasoning; the action a code-interpreter block with its output; the
+    // reply, built from what the action printed, the content.
+    let first = &seen["first"];
+    assert_eq!(first["reasoning"], "I will compute it.");
+    let content = first["content"].as_str().unwrap();
+    assert!(
+        content.starts_with("<details type=\"code_interpreter\" done=\"true\" output=\"{&quot;stdout&quot;:&quot;42\\n&quot;}\">\n<summary>Analyzed</summary>"),
+        "{content}"
+    );
+    assert!(
+        content.contains("```python\nx = 6 * 7\nprint(x)\n```\n</details>"),
+        "{content}"
+    );
+    assert!(
+        content.contains("The product is") && content.ends_with("42"),
+        "{content}"
+    );
+    assert_eq!(first["finish"], "stop");
+
+    // Streamed, in the same conversation: the session kept `x`.
+    let second = &seen["second"];
+    assert_eq!(second["reasoning"], "Doubling the kept value.\n");
+    let content = second["content"].as_str().unwrap();
+    assert!(
+        content.contains("&quot;stdout&quot;:&quot;84\\n&quot;"),
+        "{content}"
+    );
+    assert!(
+        content.contains("Doubled:") && content.trim_end().ends_with("84"),
+        "{content}"
+    );
+    assert_eq!(second["finish"], "stop");
+    assert!(second["chunks"].as_u64().unwrap() >= 4, "{second}");
+
+    // Figures follow their block as inline images.
+    let plot = seen["plot"].as_str().unwrap();
+    assert!(
+        plot.contains("![figure](data:image/png;base64,iVBOR"),
+        "{plot}"
+    );
+    assert!(plot.ends_with("Plotted."), "{plot}");
+
+    assert_eq!(seen["unknown_model"], 404);
+}
