@@ -1,7 +1,8 @@
 //! `codeact serve --agent` driven by the official `openai` Python package, as chat UIs drive
-//! an OpenAI-compatible server: the real binary, the real sandbox, a scripted LLM (the replies
-//! are the script's; what is tested is the protocol around them).
-#![allow(clippy::print_stderr)]
+//! an OpenAI-compatible server: the real binary and the real sandbox, with the embedded default
+//! model, and with a scripted LLM for the protocol's details (the replies are the script's;
+//! what is tested is the protocol around them).
+#![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -41,14 +42,11 @@ fn client_python() -> PathBuf {
     venv
 }
 
-#[test]
-fn the_openai_client_chats_with_the_agent() {
-    let python = client_python();
+/// Starts `codeact serve --agent --port 0` with `args`; the server and its base URL.
+fn serve(args: &[&str]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_codeact"))
-        .args([
-            "serve", "--agent", "--port", "0", "--llm", "script", "--script",
-        ])
-        .arg(data("agent_chat_script.jsonl"))
+        .args(["serve", "--agent", "--port", "0"])
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -57,12 +55,49 @@ fn the_openai_client_chats_with_the_agent() {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _server = Server(child);
+    let server = Server(child);
     let base = line
         .trim()
         .strip_prefix("codeact serving on ")
         .unwrap_or_else(|| panic!("no address line: {line:?}"))
         .to_string();
+    (server, base)
+}
+
+/// The embedded default model, through the server, computes with the real sandbox.
+#[test]
+fn the_embedded_model_answers_through_the_server() {
+    let python = client_python();
+    let (_server, base) = serve(&[]);
+    let client = "import sys\nfrom openai import OpenAI\n\
+        c = OpenAI(base_url=sys.argv[1] + '/v1', api_key='unused')\n\
+        r = c.chat.completions.create(model='codeact', messages=[{'role': 'user', 'content': 'What is 2**100? Compute it with Python.'}])\n\
+        print(r.choices[0].message.content)";
+    let out = Command::new(python)
+        .args(["-c", client, &base])
+        .output()
+        .unwrap();
+    let content = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        content.contains("<details type=\"code_interpreter\" done=\"true\""),
+        "{content}"
+    );
+    assert!(
+        content.contains("1267650600228229401496703205376"),
+        "{content}"
+    );
+}
+
+#[test]
+fn the_openai_client_chats_with_the_agent() {
+    let python = client_python();
+    let script = data("agent_chat_script.jsonl");
+    let (_server, base) = serve(&["--llm", "script", "--script", &script]);
     let out = Command::new(python)
         .arg(data("openai_client.py"))
         .arg(&base)
