@@ -40,6 +40,17 @@ impl Overrides for ServeArgs {
 }
 
 pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
+    let loopback = config
+        .host
+        .parse::<std::net::IpAddr>()
+        .map_or(config.host == "localhost", |ip| ip.is_loopback());
+    if !loopback && config.api_keys.is_empty() {
+        anyhow::bail!(
+            "serving on {} needs API keys ([server] api_keys or CODEACT_API_KEYS=user:key,…): \
+             without them anyone who reaches the port runs code here",
+            config.host
+        );
+    }
     let sessions = crate::backends::session_manager(&config).await?;
     let agent = if args.agent {
         let llm = crate::backends::llm(&config.llm).await?;
@@ -73,6 +84,7 @@ pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
     }
     let mut server = ServerConfig::default();
     server.max_body_bytes = config.max_body_bytes.unwrap_or(server.max_body_bytes);
+    server.api_keys = config.api_keys.clone();
     codeact_server::serve(listener, sessions, server, agent, shutdown_signal()).await?;
     Ok(())
 }

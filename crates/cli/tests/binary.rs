@@ -59,6 +59,30 @@ fn bad_flags_are_refused_clearly() {
     );
 }
 
+/// Listening beyond loopback without API keys would let anyone who reaches the port run
+/// code: the server refuses to start, and says what to set.
+#[test]
+fn serve_refuses_other_addresses_without_keys() {
+    let out = codeact()
+        .args(["serve", "--host", "0.0.0.0", "--port", "0"])
+        .env_remove("CODEACT_API_KEYS")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("needs API keys") && stderr.contains("CODEACT_API_KEYS"),
+        "{stderr}"
+    );
+    let out = codeact()
+        .args(["serve", "--port", "0"])
+        .env("CODEACT_API_KEYS", "alice:short")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("shorter than 16"), "{stderr}");
+}
+
 #[test]
 fn serve_answers_seed_execute_and_exec_talks_to_it() {
     let mut child = codeact()

@@ -44,9 +44,14 @@ fn client_python() -> PathBuf {
 
 /// Starts `codeact serve --agent --port 0` with `args`; the server and its base URL.
 fn serve(args: &[&str]) -> (Server, String) {
+    serve_with_env(args, &[])
+}
+
+fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_codeact"))
         .args(["serve", "--agent", "--port", "0"])
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -152,4 +157,34 @@ fn the_openai_client_chats_with_the_agent() {
     assert!(plot.ends_with("Plotted."), "{plot}");
 
     assert_eq!(seen["unknown_model"], 404);
+}
+
+/// With API keys, a conversation id names a conversation of the caller's own: two users who
+/// send the same id reach two agents and two sessions; a wrong key is refused.
+#[test]
+fn conversations_belong_to_their_user() {
+    let python = client_python();
+    let script = data("agent_chat_script.jsonl");
+    let (alice, bob) = ("alice-key-0123456789", "bob-key-9876543210xx");
+    let keys = format!("alice:{alice},bob:{bob}");
+    let (_server, base) = serve_with_env(
+        &["--llm", "script", "--script", &script],
+        &[("CODEACT_API_KEYS", &keys)],
+    );
+    let out = Command::new(python)
+        .arg(data("openai_users.py"))
+        .args([&base, alice, bob])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = |k: &str| seen[k].as_str().unwrap_or_default().to_string();
+    assert!(text("alice_1").ends_with("42"), "{seen:#}");
+    assert_eq!(text("bob_1"), "Hello from the script.", "{seen:#}");
+    assert!(text("alice_2").ends_with("84"), "{seen:#}");
+    assert_eq!(seen["wrong_key"], 401);
 }

@@ -163,6 +163,8 @@ pub struct SessionInfo {
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,
+    /// No API key, or one the server does not know (`Authorization: Bearer KEY`).
+    Unauthorized,
     NotFound,
     MethodNotAllowed,
     TooManySessions,
@@ -177,6 +179,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::BadRequest => "bad_request",
+            ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::TooManySessions => "too_many_sessions",

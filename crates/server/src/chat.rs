@@ -9,7 +9,7 @@
 use std::convert::Infallible;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::agents::{AgentService, OPEN_WEBUI_CHAT_ID};
+use crate::auth::Caller;
 use crate::routes::ApiJson;
 use crate::{ApiError, AppState};
 
@@ -57,6 +58,7 @@ pub async fn models(State(s): State<AppState>) -> Result<Json<ModelList>, ApiErr
 
 pub async fn completions(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ChatCompletionRequest>,
 ) -> Result<Response, ApiError> {
@@ -74,7 +76,8 @@ pub async fn completions(
         .iter()
         .find_map(|h| headers.get(*h)?.to_str().ok())
         .filter(|k| !k.is_empty())
-        .map(str::to_string);
+        // One user's conversation id never reaches another's conversation.
+        .map(|k| caller.scope(k));
     let (agent, fresh) = service.agent(key.as_deref());
     let message = user_message(&req.messages, fresh)?;
     let mut run = agent.send(message);

@@ -34,6 +34,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self.code {
             ErrorCode::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::TooManySessions => StatusCode::TOO_MANY_REQUESTS,

@@ -7,6 +7,7 @@
 //! Errors are JSON `{"error": {"code", "message"}}` with stable codes.
 
 mod agents;
+mod auth;
 mod chat;
 mod error;
 mod routes;
@@ -17,6 +18,7 @@ use axum::Router;
 use codeact_exec::SessionManager;
 
 pub use agents::{AgentService, OPEN_WEBUI_CHAT_ID};
+pub use auth::ApiKeys;
 pub use error::ApiError;
 
 /// Limits of the HTTP layer.
@@ -24,12 +26,16 @@ pub use error::ApiError;
 pub struct ServerConfig {
     /// Largest request body accepted, in bytes (cells and uploaded files).
     pub max_body_bytes: usize,
+    /// With keys, every request but `/health` needs one, and each user's sessions and
+    /// conversations are their own (see `auth.rs`).
+    pub api_keys: ApiKeys,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 64 << 20,
+            api_keys: ApiKeys::default(),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, JsonRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -20,6 +20,7 @@ use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use crate::auth::{self, Caller};
 use crate::{ApiError, AppState};
 
 pub fn router(state: AppState) -> Router {
@@ -40,6 +41,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .with_state(state)
 }
 
@@ -109,9 +114,10 @@ async fn run_detached(
 
 async fn seed_execute(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<SeedExecuteRequest>,
 ) -> Result<Json<SeedExecuteResponse>, ApiError> {
-    let r = run_detached(&s, req.convid, req.code, None, None).await?;
+    let r = run_detached(&s, caller.scope(&req.convid), req.code, None, None).await?;
     Ok(Json(SeedExecuteResponse {
         result: r.text(),
         new_kernel_created: r.new_session,
@@ -120,6 +126,7 @@ async fn seed_execute(
 
 async fn create_session(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(body_error)?;
@@ -130,36 +137,48 @@ async fn create_session(
             .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?
     };
     let id = req.id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let info = s.sessions.create(&id).await?;
-    Ok((StatusCode::CREATED, Json(info)).into_response())
+    let info = s.sessions.create(&caller.scope(&id)).await?;
+    Ok((StatusCode::CREATED, Json(caller.view(info))).into_response())
 }
 
-async fn list_sessions(State(s): State<AppState>) -> impl IntoResponse {
-    Json(SessionList {
-        sessions: s.sessions.list(),
-    })
+async fn list_sessions(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> impl IntoResponse {
+    let sessions = s
+        .sessions
+        .list()
+        .into_iter()
+        .filter(|info| caller.own(&info.id).is_some())
+        .map(|info| caller.view(info))
+        .collect();
+    Json(SessionList { sessions })
 }
 
 async fn get_session(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(s.sessions.info(&id)?))
+    Ok(Json(caller.view(s.sessions.info(&caller.scope(&id))?)))
 }
 
 async fn delete_session(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.sessions.delete(&id).await?;
+    s.sessions.delete(&caller.scope(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn execute(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ExecuteRequest>,
 ) -> Result<Response, ApiError> {
+    let id = caller.scope(&id);
     let timeout = match req.timeout_s {
         Some(t) if t.is_finite() && t > 0.0 && t <= ExecuteRequest::MAX_TIMEOUT_S => {
             Some(Duration::from_secs_f64(t))
@@ -216,42 +235,51 @@ fn sse(e: ExecuteEvent) -> Event {
 
 async fn interrupt(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    s.sessions.interrupt(&id).await?;
+    s.sessions.interrupt(&caller.scope(&id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn restart(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    Ok(Json(s.sessions.restart(&id).await?))
+    Ok(Json(
+        caller.view(s.sessions.restart(&caller.scope(&id)).await?),
+    ))
 }
 
 async fn list_files(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(Json(FileList {
-        files: s.sessions.list_files(&id).await?,
+        files: s.sessions.list_files(&caller.scope(&id)).await?,
     }))
 }
 
 async fn upload(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((id, path)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, ApiError> {
     let body = body.map_err(body_error)?;
-    s.sessions.write_file(&id, &path, &body).await?;
+    s.sessions
+        .write_file(&caller.scope(&id), &path, &body)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn download(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((id, path)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let data = s.sessions.read_file(&id, &path).await?;
+    let data = s.sessions.read_file(&caller.scope(&id), &path).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
 }

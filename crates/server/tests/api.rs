@@ -561,6 +561,7 @@ async fn bodies_over_the_limit_are_refused() {
         quick_config(),
         ServerConfig {
             max_body_bytes: 256 * 1024,
+            ..ServerConfig::default()
         },
     )
     .await;

@@ -65,6 +65,9 @@ pub struct JupyterSection {
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     pub host: Option<String>,
+    /// API keys, user name → key (`CODEACT_API_KEYS=user:key,user:key` adds to them).
+    #[serde(default)]
+    pub api_keys: std::collections::BTreeMap<String, String>,
     pub port: Option<u16>,
     pub max_body_bytes: Option<usize>,
 }
@@ -144,6 +147,7 @@ pub struct Config {
     pub host: String,
     pub port: u16,
     pub max_body_bytes: Option<usize>,
+    pub api_keys: codeact_server::ApiKeys,
     pub llm: LlmSettings,
     /// The agent's settings; each front end sets the mode.
     pub agent: AgentConfig,
@@ -199,6 +203,16 @@ impl Layers {
         e.idle_timeout_s = idle.or(e.idle_timeout_s);
         let max = parsed("CODEACT_MAX_SESSIONS", var("CODEACT_MAX_SESSIONS"))?;
         e.max_sessions = max.or(e.max_sessions);
+        if let Some(text) = var("CODEACT_API_KEYS") {
+            for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (user, key) = pair
+                    .split_once(':')
+                    .ok_or_else(|| anyhow::anyhow!("CODEACT_API_KEYS: {pair:?} is not user:key"))?;
+                self.server
+                    .api_keys
+                    .insert(user.trim().to_string(), key.trim().to_string());
+            }
+        }
         let token = var("CODEACT_JUPYTER_TOKEN");
         self.jupyter.token = token.or(self.jupyter.token.take());
         Ok(())
@@ -302,6 +316,8 @@ impl Config {
             host: l.server.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: l.server.port.unwrap_or(8000),
             max_body_bytes: l.server.max_body_bytes,
+            api_keys: codeact_server::ApiKeys::new(l.server.api_keys.clone())
+                .map_err(|e| anyhow::anyhow!("[server] api_keys / CODEACT_API_KEYS: {e}"))?,
             llm: LlmSettings {
                 kind: m.backend.unwrap_or(LlmKind::Embedded),
                 model_path: m.model_path,
@@ -352,7 +368,9 @@ mod tests {
         assert_eq!(file.agent.resample_repeats, Some(3));
         assert_eq!(file.agent.answer_reminder, Some(true));
         assert_eq!(file.agent.max_turns, Some(10));
+        assert_eq!(file.server.api_keys.len(), 1);
         let config = Config::resolve(file).unwrap();
+        assert!(!config.api_keys.is_empty());
         assert_eq!(config.backend, BackendKind::Local);
         assert_eq!(config.llm.kind, LlmKind::Embedded);
         assert_eq!(config.llm.openai.continuation, Continuation::Prefill);

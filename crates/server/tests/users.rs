@@ -1,0 +1,217 @@
+//! API keys and users over the real server and sandbox: without a key nothing but `/health`
+//! answers; with one, each user sees, runs in, interrupts, restarts, reads, writes and deletes
+//! only their own sessions, on every endpoint, and the same session id used by two users
+//! names two different sessions.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use codeact_server::{ApiKeys, ServerConfig};
+use common::{quick_config, TestServer};
+use serde_json::{json, Value};
+
+const ALICE: &str = "alice-key-0123456789";
+const BOB: &str = "bob-key-9876543210xx";
+
+struct As<'a> {
+    srv: &'a TestServer,
+    http: reqwest::Client,
+    key: Option<&'a str>,
+}
+
+impl As<'_> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.srv.url(path));
+        if let Some(k) = self.key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(
+            reqwest::Method::POST,
+            path,
+            Some(body.to_string().into_bytes()),
+        )
+        .await
+    }
+
+    async fn put(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        self.send(reqwest::Method::PUT, path, Some(body.to_vec()))
+            .await
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path, None).await
+    }
+
+    async fn run(&self, id: &str, code: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("/v1/sessions/{id}/execute"),
+                json!({ "code": code }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                o["text"]
+                    .as_str()
+                    .or(o["evalue"].as_str())
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_reaches_only_their_own_sessions() {
+    let keys = ApiKeys::new([
+        ("alice".to_string(), ALICE.to_string()),
+        ("bob".to_string(), BOB.to_string()),
+    ])
+    .unwrap();
+    let srv = TestServer::start_with(
+        quick_config(),
+        ServerConfig {
+            api_keys: keys,
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let who = |key| As {
+        srv: &srv,
+        http: http.clone(),
+        key,
+    };
+    let (alice, bob, nobody, forger) = (
+        who(Some(ALICE)),
+        who(Some(BOB)),
+        who(None),
+        who(Some("not-a-key-of-anyone")),
+    );
+
+    // No key, or a wrong one: nothing but /health.
+    assert_eq!(nobody.get("/health").await.0, 200);
+    for client in [&nobody, &forger] {
+        for (status, body) in [
+            client.get("/v1/sessions").await,
+            client
+                .post("/execute", json!({"convid": "s", "code": "1"}))
+                .await,
+            client
+                .post("/v1/sessions/s/execute", json!({"code": "1"}))
+                .await,
+            client.get("/v1/sandbox").await,
+        ] {
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (401, Some("unauthorized")),
+                "{body}"
+            );
+        }
+    }
+
+    // Alice's session, by the /v1 API and by the seed's /execute (the same id).
+    let (status, body) = alice.post("/v1/sessions", json!({"id": "shared"})).await;
+    assert_eq!(
+        (status, body["id"].as_str()),
+        (201, Some("shared")),
+        "{body}"
+    );
+    assert_eq!(
+        alice.run("shared", "secret = 'alice'\nprint(secret)").await,
+        "alice\n"
+    );
+    let (_, seed) = alice
+        .post(
+            "/execute",
+            json!({"convid": "shared", "code": "print(secret)"}),
+        )
+        .await;
+    assert_eq!(seed["result"], "alice\n");
+    assert_eq!(
+        alice
+            .put("/v1/sessions/shared/files/a.txt", b"alice's file")
+            .await
+            .0,
+        204
+    );
+
+    // Bob cannot see, read, interrupt, restart, download from or delete it.
+    let (_, list) = bob.get("/v1/sessions").await;
+    assert_eq!(list["sessions"], json!([]), "{list}");
+    assert_eq!(bob.get("/v1/sessions/shared").await.0, 404);
+    assert_eq!(bob.get("/v1/sessions/shared/files").await.0, 404);
+    assert_eq!(bob.get("/v1/sessions/shared/files/a.txt").await.0, 404);
+    assert_eq!(
+        bob.post("/v1/sessions/shared/interrupt", json!({})).await.0,
+        404
+    );
+    assert_eq!(
+        bob.post("/v1/sessions/shared/restart", json!({})).await.0,
+        404
+    );
+    assert_eq!(bob.delete("/v1/sessions/shared").await.0, 404);
+    // Nor name it under another's prefix.
+    assert_eq!(bob.get("/v1/sessions/alice.shared").await.0, 404);
+
+    // The same id is Bob's own session: a new one, without Alice's state.
+    let (_, seed) = bob
+        .post(
+            "/execute",
+            json!({"convid": "shared", "code": "print('secret' in globals())"}),
+        )
+        .await;
+    assert_eq!(seed["result"], "False\n");
+    assert_eq!(seed["new_kernel_created"], true);
+    assert_eq!(bob.get("/v1/sessions/shared/files/a.txt").await.0, 404);
+    let (_, list) = bob.get("/v1/sessions").await;
+    assert_eq!(list["sessions"][0]["id"], "shared", "{list}");
+    assert_eq!(bob.delete("/v1/sessions/shared").await.0, 204);
+
+    // Alice's is untouched by all of that.
+    let (status, info) = alice.get("/v1/sessions/shared").await;
+    assert_eq!(
+        (status, info["id"].as_str()),
+        (200, Some("shared")),
+        "{info}"
+    );
+    assert_eq!(alice.run("shared", "print(secret)").await, "alice\n");
+    let (_, list) = alice.get("/v1/sessions").await;
+    assert_eq!(list["sessions"].as_array().unwrap().len(), 1, "{list}");
+    let (status, _) = alice.get("/v1/sessions/shared/files/a.txt").await;
+    assert_eq!(status, 200);
+    let (status, info) = alice.post("/v1/sessions/shared/restart", json!({})).await;
+    assert_eq!(
+        (status, info["id"].as_str()),
+        (200, Some("shared")),
+        "{info}"
+    );
+    assert_eq!(alice.delete("/v1/sessions/shared").await.0, 204);
+    srv.stop().await;
+}
