@@ -1,4 +1,4 @@
-//! API keys and users. With keys configured, every request but `/health` carries
+//! API keys and users. With keys configured, every request but `/health(z)` carries
 //! `Authorization: Bearer KEY`, which names its user; each user's sessions and conversations
 //! are their own. A session id a user names is kept under `{user}.{id}` in the engine (user
 //! names have no `.`), so the same id used by two users names two different sessions, and no
@@ -98,11 +98,12 @@ impl Caller {
     }
 }
 
-/// Middleware: finds the caller of every request (`/health` needs no key) and stores it as a
-/// request extension.
+/// Middleware: finds the caller of every request (`/health` and `/healthz` need no key;
+/// `/metrics` does) and stores it as a request extension.
 pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let keys = &s.config.api_keys;
-    let caller = if keys.is_empty() || req.uri().path() == "/health" {
+    let open = matches!(req.uri().path(), "/health" | "/healthz");
+    let caller = if keys.is_empty() || open {
         Caller(None)
     } else {
         let presented = req

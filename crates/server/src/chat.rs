@@ -88,7 +88,9 @@ pub async fn completions(
     if !req.stream {
         let mut r = Renderer::default();
         let (mut content, mut reasoning) = (String::new(), String::new());
+        let mut turn = None;
         while let Some(ev) = run.next_event().await {
+            s.metrics.agent_event(&ev, &mut turn);
             for piece in r.event(&ev) {
                 match piece {
                     Piece::Reasoning(t) => reasoning.push_str(&t),
@@ -131,8 +133,10 @@ pub async fn completions(
         })
         .unwrap_or_default()
     };
+    let metrics = s.metrics.clone();
     tokio::spawn(async move {
         let mut r = Renderer::default();
+        let mut turn = None;
         let role = Delta {
             role: Some("assistant".into()),
             ..Delta::default()
@@ -142,6 +146,7 @@ pub async fn completions(
             let Some(ev) = run.next_event().await else {
                 break;
             };
+            metrics.agent_event(&ev, &mut turn);
             for piece in r.event(&ev) {
                 let delta = match piece {
                     Piece::Reasoning(t) => Delta {

@@ -10,6 +10,7 @@ mod agents;
 mod auth;
 mod chat;
 mod error;
+mod metrics;
 mod routes;
 
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub struct AppState {
     pub config: ServerConfig,
     /// The agent offered as a model; `None`: the agent's routes answer `not_found`.
     pub agent: Option<Arc<AgentService>>,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 /// The whole API as a router, ready to serve or to test in-process.
@@ -59,6 +61,7 @@ pub fn app(
         sessions,
         config,
         agent,
+        metrics: Arc::default(),
     })
 }
 

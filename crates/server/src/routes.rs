@@ -27,6 +27,8 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .route("/health", get(health))
+        .route("/healthz", get(health))
+        .route("/metrics", get(crate::metrics::serve))
         .route("/execute", post(seed_execute))
         .route("/v1/sandbox", get(sandbox))
         .route("/v1/models", get(crate::chat::models))
@@ -44,6 +46,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
         ))
         .with_state(state)
 }
@@ -104,7 +110,12 @@ async fn run_detached(
     let sessions = s.sessions.clone();
     let task = tokio::spawn(async move { sessions.execute_with(&id, &code, timeout, live).await });
     match task.await {
-        Ok(r) => r.map_err(ApiError::from),
+        Ok(r) => {
+            if let Ok(r) = &r {
+                s.metrics.execution(r);
+            }
+            r.map_err(ApiError::from)
+        }
         Err(e) => Err(ApiError::new(
             ErrorCode::Internal,
             format!("execution task failed: {e}"),

@@ -1,7 +1,7 @@
 //! API keys and users over the real server and sandbox: without a key nothing but `/health`
 //! answers; with one, each user sees, runs in, interrupts, restarts, reads, writes and deletes
 //! only their own sessions, on every endpoint, and the same session id used by two users
-//! names two different sessions.
+//! names two different sessions. And the operations endpoints: `/healthz`, `/metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -213,5 +213,25 @@ async fn each_user_reaches_only_their_own_sessions() {
         "{info}"
     );
     assert_eq!(alice.delete("/v1/sessions/shared").await.0, 204);
+
+    // Operations: /healthz for anyone; /metrics for users, counting what happened above.
+    assert_eq!(nobody.get("/healthz").await.0, 200);
+    assert_eq!(nobody.get("/metrics").await.0, 401);
+    let r = http
+        .get(srv.url("/metrics"))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.unwrap();
+    for line in [
+        "codeact_http_requests_total{method=\"POST\",route=\"/v1/sessions/{id}/execute\",status=\"200\"} 2",
+        "codeact_http_requests_total{method=\"GET\",route=\"/v1/sessions\",status=\"401\"} 2",
+        "codeact_executions_total{status=\"ok\"} 4",
+        "codeact_sessions_active 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+    }
     srv.stop().await;
 }
