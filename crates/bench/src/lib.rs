@@ -1,6 +1,7 @@
 //! Performance benchmarks of codeact against named peers, each returning a report that prints
 //! as tables: [`exec`] (the execution engine against ipykernel and Jupyter Kernel Gateway) and
-//! [`llm`] (the embedded llama.cpp engine against llama-server and llama-bench). The crate also
+//! [`llm`] (the embedded llama.cpp engine against llama-server and llama-bench), and [`serve`]
+//! (the agent server under load, the real binary with a scripted LLM). The crate also
 //! owns the peers' installation and discovery ([`llama_server`], `exec::peers`) and the one
 //! implementation of the statistics ([`stats`]) and tables ([`table`]) every benchmark report
 //! uses, the agent evaluation's included.
@@ -11,6 +12,7 @@ pub mod exec;
 pub mod llama_server;
 pub mod llm;
 mod procfs;
+pub mod serve;
 pub mod stats;
 pub mod table;
 

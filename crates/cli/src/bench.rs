@@ -23,6 +23,18 @@ pub enum BenchCommand {
     Llm(LlmBench),
     /// The agent end to end on its task set, across prompt, fence-fallback and grammar variants.
     Agent(Box<AgentBench>),
+    /// The agent server under load: N concurrent conversations of code turns against
+    /// `codeact serve --agent` with a scripted LLM and the real sandbox.
+    Serve(ServeBench),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeBench {
+    #[command(flatten)]
+    pub opts: codeact_bench::serve::ServeBenchOptions,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -133,6 +145,16 @@ pub async fn run(config: Option<&Path>, command: BenchCommand) -> Result<i32> {
             Ok(0)
         }
         BenchCommand::Agent(a) => agent(Config::load(config, &[&a.llm, &a.engine])?, &a).await,
+        BenchCommand::Serve(a) => {
+            let binary = std::env::current_exe().context("finding the codeact binary")?;
+            let report = codeact_bench::serve::run(&binary, &a.opts, &progress).await?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+            Ok(if report.has_errors() { 1 } else { 0 })
+        }
     }
 }
 

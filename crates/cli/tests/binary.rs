@@ -59,6 +59,41 @@ fn bad_flags_are_refused_clearly() {
     );
 }
 
+/// The server load run, small: every turn answered, none an error (the exit status says so).
+#[test]
+fn bench_serve_runs_conversations_against_the_real_server() {
+    let out = codeact()
+        .args([
+            "bench",
+            "serve",
+            "--conversations",
+            "3",
+            "--turns",
+            "2",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let row = &report["rows"][0];
+    assert_eq!(
+        (row["conversations"].as_u64(), row["turns"].as_u64()),
+        (Some(3), Some(6)),
+        "{report}"
+    );
+    assert_eq!(row["errors"], 0, "{report}");
+    assert!(
+        row["server_memory"]["processes"].as_u64().unwrap() >= 7,
+        "{report}"
+    );
+}
+
 /// Listening beyond loopback without API keys would let anyone who reaches the port run
 /// code: the server refuses to start, and says what to set.
 #[test]
