@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use codeact_server::{AgentService, ServerConfig};
+use codeact_server::AgentService;
 
 use crate::config::{AgentArgs, Config, Layers, Overrides};
 
@@ -44,7 +44,7 @@ pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
         .host
         .parse::<std::net::IpAddr>()
         .map_or(config.host == "localhost", |ip| ip.is_loopback());
-    if !loopback && config.api_keys.is_empty() {
+    if !loopback && config.server.api_keys.is_empty() {
         anyhow::bail!(
             "serving on {} needs API keys ([server] api_keys or CODEACT_API_KEYS=user:key,…): \
              without them anyone who reaches the port runs code here",
@@ -82,9 +82,7 @@ pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
     for line in &report.missing {
         eprintln!("  missing:  {line}");
     }
-    let mut server = ServerConfig::default();
-    server.max_body_bytes = config.max_body_bytes.unwrap_or(server.max_body_bytes);
-    server.api_keys = config.api_keys.clone();
+    let server = config.server.clone();
     codeact_server::serve(listener, sessions, server, agent, shutdown_signal()).await?;
     Ok(())
 }

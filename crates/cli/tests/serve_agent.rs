@@ -188,3 +188,47 @@ fn conversations_belong_to_their_user() {
     assert!(text("alice_2").ends_with("84"), "{seen:#}");
     assert_eq!(seen["wrong_key"], 401);
 }
+
+/// SIGTERM: the server stops taking requests, lets a running one go on for the grace period,
+/// then cancels its agent run: the client still gets a whole answer, which says the run was
+/// stopped, and the server exits cleanly.
+#[test]
+fn a_stop_lets_running_answers_end_cleanly() {
+    let python = client_python();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[server]\nshutdown_grace_s = 1\n").unwrap();
+    let script = data("agent_chat_script.jsonl");
+    let config = config.to_string_lossy().into_owned();
+    let (mut server, base) = serve(&["--llm", "script", "--script", &script, "--config", &config]);
+    let client = "import sys\nfrom openai import OpenAI\n\
+        c = OpenAI(base_url=sys.argv[1] + '/v1', api_key='unused', timeout=60)\n\
+        r = c.chat.completions.create(model='codeact', messages=[{'role': 'user', 'content': 'Sleep long'}])\n\
+        print(r.choices[0].message.content)";
+    let pending = Command::new(python)
+        .args(["-c", client, &base])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The cell is asleep by then.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let stopped_at = std::time::Instant::now();
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+    let out = pending.wait_with_output().unwrap();
+    let content = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(content.contains("the run was stopped"), "{content}");
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        stopped_at.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        stopped_at.elapsed()
+    );
+}

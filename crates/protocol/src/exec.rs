@@ -168,6 +168,8 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     TooManySessions,
+    /// The caller's cap on runs at once (cells, agent requests) is reached.
+    TooManyRuns,
     SessionBusy,
     PayloadTooLarge,
     SandboxUnavailable,
@@ -183,6 +185,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::TooManySessions => "too_many_sessions",
+            ErrorCode::TooManyRuns => "too_many_runs",
             ErrorCode::SessionBusy => "session_busy",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::SandboxUnavailable => "sandbox_unavailable",

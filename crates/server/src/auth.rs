@@ -70,6 +70,11 @@ impl ApiKeys {
 pub struct Caller(Option<String>);
 
 impl Caller {
+    /// The caller's user name; `""` on a server without keys.
+    pub fn user(&self) -> &str {
+        self.0.as_deref().unwrap_or("")
+    }
+
     /// The engine's id of the caller's session `id`.
     pub fn scope(&self, id: &str) -> String {
         match &self.0 {

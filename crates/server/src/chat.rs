@@ -78,9 +78,19 @@ pub async fn completions(
         .filter(|k| !k.is_empty())
         // One user's conversation id never reaches another's conversation.
         .map(|k| caller.scope(k));
+    let slot = s.runs.start(caller.user(), s.config.max_runs_per_user)?;
     let (agent, fresh) = service.agent(key.as_deref());
     let message = user_message(&req.messages, fresh)?;
     let mut run = agent.send(message);
+    // The server's stop cancels the run once its grace period is over; the run's own end
+    // (its drop cancels its token) ends the watch.
+    let (token, stopping) = (run.cancel_token(), s.runs.stopping.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stopping.cancelled() => token.cancel(),
+            _ = token.cancelled() => {}
+        }
+    });
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let (created, model) = (unix_now(), req.model.clone());
     // A conversation nobody names ends with its request.
@@ -101,6 +111,7 @@ pub async fn completions(
         if let Some(a) = closer {
             a.close().await;
         }
+        drop(slot);
         let answer = ChatCompletion {
             id,
             object: "chat.completion".into(),
@@ -170,6 +181,7 @@ pub async fn completions(
         if let Some(a) = closer {
             a.close().await;
         }
+        drop(slot);
     });
     let events = UnboundedReceiverStream::new(rx)
         .map(|data| Ok::<_, Infallible>(Event::default().data(data)));
@@ -257,6 +269,12 @@ impl Renderer {
             AgentEvent::End { reason } => {
                 if let Some(reply) = self.pending.take() {
                     out.push(Piece::Content(reply));
+                }
+                if *reason == EndReason::Cancelled {
+                    out.push(Piece::Content(
+                        "\n> codeact: the run was stopped (the server is stopping, or the client left).\n"
+                            .into(),
+                    ));
                 }
                 self.finish = match reason {
                     EndReason::MaxTurns | EndReason::MaxExecutions | EndReason::ContextLength => {

@@ -37,7 +37,7 @@ impl ApiError {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::TooManySessions => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::TooManySessions | ErrorCode::TooManyRuns => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::SessionBusy => StatusCode::CONFLICT,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::SandboxUnavailable | ErrorCode::BackendUnavailable => {

@@ -12,6 +12,7 @@ mod chat;
 mod error;
 mod metrics;
 mod routes;
+mod runs;
 
 use std::sync::Arc;
 
@@ -30,6 +31,11 @@ pub struct ServerConfig {
     /// With keys, every request but `/health` needs one, and each user's sessions and
     /// conversations are their own (see `auth.rs`).
     pub api_keys: ApiKeys,
+    /// Most runs (cells through the API, agent requests) one user may have at once; 0: no cap.
+    pub max_runs_per_user: usize,
+    /// After a stop signal, how long running requests may go on before the agent's runs are
+    /// cancelled (they then end cleanly, their answers complete).
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -37,6 +43,8 @@ impl Default for ServerConfig {
         Self {
             max_body_bytes: 64 << 20,
             api_keys: ApiKeys::default(),
+            max_runs_per_user: 8,
+            shutdown_grace: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -49,6 +57,7 @@ pub struct AppState {
     /// The agent offered as a model; `None`: the agent's routes answer `not_found`.
     pub agent: Option<Arc<AgentService>>,
     pub metrics: Arc<metrics::Metrics>,
+    pub runs: Arc<runs::Runs>,
 }
 
 /// The whole API as a router, ready to serve or to test in-process.
@@ -62,10 +71,13 @@ pub fn app(
         config,
         agent,
         metrics: Arc::default(),
+        runs: Arc::default(),
     })
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then ends every session.
+/// Serves the API on `listener` until `shutdown` resolves, then stops taking requests, lets
+/// running ones go on for the grace period, cancels the agent's runs that are still going
+/// (their answers end cleanly) and ends every session.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     sessions: Arc<SessionManager>,
@@ -74,9 +86,26 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     sessions.spawn_reaper();
-    let router = app(sessions.clone(), config, agent.clone());
+    let grace = config.shutdown_grace;
+    let state = AppState {
+        sessions: sessions.clone(),
+        config,
+        agent: agent.clone(),
+        metrics: Arc::default(),
+        runs: Arc::default(),
+    };
+    let stopping = state.runs.stopping.clone();
+    let router = routes::router(state);
+    let stop = async move {
+        shutdown.await;
+        tracing::info!("stopping: running requests have {grace:?} to end");
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            stopping.cancel();
+        });
+    };
     let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop)
         .await;
     if let Some(agent) = agent {
         agent.shutdown().await;

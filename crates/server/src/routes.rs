@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::auth::{self, Caller};
+use crate::runs::RunSlot;
 use crate::{ApiError, AppState};
 
 pub fn router(state: AppState) -> Router {
@@ -102,11 +103,14 @@ async fn sandbox(State(s): State<AppState>) -> impl IntoResponse {
 /// cell halfway and leave the session in an unknown state.
 async fn run_detached(
     s: &AppState,
+    slot: RunSlot,
     id: String,
     code: String,
     timeout: Option<Duration>,
     live: Option<mpsc::UnboundedSender<Output>>,
 ) -> Result<ExecResult, ApiError> {
+    // Held until the cell has ended, even when the client hangs up.
+    let _slot = slot;
     let sessions = s.sessions.clone();
     let task = tokio::spawn(async move { sessions.execute_with(&id, &code, timeout, live).await });
     match task.await {
@@ -128,7 +132,8 @@ async fn seed_execute(
     Extension(caller): Extension<Caller>,
     ApiJson(req): ApiJson<SeedExecuteRequest>,
 ) -> Result<Json<SeedExecuteResponse>, ApiError> {
-    let r = run_detached(&s, caller.scope(&req.convid), req.code, None, None).await?;
+    let slot = s.runs.start(caller.user(), s.config.max_runs_per_user)?;
+    let r = run_detached(&s, slot, caller.scope(&req.convid), req.code, None, None).await?;
     Ok(Json(SeedExecuteResponse {
         result: r.text(),
         new_kernel_created: r.new_session,
@@ -202,15 +207,16 @@ async fn execute(
         }
         None => None,
     };
+    let slot = s.runs.start(caller.user(), s.config.max_runs_per_user)?;
     if !req.stream {
-        let r = run_detached(&s, id, req.code, timeout, None).await?;
+        let r = run_detached(&s, slot, id, req.code, timeout, None).await?;
         return Ok(Json(r).into_response());
     }
     let (tx, rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let state = s.clone();
     tokio::spawn(async move {
-        let r = run_detached(&state, id, req.code, timeout, Some(tx)).await;
+        let r = run_detached(&state, slot, id, req.code, timeout, Some(tx)).await;
         let _ = done_tx.send(r);
     });
     Ok(Sse::new(event_stream(rx, done_rx))

@@ -235,3 +235,70 @@ async fn each_user_reaches_only_their_own_sessions() {
     }
     srv.stop().await;
 }
+
+/// A user's runs at once are capped: past the cap the answer is `429 too_many_runs`, other
+/// users are not held back, and the slot comes back when the run ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_at_once_are_capped_per_user() {
+    let keys = ApiKeys::new([
+        ("alice".to_string(), ALICE.to_string()),
+        ("bob".to_string(), BOB.to_string()),
+    ])
+    .unwrap();
+    let srv = TestServer::start_with(
+        quick_config(),
+        ServerConfig {
+            api_keys: keys,
+            max_runs_per_user: 1,
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let (alice, bob) = (
+        As {
+            srv: &srv,
+            http: http.clone(),
+            key: Some(ALICE),
+        },
+        As {
+            srv: &srv,
+            http: http.clone(),
+            key: Some(BOB),
+        },
+    );
+    // Sessions made first, so that the long cell below starts at once.
+    assert_eq!(alice.run("a", "print(1)").await, "1\n");
+    assert_eq!(bob.run("b", "print(1)").await, "1\n");
+    let long = alice.post(
+        "/v1/sessions/a/execute",
+        json!({"code": "import time; time.sleep(3); print('slept')"}),
+    );
+    let others = async {
+        tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+        let second = alice
+            .post("/v1/sessions/a2/execute", json!({"code": "1"}))
+            .await;
+        let seed = alice
+            .post("/execute", json!({"convid": "a", "code": "1"}))
+            .await;
+        let bobs = bob.run("b", "print('bob')").await;
+        (second, seed, bobs)
+    };
+    let ((status, body), ((s2, b2), (s3, b3), bobs)) = tokio::join!(long, others);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (s2, b2["error"]["code"].as_str()),
+        (429, Some("too_many_runs")),
+        "{b2}"
+    );
+    assert_eq!(
+        (s3, b3["error"]["code"].as_str()),
+        (429, Some("too_many_runs")),
+        "{b3}"
+    );
+    assert_eq!(bobs, "bob\n");
+    // The long cell is over: Alice may run again.
+    assert_eq!(alice.run("a", "print('again')").await, "again\n");
+    srv.stop().await;
+}

@@ -70,6 +70,10 @@ pub struct ServerSection {
     pub api_keys: std::collections::BTreeMap<String, String>,
     pub port: Option<u16>,
     pub max_body_bytes: Option<usize>,
+    /// Most runs (cells, agent requests) one user may have at once; 0: no cap.
+    pub max_runs_per_user: Option<usize>,
+    /// Seconds running requests may go on after a stop signal.
+    pub shutdown_grace_s: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -146,8 +150,8 @@ pub struct Config {
     pub jupyter: JupyterConfig,
     pub host: String,
     pub port: u16,
-    pub max_body_bytes: Option<usize>,
-    pub api_keys: codeact_server::ApiKeys,
+    /// The HTTP layer's settings (`codeact serve`).
+    pub server: codeact_server::ServerConfig,
     pub llm: LlmSettings,
     /// The agent's settings; each front end sets the mode.
     pub agent: AgentConfig,
@@ -315,9 +319,17 @@ impl Config {
             jupyter,
             host: l.server.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: l.server.port.unwrap_or(8000),
-            max_body_bytes: l.server.max_body_bytes,
-            api_keys: codeact_server::ApiKeys::new(l.server.api_keys.clone())
-                .map_err(|e| anyhow::anyhow!("[server] api_keys / CODEACT_API_KEYS: {e}"))?,
+            server: {
+                let d = codeact_server::ServerConfig::default();
+                codeact_server::ServerConfig {
+                    max_body_bytes: l.server.max_body_bytes.unwrap_or(d.max_body_bytes),
+                    api_keys: codeact_server::ApiKeys::new(l.server.api_keys.clone()).map_err(
+                        |e| anyhow::anyhow!("[server] api_keys / CODEACT_API_KEYS: {e}"),
+                    )?,
+                    max_runs_per_user: l.server.max_runs_per_user.unwrap_or(d.max_runs_per_user),
+                    shutdown_grace: secs(l.server.shutdown_grace_s, d.shutdown_grace)?,
+                }
+            },
             llm: LlmSettings {
                 kind: m.backend.unwrap_or(LlmKind::Embedded),
                 model_path: m.model_path,
@@ -370,7 +382,8 @@ mod tests {
         assert_eq!(file.agent.max_turns, Some(10));
         assert_eq!(file.server.api_keys.len(), 1);
         let config = Config::resolve(file).unwrap();
-        assert!(!config.api_keys.is_empty());
+        assert!(!config.server.api_keys.is_empty());
+        assert_eq!(config.server.max_runs_per_user, 8);
         assert_eq!(config.backend, BackendKind::Local);
         assert_eq!(config.llm.kind, LlmKind::Embedded);
         assert_eq!(config.llm.openai.continuation, Continuation::Prefill);

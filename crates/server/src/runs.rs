@@ -1,0 +1,80 @@
+//! What is running: the per-user cap on runs at once (cells through the API, agent requests),
+//! and the server's stop, which running agent requests hear so that they end cleanly after
+//! the grace period.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use codeact_protocol::ErrorCode;
+use tokio_util::sync::CancellationToken;
+
+use crate::ApiError;
+
+/// Runs in flight, by user.
+#[derive(Debug, Default)]
+pub struct Runs {
+    by_user: Mutex<HashMap<String, usize>>,
+    /// Cancelled when the grace period after the server's stop is over.
+    pub stopping: CancellationToken,
+}
+
+/// One run: counted against its user until dropped.
+#[derive(Debug)]
+pub struct RunSlot {
+    runs: Arc<Runs>,
+    user: String,
+}
+
+impl Runs {
+    /// A slot for a run of `user` (`""` on a server without keys); `too_many_runs` when the
+    /// user already has `max` (0: no cap).
+    pub fn start(self: &Arc<Self>, user: &str, max: usize) -> Result<RunSlot, ApiError> {
+        let mut by_user = self
+            .by_user
+            .lock()
+            .map_err(|_| ApiError::new(ErrorCode::Internal, "run table poisoned"))?;
+        let n = by_user.entry(user.to_string()).or_insert(0);
+        if max > 0 && *n >= max {
+            return Err(ApiError::new(
+                ErrorCode::TooManyRuns,
+                format!("{max} runs of this user are in progress already; retry when one ends"),
+            ));
+        }
+        *n += 1;
+        Ok(RunSlot {
+            runs: self.clone(),
+            user: user.to_string(),
+        })
+    }
+}
+
+impl Drop for RunSlot {
+    fn drop(&mut self) {
+        if let Ok(mut by_user) = self.runs.by_user.lock() {
+            if let Some(n) = by_user.get_mut(&self.user) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    by_user.remove(&self.user);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_gets_at_most_max_slots_and_gets_them_back() {
+        let runs = Arc::new(Runs::default());
+        let a = runs.start("alice", 2).unwrap();
+        let _b = runs.start("alice", 2).unwrap();
+        let refused = runs.start("alice", 2).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::TooManyRuns);
+        assert!(runs.start("bob", 2).is_ok());
+        drop(a);
+        assert!(runs.start("alice", 2).is_ok());
+        assert!(runs.start("carol", 0).is_ok());
+    }
+}
