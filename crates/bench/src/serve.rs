@@ -112,7 +112,8 @@ fn start(
     std::fs::write(
         &config,
         format!(
-            "[exec]\nmax_sessions = {}\nzygotes = {zygotes}\nidle_timeout_s = 3600\n",
+            // One user (no keys) holds every conversation: no cap on its runs.
+            "[exec]\nmax_sessions = {}\nzygotes = {zygotes}\nidle_timeout_s = 3600\n\n[server]\nmax_runs_per_user = 0\n",
             n + 16
         ),
     )?;
