@@ -112,8 +112,7 @@ fn start(
     std::fs::write(
         &config,
         format!(
-            // One user (no keys) holds every conversation: no cap on its runs.
-            "[exec]\nmax_sessions = {}\nzygotes = {zygotes}\nidle_timeout_s = 3600\n\n[server]\nmax_runs_per_user = 0\n",
+            "[exec]\nmax_sessions = {}\nzygotes = {zygotes}\nidle_timeout_s = 3600\n",
             n + 16
         ),
     )?;

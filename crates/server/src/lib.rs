@@ -31,7 +31,8 @@ pub struct ServerConfig {
     /// With keys, every request but `/health` needs one, and each user's sessions and
     /// conversations are their own (see `auth.rs`).
     pub api_keys: ApiKeys,
-    /// Most runs (cells through the API, agent requests) one user may have at once; 0: no cap.
+    /// Most runs (cells through the API, agent requests) one user of the API keys may have at
+    /// once; 0: no cap. A server without keys has one user, its operator, who is not capped.
     pub max_runs_per_user: usize,
     /// After a stop signal, how long running requests may go on before the agent's runs are
     /// cancelled (they then end cleanly, their answers complete).

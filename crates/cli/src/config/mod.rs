@@ -70,7 +70,7 @@ pub struct ServerSection {
     pub api_keys: std::collections::BTreeMap<String, String>,
     pub port: Option<u16>,
     pub max_body_bytes: Option<usize>,
-    /// Most runs (cells, agent requests) one user may have at once; 0: no cap.
+    /// Most runs (cells, agent requests) one API-key user may have at once; 0: no cap.
     pub max_runs_per_user: Option<usize>,
     /// Seconds running requests may go on after a stop signal.
     pub shutdown_grace_s: Option<f64>,
