@@ -10,12 +10,16 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
 
-struct Server(Child);
+/// The server, and the directory it runs in (where the agent saves figures), removed with it.
+struct Server {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -48,7 +52,9 @@ fn serve(args: &[&str]) -> (Server, String) {
 }
 
 fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> (Server, String) {
+    let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_codeact"))
+        .current_dir(dir.path())
         .args(["serve", "--agent", "--port", "0"])
         .args(args)
         .envs(env.iter().copied())
@@ -60,7 +66,7 @@ fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> (Server, String) {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let server = Server(child);
+    let server = Server { child, _dir: dir };
     let base = line
         .trim()
         .strip_prefix("codeact serving on ")
@@ -214,7 +220,7 @@ fn a_stop_lets_running_answers_end_cleanly() {
     // The cell is asleep by then.
     std::thread::sleep(std::time::Duration::from_secs(3));
     let stopped_at = std::time::Instant::now();
-    let pid = server.0.id().to_string();
+    let pid = server.child.id().to_string();
     assert!(Command::new("kill").arg(&pid).status().unwrap().success());
     let out = pending.wait_with_output().unwrap();
     let content = String::from_utf8_lossy(&out.stdout);
@@ -224,7 +230,7 @@ fn a_stop_lets_running_answers_end_cleanly() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(content.contains("the run was stopped"), "{content}");
-    let status = server.0.wait().unwrap();
+    let status = server.child.wait().unwrap();
     assert!(status.success(), "{status}");
     assert!(
         stopped_at.elapsed() < std::time::Duration::from_secs(30),
