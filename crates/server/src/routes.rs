@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/healthz", get(health))
         .route("/metrics", get(crate::metrics::serve))
+        .route("/openapi.json", get(openapi))
         .route("/execute", post(seed_execute))
         .route("/v1/sandbox", get(sandbox))
         .route("/v1/models", get(crate::chat::models))
@@ -87,6 +88,13 @@ async fn method_not_allowed() -> ApiError {
 
 async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such endpoint")
+}
+
+/// The API described as OpenAPI 3.1 (`crates/server/api/openapi.json`).
+const OPENAPI: &str = include_str!("../api/openapi.json");
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 async fn health() -> Json<Health> {
@@ -299,4 +307,45 @@ async fn download(
 ) -> Result<Response, ApiError> {
     let data = s.sessions.read_file(&caller.scope(&id), &path).await?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], data).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OPENAPI;
+
+    /// Every route of the router is in the OpenAPI document, with each of its methods.
+    #[test]
+    fn the_openapi_document_describes_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap_or_default();
+        let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        let source = include_str!("routes.rs");
+        let mut routes = 0;
+        for line in source.lines().map(str::trim) {
+            let Some(rest) = line.strip_prefix(".route(\"") else {
+                continue;
+            };
+            let Some((path, handlers)) = rest.split_once('"') else {
+                continue;
+            };
+            routes += 1;
+            let path = path.replace("{*", "{");
+            let Some(ops) = paths.get(&path) else {
+                panic!("{path} is not in the OpenAPI document");
+            };
+            for method in ["get", "post", "put", "delete"] {
+                if handlers.contains(&format!("{method}(")) {
+                    assert!(
+                        ops.get(method).is_some(),
+                        "{method} {path} is not in the document"
+                    );
+                }
+            }
+        }
+        assert!(routes >= 15, "{routes} routes read");
+        assert_eq!(
+            paths.len(),
+            routes,
+            "the document has paths the router lacks"
+        );
+    }
 }

@@ -216,6 +216,8 @@ async fn each_user_reaches_only_their_own_sessions() {
 
     // Operations: /healthz for anyone; /metrics for users, counting what happened above.
     assert_eq!(nobody.get("/healthz").await.0, 200);
+    let (status, doc) = nobody.get("/openapi.json").await;
+    assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
     assert_eq!(nobody.get("/metrics").await.0, 401);
     let r = http
         .get(srv.url("/metrics"))
