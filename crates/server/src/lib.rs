@@ -61,19 +61,30 @@ pub struct AppState {
     pub runs: Arc<runs::Runs>,
 }
 
+impl AppState {
+    /// A server's state, with its metrics and runs starting empty.
+    pub fn new(
+        sessions: Arc<SessionManager>,
+        config: ServerConfig,
+        agent: Option<Arc<AgentService>>,
+    ) -> Self {
+        Self {
+            sessions,
+            config,
+            agent,
+            metrics: Arc::default(),
+            runs: Arc::default(),
+        }
+    }
+}
+
 /// The whole API as a router, ready to serve or to test in-process.
 pub fn app(
     sessions: Arc<SessionManager>,
     config: ServerConfig,
     agent: Option<Arc<AgentService>>,
 ) -> Router {
-    routes::router(AppState {
-        sessions,
-        config,
-        agent,
-        metrics: Arc::default(),
-        runs: Arc::default(),
-    })
+    routes::router(AppState::new(sessions, config, agent))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then stops taking requests, lets
@@ -88,13 +99,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     sessions.spawn_reaper();
     let grace = config.shutdown_grace;
-    let state = AppState {
-        sessions: sessions.clone(),
-        config,
-        agent: agent.clone(),
-        metrics: Arc::default(),
-        runs: Arc::default(),
-    };
+    let state = AppState::new(sessions.clone(), config, agent.clone());
     let stopping = state.runs.stopping.clone();
     let router = routes::router(state);
     let stop = async move {
