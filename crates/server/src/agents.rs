@@ -8,6 +8,9 @@ use std::time::Instant;
 use codeact_agent::{Agent, AgentConfig, Mode};
 use codeact_exec::SessionManager;
 use codeact_llm::LlmBackend;
+use codeact_protocol::ErrorCode;
+
+use crate::ApiError;
 
 /// Headers that name a conversation, besides the configured one: Open WebUI sends its chat id.
 pub const OPEN_WEBUI_CHAT_ID: &str = "x-openwebui-chat-id";
@@ -55,7 +58,7 @@ impl AgentService {
 
     /// The agent of conversation `key` and whether it is new; without a key, a new agent that
     /// nothing keeps (the caller closes it).
-    pub fn agent(&self, key: Option<&str>) -> (Arc<Agent>, bool) {
+    pub fn agent(&self, key: Option<&str>) -> Result<(Arc<Agent>, bool), ApiError> {
         let fresh = || {
             Arc::new(Agent::new(
                 self.llm.clone(),
@@ -64,11 +67,13 @@ impl AgentService {
             ))
         };
         let Some(key) = key else {
-            return (fresh(), true);
+            return Ok((fresh(), true));
         };
-        let Ok(mut live) = self.live.lock() else {
-            return (fresh(), true);
-        };
+        // A conversation handed out unkept would never have its session ended.
+        let mut live = self
+            .live
+            .lock()
+            .map_err(|_| ApiError::new(ErrorCode::Internal, "conversation table poisoned"))?;
         let now = Instant::now();
         let idle = self.sessions.config().idle_timeout;
         let mut gone: Vec<Arc<Agent>> = Vec::new();
@@ -84,7 +89,7 @@ impl AgentService {
             let agent = l.agent.clone();
             drop(live);
             close_all(gone);
-            return (agent, false);
+            return Ok((agent, false));
         }
         if live.len() >= self.sessions.config().max_sessions.max(1) {
             if let Some(oldest) = live
@@ -107,7 +112,7 @@ impl AgentService {
         );
         drop(live);
         close_all(gone);
-        (agent, true)
+        Ok((agent, true))
     }
 
     /// Ends every kept conversation's session.

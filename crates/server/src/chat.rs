@@ -78,9 +78,11 @@ pub async fn completions(
         .filter(|k| !k.is_empty())
         // One user's conversation id never reaches another's conversation.
         .map(|k| caller.scope(k));
+    // A bad request is refused before it takes a run slot or a conversation.
+    let last = last_user(&req.messages)?;
     let slot = s.runs.start(caller.user(), s.config.max_runs_per_user)?;
-    let (agent, fresh) = service.agent(key.as_deref());
-    let message = user_message(&req.messages, fresh)?;
+    let (agent, fresh) = service.agent(key.as_deref())?;
+    let message = user_message(&req.messages, last, fresh);
     let mut run = agent.send(message);
     // The server's stop cancels the run once its grace period is over; the run's own end
     // (its drop cancels its token) ends the watch.
@@ -190,14 +192,18 @@ pub async fn completions(
         .into_response())
 }
 
-/// What the agent is sent: the request's last user message, after the earlier turns the
-/// client replays when the server has no live conversation for them (a new conversation id,
-/// or none): the agent reads them as context, their code is not run again.
-fn user_message(messages: &[ChatMessage], fresh: bool) -> Result<String, ApiError> {
-    let last = messages
+/// Where the request's last user message is.
+fn last_user(messages: &[ChatMessage]) -> Result<usize, ApiError> {
+    messages
         .iter()
         .rposition(|m| m.role == "user")
-        .ok_or_else(|| ApiError::bad_request("the request has no user message"))?;
+        .ok_or_else(|| ApiError::bad_request("the request has no user message"))
+}
+
+/// What the agent is sent: the user message at `last`, after the earlier turns the client
+/// replays when the server has no live conversation for them (a new conversation id, or
+/// none): the agent reads them as context, their code is not run again.
+fn user_message(messages: &[ChatMessage], last: usize, fresh: bool) -> String {
     let text = messages[last].text();
     let earlier: Vec<String> = messages[..last]
         .iter()
@@ -205,13 +211,13 @@ fn user_message(messages: &[ChatMessage], fresh: bool) -> Result<String, ApiErro
         .map(|m| format!("{}: {}", m.role, m.text().trim()))
         .collect();
     if !fresh || earlier.is_empty() {
-        return Ok(text);
+        return text;
     }
-    Ok(format!(
+    format!(
         "Earlier in this conversation (its code was not run in this session):\n{}\n\n{}",
         earlier.join("\n"),
         text
-    ))
+    )
 }
 
 /// A piece of the answer.
@@ -458,9 +464,10 @@ mod tests {
             m("assistant", "b"),
             m("user", "c"),
         ];
-        assert_eq!(user_message(&msgs, false).unwrap(), "c");
-        let fresh = user_message(&msgs, true).unwrap();
+        let last = last_user(&msgs).unwrap();
+        assert_eq!(user_message(&msgs, last, false), "c");
+        let fresh = user_message(&msgs, last, true);
         assert!(fresh.ends_with("user: a\nassistant: b\n\nc"), "{fresh}");
-        assert!(user_message(&msgs[..1], true).is_err());
+        assert!(last_user(&msgs[..1]).is_err());
     }
 }
