@@ -2,7 +2,8 @@
 //! embedded default model.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::process::{Command, Stdio};
 
 fn codeact() -> Command {
@@ -126,15 +127,7 @@ fn serve_answers_seed_execute_and_exec_talks_to_it() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("codeact serving on ")
-        .expect(&line)
-        .to_string();
+    let url = common::serving_address(&mut child);
     let client = reqwest::blocking::Client::new();
     let r: serde_json::Value = client
         .post(format!("{url}/execute"))

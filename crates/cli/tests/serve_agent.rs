@@ -4,7 +4,8 @@
 //! what is tested is the protocol around them).
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -62,17 +63,8 @@ fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> (Server, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let server = Server { child, _dir: dir };
-    let base = line
-        .trim()
-        .strip_prefix("codeact serving on ")
-        .unwrap_or_else(|| panic!("no address line: {line:?}"))
-        .to_string();
-    (server, base)
+    let base = common::serving_address(&mut child);
+    (Server { child, _dir: dir }, base)
 }
 
 /// The embedded default model, through the server, computes with the real sandbox.

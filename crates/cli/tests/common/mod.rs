@@ -1,6 +1,9 @@
 //! What the tests that drive the real `codeact` binary share.
+// Each test binary uses a part of this.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output};
 
 /// Runs the binary with `args` to its end.
 pub fn codeact(args: &[&str]) -> Output {
@@ -16,4 +19,16 @@ pub fn text(out: &Output) -> (String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The base URL of a `codeact serve` child started with its stdout piped: the one line it
+/// prints there once it listens.
+pub fn serving_address(child: &mut Child) -> String {
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("the server's stdout is piped");
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    line.trim()
+        .strip_prefix("codeact serving on ")
+        .unwrap_or_else(|| panic!("no address line: {line:?}"))
+        .to_string()
 }
