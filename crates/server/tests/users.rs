@@ -87,21 +87,26 @@ impl As<'_> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_user_reaches_only_their_own_sessions() {
+/// A server whose users are Alice and Bob, each with their key.
+async fn server_of_alice_and_bob(config: ServerConfig) -> TestServer {
     let keys = ApiKeys::new([
         ("alice".to_string(), ALICE.to_string()),
         ("bob".to_string(), BOB.to_string()),
     ])
     .unwrap();
-    let srv = TestServer::start_with(
+    TestServer::start_with(
         quick_config(),
         ServerConfig {
             api_keys: keys,
-            ..ServerConfig::default()
+            ..config
         },
     )
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_reaches_only_their_own_sessions() {
+    let srv = server_of_alice_and_bob(ServerConfig::default()).await;
     let http = reqwest::Client::new();
     let who = |key| As {
         srv: &srv,
@@ -242,33 +247,18 @@ async fn each_user_reaches_only_their_own_sessions() {
 /// users are not held back, and the slot comes back when the run ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_at_once_are_capped_per_user() {
-    let keys = ApiKeys::new([
-        ("alice".to_string(), ALICE.to_string()),
-        ("bob".to_string(), BOB.to_string()),
-    ])
-    .unwrap();
-    let srv = TestServer::start_with(
-        quick_config(),
-        ServerConfig {
-            api_keys: keys,
-            max_runs_per_user: 1,
-            ..ServerConfig::default()
-        },
-    )
+    let srv = server_of_alice_and_bob(ServerConfig {
+        max_runs_per_user: 1,
+        ..ServerConfig::default()
+    })
     .await;
     let http = reqwest::Client::new();
-    let (alice, bob) = (
-        As {
-            srv: &srv,
-            http: http.clone(),
-            key: Some(ALICE),
-        },
-        As {
-            srv: &srv,
-            http: http.clone(),
-            key: Some(BOB),
-        },
-    );
+    let who = |key| As {
+        srv: &srv,
+        http: http.clone(),
+        key,
+    };
+    let (alice, bob) = (who(Some(ALICE)), who(Some(BOB)));
     // Sessions made first, so that the long cell below starts at once.
     assert_eq!(alice.run("a", "print(1)").await, "1\n");
     assert_eq!(bob.run("b", "print(1)").await, "1\n");
