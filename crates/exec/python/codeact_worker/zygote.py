@@ -138,18 +138,15 @@ def drain(fd):
         pass
 
 
-def build_sandbox(msg, zcfg):
+def build_sandbox(msg):
     """In the zygote: make a session's namespaces and root, kept by its holder.
 
     The holder is cloned, by the builder (see builder.py), into new user, mount, net, ipc,
     uts and pid namespaces: pid 1 of the new pid namespace, and the zygote's child. The
-    zygote puts it in the session's
-    cgroups and maps its user ids, then lets it go on: it builds the root, enters it for
-    good, drops its privileges and execs codeact-init (see init.run_holder). Answers the
-    holder's pid once codeact-init runs.
+    zygote puts it in the session's cgroups and maps its user ids, then lets it go on: it
+    builds the root, enters it for good, drops its privileges and execs codeact-init (see
+    init.run_holder). Answers the holder's pid once codeact-init runs.
     """
-    cfg = dict(zcfg)
-    cfg.update(msg)
     sid = msg["id"]
     if sid in SESSIONS:
         return messages.failed("session %s exists" % sid)
@@ -166,12 +163,12 @@ def build_sandbox(msg, zcfg):
     deadline = time.monotonic() + BUILD_TIMEOUT
     try:
         try:
-            for path in cfg["cgroup_procs"]:
+            for path in msg["cgroup_procs"]:
                 write_file(path, str(holder))
-            if cfg["uid"] is None:
+            if msg["uid"] is None:
                 map_ids(holder, os.geteuid(), os.getegid())
             else:
-                map_ids(holder, int(cfg["uid"]), int(cfg["uid"]))
+                map_ids(holder, int(msg["uid"]), int(msg["uid"]))
         except OSError as e:
             return messages.failed("cannot place the session's holder in its cgroups and user ids: %s" % e)
         try:
@@ -402,7 +399,7 @@ def zygote(ctl_fd, init_fd):
             if op == "start":
                 reply = start_session(msg, fds, zcfg)
             elif op == "build" and zcfg["sandboxed"]:
-                reply = build_sandbox(msg, zcfg)
+                reply = build_sandbox(msg)
             elif op == "close":
                 reply = close_session(msg)
             else:
