@@ -32,6 +32,13 @@ pub async fn session_manager(config: &Config) -> Result<Arc<SessionManager>> {
     Ok(SessionManager::new(backend, config.exec.clone()))
 }
 
+/// The LLM backend and the session manager, built at once.
+pub async fn llm_and_sessions(
+    config: &Config,
+) -> Result<(Arc<dyn LlmBackend>, Arc<SessionManager>)> {
+    tokio::try_join!(llm(&config.llm), session_manager(config))
+}
+
 pub async fn llm(settings: &LlmSettings) -> Result<Arc<dyn LlmBackend>> {
     match settings.kind {
         LlmKind::Embedded => {

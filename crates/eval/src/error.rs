@@ -11,6 +11,14 @@ pub enum EvalError {
     Read { path: String, cause: std::io::Error },
     #[error("cannot write {path}: {cause}")]
     Write { path: String, cause: std::io::Error },
+    /// A file of a command's options could not be read or written; `doing` is `reading`,
+    /// `writing` or `creating`.
+    #[error("{doing} {path}: {cause}")]
+    File {
+        doing: &'static str,
+        path: String,
+        cause: std::io::Error,
+    },
     #[error("line {line}: {cause}")]
     Parse {
         line: usize,
@@ -37,6 +45,9 @@ pub enum EvalError {
     /// The results directory holds runs that cannot be resumed with these settings.
     #[error("{0}")]
     Resume(String),
+    /// Rows could not be written in an export format, or beside another dataset's entries.
+    #[error("{0}")]
+    Export(String),
 }
 
 impl From<LlmError> for EvalError {

@@ -148,6 +148,25 @@ impl Overrides for LlmArgs {
     }
 }
 
+/// A command's own options `T` (the library that runs it owns them), then the model and
+/// engine flags.
+#[derive(Debug, clap::Args)]
+pub struct WithBackends<T: clap::Args> {
+    #[command(flatten)]
+    pub opts: T,
+    #[command(flatten)]
+    pub llm: LlmArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+impl<T: clap::Args> Overrides for WithBackends<T> {
+    fn apply(&self, l: &mut Layers) {
+        self.llm.apply(l);
+        self.engine.apply(l);
+    }
+}
+
 /// Agent flags shared by `run` and `chat`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AgentArgs {

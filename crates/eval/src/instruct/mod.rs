@@ -8,7 +8,10 @@
 //! - [`filter`], [`stats`] and [`export`] are the original's filters, the dataset card's
 //!   statistics and the formats fine-tuning tools read; rows are read from JSONL or Parquet
 //!   ([`row`]).
+//! - [`commands`] is the command line of `codeact data`: each command's options and the work
+//!   between them and the lines the front end prints.
 
+pub mod commands;
 pub mod compare;
 pub mod convert;
 pub mod distributed;
