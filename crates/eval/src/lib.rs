@@ -6,7 +6,9 @@
 //! - [`instruct`] generates, verifies, filters and exports CodeActInstruct trajectory data;
 //!   its front end is `codeact data`.
 //! - [`m3tooleval`] runs the M³ToolEval benchmark in its three action modes; its front end is
-//!   `codeact eval m3tooleval`.
+//!   `codeact eval m3tooleval`; [`apibank`] runs API-Bank level 1, front end
+//!   `codeact eval apibank`. [`commands`] holds the options of `codeact eval` and what they
+//!   resolve to.
 //!
 //! The benchmarks' tools run in sandboxed sessions, from Python packages embedded in the
 //! binary ([`pypkg`]); results are appended to JSONL files as runs finish ([`records`]) and
@@ -16,6 +18,7 @@ pub mod apibank;
 mod bench;
 mod chart;
 mod check;
+pub mod commands;
 mod completion;
 mod error;
 pub mod instruct;

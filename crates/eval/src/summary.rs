@@ -3,7 +3,7 @@
 //! JSON and an SVG bar chart.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use codeact_bench::table::table;
 use serde::{Deserialize, Serialize};
@@ -160,6 +160,40 @@ impl Summary {
         })?;
         serde_json::from_str(&text).map_err(|cause| EvalError::Parse { line: 1, cause })
     }
+}
+
+/// The summaries of several results directories (`*-summary.json` files, written by
+/// `codeact eval … --out DIR`) side by side, one column each, headed by the model and the
+/// directory: [`compare`]'s table.
+pub fn compare_dirs(dirs: &[PathBuf]) -> Result<String, EvalError> {
+    let mut columns = Vec::new();
+    for d in dirs {
+        let entries = std::fs::read_dir(d).map_err(|cause| EvalError::File {
+            doing: "reading",
+            path: d.display().to_string(),
+            cause,
+        })?;
+        let mut summaries = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(|e| EvalError::Task(e.to_string()))?.path();
+            let is_summary = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with("-summary.json"));
+            if is_summary {
+                summaries.push(Summary::read(&path)?);
+            }
+        }
+        summaries.sort_by(|a, b| a.benchmark.cmp(&b.benchmark));
+        let Some(model) = summaries.first().map(|s| s.model.clone()) else {
+            return Err(EvalError::Task(format!(
+                "{} holds no *-summary.json",
+                d.display()
+            )));
+        };
+        columns.push((format!("{model} ({})", d.display()), summaries));
+    }
+    Ok(compare(&columns))
 }
 
 /// Several results directories side by side: one row per benchmark (a scoring of its own, such
