@@ -4,14 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use codeact_bench::exec::ExecBenchOptions;
 use codeact_bench::llm::LlmBenchOptions;
-use codeact_eval::{builtin_tasks, load_tasks, Variant};
+use codeact_eval::AgentBenchOptions;
 
 use crate::backends;
-use crate::config::{Config, EngineArgs, Layers, LlmArgs, Overrides};
+use crate::config::{Config, Layers, Overrides, WithBackends};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -22,7 +22,7 @@ pub enum BenchCommand {
     /// prompt and generation speed, time to first token, memory, KV-cache reuse.
     Llm(LlmBench),
     /// The agent end to end on its task set, across prompt, fence-fallback and grammar variants.
-    Agent(Box<AgentBench>),
+    Agent(Box<WithBackends<AgentBenchOptions>>),
     /// The agent server under load: N concurrent conversations of code turns against
     /// `codeact serve --agent` with a scripted LLM and the real sandbox.
     Serve(ServeBench),
@@ -65,35 +65,6 @@ pub struct LlmBench {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct AgentBench {
-    /// Tasks as JSONL (default: the built-in set).
-    #[arg(long)]
-    pub tasks: Option<PathBuf>,
-    /// Run only the first N tasks.
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Only our default configuration instead of the whole variant matrix.
-    #[arg(long)]
-    pub defaults_only: bool,
-    /// Only these variants, as style:fence:grammar (e.g. `ours:on:off,seed:off:off`).
-    #[arg(long, value_delimiter = ',', conflicts_with = "defaults_only")]
-    pub variants: Vec<Variant>,
-    /// Only the tasks with these ids.
-    #[arg(long, value_delimiter = ',')]
-    pub only: Vec<String>,
-    /// Append each task's result (with its conversation) to this JSONL file as it finishes.
-    #[arg(long)]
-    pub progress: Option<PathBuf>,
-    /// Also write the whole report, conversations included, to this JSON file.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    #[command(flatten)]
-    pub llm: LlmArgs,
-    #[command(flatten)]
-    pub engine: EngineArgs,
 }
 
 impl Overrides for ExecBench {
@@ -144,7 +115,7 @@ pub async fn run(config: Option<&Path>, command: BenchCommand) -> Result<i32> {
             }
             Ok(0)
         }
-        BenchCommand::Agent(a) => agent(Config::load(config, &[&a.llm, &a.engine])?, &a).await,
+        BenchCommand::Agent(a) => agent(Config::load(config, &[&*a])?, &a.opts).await,
         BenchCommand::Serve(a) => {
             let binary = std::env::current_exe().context("finding the codeact binary")?;
             let report = codeact_bench::serve::run(&binary, &a.opts, &progress).await?;
@@ -158,34 +129,10 @@ pub async fn run(config: Option<&Path>, command: BenchCommand) -> Result<i32> {
     }
 }
 
-async fn agent(config: Config, args: &AgentBench) -> Result<i32> {
-    let mut tasks = match &args.tasks {
-        Some(p) => load_tasks(p).with_context(|| format!("loading {}", p.display()))?,
-        None => builtin_tasks(),
-    };
-    if !args.only.is_empty() {
-        tasks.retain(|t| args.only.contains(&t.id));
-        ensure!(
-            !tasks.is_empty(),
-            "no task has one of the ids given to --only"
-        );
-    }
-    let (llm, sessions) = tokio::try_join!(
-        backends::llm(&config.llm),
-        backends::session_manager(&config)
-    )?;
-    let opts = codeact_eval::BenchOptions {
-        variants: if args.defaults_only {
-            vec![Variant::ours()]
-        } else if !args.variants.is_empty() {
-            args.variants.clone()
-        } else {
-            Variant::matrix()
-        },
-        task_limit: args.limit,
-        progress_file: args.progress.clone(),
-        ..codeact_eval::BenchOptions::default()
-    };
+async fn agent(config: Config, args: &AgentBenchOptions) -> Result<i32> {
+    let tasks = args.selected_tasks()?;
+    let (llm, sessions) = backends::llm_and_sessions(&config).await?;
+    let opts = args.bench_options();
     let report = codeact_eval::bench_agent(llm, sessions.clone(), &tasks, &opts).await;
     sessions.shutdown().await;
     println!("{report}");

@@ -12,6 +12,7 @@ use codeact_protocol::{ActionOrigin, AgentEvent};
 use crate::check::check_answer;
 use crate::report::{BenchReport, TaskResult, VariantSummary};
 use crate::tasks::Task;
+use crate::EvalError;
 
 /// One configuration of the loop under test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +119,69 @@ impl Default for BenchOptions {
             output_dir: std::env::temp_dir().join("codeact-bench"),
             skip_unsupported_grammar: true,
             progress_file: None,
+        }
+    }
+}
+
+/// `codeact bench agent`'s options: which tasks, which variants, and where results go.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentBenchOptions {
+    /// Tasks as JSONL (default: the built-in set).
+    #[arg(long)]
+    pub tasks: Option<PathBuf>,
+    /// Run only the first N tasks.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Only our default configuration instead of the whole variant matrix.
+    #[arg(long)]
+    pub defaults_only: bool,
+    /// Only these variants, as style:fence:grammar (e.g. `ours:on:off,seed:off:off`).
+    #[arg(long, value_delimiter = ',', conflicts_with = "defaults_only")]
+    pub variants: Vec<Variant>,
+    /// Only the tasks with these ids.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Append each task's result (with its conversation) to this JSONL file as it finishes.
+    #[arg(long)]
+    pub progress: Option<PathBuf>,
+    /// Also write the whole report, conversations included, to this JSON file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+impl AgentBenchOptions {
+    /// The tasks of `--tasks` (else the built-in set) that `--only` keeps; none kept is an
+    /// error.
+    pub fn selected_tasks(&self) -> Result<Vec<Task>, EvalError> {
+        let mut tasks = match &self.tasks {
+            Some(p) => crate::tasks::load_tasks(p)
+                .map_err(|e| EvalError::Task(format!("loading {}: {e}", p.display())))?,
+            None => crate::tasks::builtin_tasks(),
+        };
+        if !self.only.is_empty() {
+            tasks.retain(|t| self.only.contains(&t.id));
+            if tasks.is_empty() {
+                let none = "no task has one of the ids given to --only";
+                return Err(EvalError::Task(none.into()));
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// The run: our defaults alone, the `--variants` given, or the whole matrix.
+    pub fn bench_options(&self) -> BenchOptions {
+        let variants = if self.defaults_only {
+            vec![Variant::ours()]
+        } else if !self.variants.is_empty() {
+            self.variants.clone()
+        } else {
+            Variant::matrix()
+        };
+        BenchOptions {
+            variants,
+            task_limit: self.limit,
+            progress_file: self.progress.clone(),
+            ..BenchOptions::default()
         }
     }
 }

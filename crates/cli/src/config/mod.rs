@@ -15,7 +15,7 @@ use codeact_exec::{ExecConfig, NetworkMode, SandboxMode, SandboxPolicy};
 use codeact_llm::{Continuation, OpenAiConfig};
 use serde::Deserialize;
 
-pub use flags::{AgentArgs, BackendKind, EngineArgs, LlmArgs, LlmKind, Overrides, WithBackends};
+pub use flags::{AgentArgs, BackendKind, EngineArgs, LlmKind, Overrides, WithBackends};
 
 /// The file's shape, every field optional; the environment and the flags are written over it.
 #[derive(Debug, Default, Deserialize)]
