@@ -6,7 +6,7 @@
 //! [`SessionManager`](codeact_exec::SessionManager) and an [`AgentConfig`]; [`Agent::send`] and
 //! [`Agent::run_task`] return a [`Run`], a stream of [`AgentEvent`](codeact_protocol::AgentEvent)s
 //! ending with `End`. Conversations are saved as JSON ([`Conversation`]) and can be resumed with
-//! [`Agent::resume`].
+//! [`Agent::resume`]. [`TerminalText`] renders the events for a terminal.
 
 mod act;
 mod agent;
@@ -24,6 +24,7 @@ mod pylex;
 mod repetition;
 mod run;
 mod setup;
+pub mod terminal;
 pub mod tools;
 
 pub use agent::{Agent, Outcome, Run};
@@ -35,5 +36,6 @@ pub use consistency::normalize_answer;
 pub use conversation::Conversation;
 pub use error::AgentError;
 pub use parse::{parse_reply, Action, ParseOptions, ParsedReply};
+pub use terminal::TerminalText;
 pub use tokio_util::sync::CancellationToken;
 pub use tools::{ToolInfo, ToolModule};

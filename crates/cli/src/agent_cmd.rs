@@ -1,10 +1,11 @@
 //! `codeact run` (one task, the answer on stdout) and `codeact chat` (interactive): the agent's
-//! event stream shown on a terminal.
+//! event stream shown on a terminal, as `codeact_agent::terminal` renders it.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, Result};
-use codeact_agent::{Agent, AgentConfig, CancellationToken, Conversation, Mode};
+use codeact_agent::terminal::end_reason;
+use codeact_agent::{Agent, AgentConfig, CancellationToken, Conversation, Mode, TerminalText};
 use codeact_protocol::{AgentEvent, EndReason};
 
 use crate::config::{AgentArgs, Config};
@@ -30,10 +31,7 @@ pub struct ChatArgs {
 }
 
 async fn build(config: &Config, mode: Mode, resume: Option<&str>) -> Result<Agent> {
-    let (llm, sessions) = tokio::try_join!(
-        crate::backends::llm(&config.llm),
-        crate::backends::session_manager(config)
-    )?;
+    let (llm, sessions) = crate::backends::llm_and_sessions(config).await?;
     let agent_config = AgentConfig {
         mode,
         ..config.agent.clone()
@@ -57,50 +55,16 @@ fn cancel_on_ctrl_c(cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// ANSI colours, only when writing to a terminal.
-struct Style(bool);
-
-impl Style {
-    fn paint(&self, code: &str, text: &str) -> String {
-        if self.0 {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-
-    /// The events both front ends show the same way (`None`: not shown).
-    fn common(&self, ev: &AgentEvent) -> Option<String> {
-        Some(match ev {
-            AgentEvent::Feedback { text } => self.paint("35", text.trim_end()),
-            AgentEvent::ReplyDiscarded { reason, .. } => self.paint("35", &format!("[{reason}]")),
-            AgentEvent::Error { message, .. } => self.paint("31", &format!("error: {message}")),
-            _ => return None,
-        })
-    }
-
-    fn figures(&self, images: &[String]) -> String {
-        let lines = images
-            .iter()
-            .map(|p| self.paint("33", &format!("figure saved: {p}")));
-        lines.map(|l| format!("\n{l}")).collect()
-    }
-}
-
-fn end_reason(reason: &EndReason) -> Result<String> {
-    Ok(serde_json::to_string(reason)?.trim_matches('"').to_string())
-}
-
 pub async fn run(config: Config, args: RunArgs) -> Result<i32> {
     let agent = build(&config, Mode::Task, None).await?;
     let mut run = agent.run_task(args.task.clone());
     let ctrl_c = cancel_on_ctrl_c(run.cancel_token());
-    let style = Style(std::io::stderr().is_terminal());
+    let render = TerminalText::new(std::io::stderr().is_terminal());
     let (mut answer, mut end) = (None, EndReason::Error);
     while let Some(ev) = run.next_event().await {
         if args.json {
             println!("{}", serde_json::to_string(&ev)?);
-        } else if let Some(line) = progress(&style, &ev) {
+        } else if let Some(line) = render.progress(&ev) {
             eprintln!("{line}");
         }
         match ev {
@@ -113,45 +77,15 @@ pub async fn run(config: Config, args: RunArgs) -> Result<i32> {
     agent.close().await;
     match &answer {
         Some(a) if !args.json => println!("{}", a.trim()),
-        None if !args.json => eprintln!("no answer ({})", end_reason(&end)?),
+        None if !args.json => eprintln!("no answer ({})", end_reason(&end)),
         _ => {}
     }
     Ok(if answer.is_some() { 0 } else { 1 })
 }
 
-/// A task's progress line for stderr.
-fn progress(style: &Style, ev: &AgentEvent) -> Option<String> {
-    match ev {
-        AgentEvent::TurnStarted { turn } => Some(style.paint("2", &format!("── turn {turn}"))),
-        AgentEvent::CodeAction { code, .. } => Some(style.paint("36", code.trim_end())),
-        AgentEvent::Observation { text, images, .. } => {
-            Some(style.paint("2", text.trim_end()) + &style.figures(images))
-        }
-        _ => style.common(ev),
-    }
-}
-
-/// What the chat shows of an event on stdout; replies stream as they come.
-fn chat_text(style: &Style, ev: &AgentEvent) -> Result<Option<String>> {
-    Ok(match ev {
-        AgentEvent::AssistantDelta { text } => Some(text.clone()),
-        AgentEvent::AssistantMessage { .. } => Some("\n".into()),
-        AgentEvent::Observation { text, images, .. } => {
-            let out = style.paint("2", &format!("┌ output\n{}\n└", text.trim_end()));
-            Some(out + &style.figures(images) + "\n")
-        }
-        AgentEvent::ReplyDiscarded { .. } => style.common(ev).map(|l| format!("\n{l}\n")),
-        AgentEvent::End { reason } if *reason != EndReason::Reply => Some(format!(
-            "{}\n",
-            style.paint("2", &format!("[{}]", end_reason(reason)?))
-        )),
-        _ => style.common(ev).map(|l| l + "\n"),
-    })
-}
-
 pub async fn chat(config: Config, args: ChatArgs) -> Result<i32> {
     let agent = build(&config, Mode::Chat, args.resume.as_deref()).await?;
-    let style = Style(std::io::stdout().is_terminal());
+    let render = TerminalText::new(std::io::stdout().is_terminal());
     let interactive = std::io::stdin().is_terminal();
     if interactive {
         eprintln!(
@@ -162,7 +96,7 @@ pub async fn chat(config: Config, args: ChatArgs) -> Result<i32> {
     let mut lines = std::io::stdin().lock().lines();
     loop {
         if interactive {
-            eprint!("{}", style.paint("1;32", "> "));
+            eprint!("{}", render.paint("1;32", "> "));
             std::io::stderr().flush().ok();
         }
         let Some(line) = lines.next() else { break };
@@ -178,8 +112,8 @@ pub async fn chat(config: Config, args: ChatArgs) -> Result<i32> {
         let ctrl_c = cancel_on_ctrl_c(run.cancel_token());
         let mut stdout = std::io::stdout();
         while let Some(ev) = run.next_event().await {
-            if let Some(text) = chat_text(&style, &ev)? {
-                write!(stdout, "{text}")?;
+            if let Some(shown) = render.chat(&ev) {
+                write!(stdout, "{shown}")?;
                 stdout.flush()?;
             }
         }
