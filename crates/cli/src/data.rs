@@ -2,7 +2,7 @@
 //! The commands live in `codeact_eval::instruct::commands`; here they get their configuration
 //! and backends, and their lines are printed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -10,7 +10,6 @@ use clap::Subcommand;
 use codeact_eval::instruct::commands::{
     generated, ExportArgs, FilterOptions, GenerateOptions, StatsOptions, TaskChecks, VerifyOptions,
 };
-use codeact_eval::instruct::row::read_all;
 use codeact_eval::instruct::session::InstructSessions;
 
 use crate::backends;
@@ -41,12 +40,13 @@ pub struct Verify {
 
 pub async fn run(config: Option<&Path>, command: DataCommand) -> Result<i32> {
     match command {
-        DataCommand::Generate(a) => generate(data_config(config, &*a)?, &a.opts).await,
-        DataCommand::Verify(a) => verify(data_config(config, &a.engine)?, &a.opts).await,
-        DataCommand::Filter(a) => a.run(&say).map(|()| 0).map_err(Into::into),
-        DataCommand::Stats(a) => stats(&a).await,
-        DataCommand::Export(a) => a.run(&|l| eprintln!("{l}")).map(|()| 0).map_err(Into::into),
+        DataCommand::Generate(a) => return generate(data_config(config, &*a)?, &a.opts).await,
+        DataCommand::Verify(a) => return verify(data_config(config, &a.engine)?, &a.opts).await,
+        DataCommand::Filter(a) => a.run(&say)?,
+        DataCommand::Stats(a) => a.run(&say).await?,
+        DataCommand::Export(a) => a.run(&|line| eprintln!("{line}"))?,
     }
+    Ok(0)
 }
 
 /// The configuration, with a cell limit above the protocol's own 30 seconds, so that a long
@@ -102,25 +102,6 @@ async fn verify(mut config: Config, o: &VerifyOptions) -> Result<i32> {
     let summary = summary?;
     eprintln!("{summary}");
     Ok(i32::from(summary.failed()))
-}
-
-async fn stats(o: &StatsOptions) -> Result<i32> {
-    let rows = read_all(&o.rows)?;
-    let tokenizer = match o.tokenizer.as_deref() {
-        None => None,
-        Some(spec) => {
-            let path = if spec == "default" {
-                tokio::task::spawn_blocking(codeact_llm::ensure_default_model).await??
-            } else {
-                PathBuf::from(spec)
-            };
-            Some(codeact_llm::Tokenizer::load(&path)?)
-        }
-    };
-    let count = tokenizer.as_ref().map(|t| move |s: &str| t.count(s));
-    let counter: Option<&(dyn Fn(&str) -> usize + Sync)> = count.as_ref().map(|c| c as _);
-    o.report(&rows, counter, &say)?;
-    Ok(0)
 }
 
 /// Prints a line on stdout; a closed pipe (`| head`) ends the program quietly, as for any

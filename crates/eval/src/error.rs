@@ -34,6 +34,9 @@ pub enum EvalError {
     Python(String),
     #[error("model: {0}")]
     Llm(LlmError),
+    /// The model whose tokenizer counts tokens could not be fetched or loaded.
+    #[error("{0}")]
+    Tokenizer(LlmError),
     #[error("execution engine: {0}")]
     Exec(ExecError),
     /// A run failed: which one, and why.

@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
+use codeact_llm::Tokenizer;
 
 use super::{not_an_input, write_file, LineSink};
 use crate::instruct::export::{self, ExportOptions, Format};
 use crate::instruct::filter::{self, Filter};
-use crate::instruct::row::{read_all, to_jsonl, Row};
+use crate::instruct::row::{read_all, to_jsonl};
 use crate::instruct::stats;
 use crate::EvalError;
 
@@ -106,15 +107,17 @@ pub struct StatsOptions {
 }
 
 impl StatsOptions {
-    /// The statistics of `rows`, with tokens when `count_tokens` counts them; `line` hears
-    /// the table (JSON with `--json`), then the files go to `--out`.
-    pub fn report(
-        &self,
-        rows: &[Row],
-        count_tokens: Option<&(dyn Fn(&str) -> usize + Sync)>,
-        line: &LineSink<'_>,
-    ) -> Result<(), EvalError> {
-        let s = stats::compute(rows, count_tokens, count_tokens.map(|_| self.clip));
+    /// Counts the rows (tokens too with `--tokenizer`, fetching the default model if it is
+    /// named); `line` hears the table (JSON with `--json`), then the files go to `--out`.
+    pub async fn run(&self, line: &LineSink<'_>) -> Result<(), EvalError> {
+        let rows = read_all(&self.rows)?;
+        let tokenizer = match self.tokenizer.as_deref() {
+            None => None,
+            Some(spec) => Some(load_tokenizer(spec).await?),
+        };
+        let count = tokenizer.as_ref().map(|t| move |s: &str| t.count(s));
+        let counter: Option<&(dyn Fn(&str) -> usize + Sync)> = count.as_ref().map(|c| c as _);
+        let s = stats::compute(&rows, counter, counter.map(|_| self.clip));
         let json = serde_json::to_string_pretty(&s).unwrap_or_default();
         if self.json {
             line(&json);
@@ -130,6 +133,20 @@ impl StatsOptions {
         }
         Ok(())
     }
+}
+
+/// The tokenizer of a GGUF file, or of the embedded default model (`default`), which is
+/// fetched on first use.
+async fn load_tokenizer(spec: &str) -> Result<Tokenizer, EvalError> {
+    let path = if spec == "default" {
+        tokio::task::spawn_blocking(codeact_llm::ensure_default_model)
+            .await
+            .map_err(|e| EvalError::Task(e.to_string()))?
+            .map_err(EvalError::Tokenizer)?
+    } else {
+        PathBuf::from(spec)
+    };
+    Tokenizer::load(&path).map_err(EvalError::Tokenizer)
 }
 
 /// `--format`.
