@@ -8,12 +8,14 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use codeact_exec::jupyter::JupyterBackend;
 use codeact_exec::local::LocalBackend;
+use codeact_exec::sections::BackendKind;
 use codeact_exec::{Backend, SessionManager};
 use codeact_llm::{
-    EmbeddedBackend, EmbeddedConfig, FetchProgress, LlmBackend, OpenAiBackend, ScriptBackend,
+    EmbeddedBackend, EmbeddedConfig, FetchProgress, LlmBackend, LlmKind, LlmSettings,
+    OpenAiBackend, ScriptBackend,
 };
 
-use crate::config::{BackendKind, Config, LlmKind, LlmSettings};
+use crate::config::Config;
 
 pub async fn session_manager(config: &Config) -> Result<Arc<SessionManager>> {
     let backend: Arc<dyn Backend> = match config.backend {

@@ -28,6 +28,9 @@ pub enum ExecError {
     Io(#[from] std::io::Error),
     #[error("protocol error with the session worker: {0}")]
     Protocol(String),
+    /// A setting of the configuration is out of its range.
+    #[error("{0}")]
+    InvalidSetting(String),
 }
 
 impl ExecError {
@@ -42,7 +45,9 @@ impl ExecError {
             ExecError::SandboxUnavailable(_) => ErrorCode::SandboxUnavailable,
             ExecError::BackendUnavailable(_) => ErrorCode::BackendUnavailable,
             ExecError::FileTooLarge { .. } => ErrorCode::PayloadTooLarge,
-            ExecError::Io(_) | ExecError::Protocol(_) => ErrorCode::Internal,
+            ExecError::Io(_) | ExecError::Protocol(_) | ExecError::InvalidSetting(_) => {
+                ErrorCode::Internal
+            }
         }
     }
 }

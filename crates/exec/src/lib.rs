@@ -14,6 +14,7 @@ mod limits;
 pub mod local;
 mod manager;
 mod output;
+pub mod sections;
 mod terminal;
 
 pub use backend::{Backend, CellEnd, Kernel};

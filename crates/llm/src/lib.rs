@@ -13,6 +13,7 @@ mod grammar;
 pub mod model;
 pub mod openai;
 mod script;
+pub mod settings;
 mod sse;
 mod stop;
 #[cfg(feature = "testing")]
@@ -27,4 +28,5 @@ pub use model::{
 };
 pub use openai::{Continuation, OpenAiBackend, OpenAiConfig, ServerTimings};
 pub use script::{ScriptBackend, LAST_MESSAGE};
+pub use settings::{LlmKind, LlmSettings};
 pub use stop::trailing_partial_stop;

@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 
 use clap::ValueEnum;
+use codeact_exec::sections::BackendKind;
 use codeact_exec::{NetworkMode, SandboxMode};
-use serde::Deserialize;
+use codeact_llm::LlmKind;
 
 use super::Layers;
 
@@ -17,20 +18,18 @@ pub trait Overrides {
     fn apply(&self, layers: &mut Layers);
 }
 
-/// The execution backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum BackendKind {
+/// `--backend`: the execution backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
     /// Sandboxed sessions on this machine.
     Local,
     /// A Jupyter Server or Kernel Gateway.
     Jupyter,
 }
 
-/// The LLM backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LlmKind {
+/// `--llm`: the LLM backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Llm {
     /// llama.cpp in this process.
     Embedded,
     /// Any OpenAI-compatible server.
@@ -63,7 +62,7 @@ pub enum Network {
 pub struct EngineArgs {
     /// Execution backend.
     #[arg(long, env = "CODEACT_BACKEND")]
-    pub backend: Option<BackendKind>,
+    pub backend: Option<Backend>,
     /// Sandbox of the local backend.
     #[arg(long, env = "CODEACT_SANDBOX")]
     pub sandbox: Option<Sandbox>,
@@ -83,7 +82,13 @@ pub struct EngineArgs {
 
 impl Overrides for EngineArgs {
     fn apply(&self, l: &mut Layers) {
-        set(&mut l.exec.backend, self.backend);
+        set(
+            &mut l.exec.backend,
+            self.backend.map(|b| match b {
+                Backend::Local => BackendKind::Local,
+                Backend::Jupyter => BackendKind::Jupyter,
+            }),
+        );
         set(&mut l.exec.cell_timeout_s, self.timeout);
         set(&mut l.exec.python, self.python.clone());
         set(&mut l.jupyter.url, self.jupyter_url.clone());
@@ -107,7 +112,7 @@ impl Overrides for EngineArgs {
 pub struct LlmArgs {
     /// LLM backend.
     #[arg(long, env = "CODEACT_LLM")]
-    pub llm: Option<LlmKind>,
+    pub llm: Option<Llm>,
     /// GGUF file for the embedded engine (default: Qwen2.5-Coder-0.5B-Instruct, fetched on first use).
     #[arg(long, env = "CODEACT_MODEL_PATH")]
     pub model_path: Option<PathBuf>,
@@ -135,7 +140,14 @@ pub struct LlmArgs {
 impl Overrides for LlmArgs {
     fn apply(&self, l: &mut Layers) {
         let m = &mut l.llm;
-        set(&mut m.backend, self.llm);
+        set(
+            &mut m.backend,
+            self.llm.map(|k| match k {
+                Llm::Embedded => LlmKind::Embedded,
+                Llm::OpenAi => LlmKind::OpenAi,
+                Llm::Script => LlmKind::Script,
+            }),
+        );
         set(&mut m.model_path, self.model_path.clone());
         set(&mut m.model, self.model.clone());
         set(&mut m.base_url, self.base_url.clone());

@@ -6,16 +6,17 @@
 mod flags;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
-use codeact_agent::{AgentConfig, SelfConsistency};
+use anyhow::{Context, Result};
+use codeact_agent::{AgentConfig, AgentSection};
 use codeact_exec::jupyter::JupyterConfig;
+use codeact_exec::sections::{positive_secs as secs, BackendKind, ExecSection, JupyterSection};
 use codeact_exec::{ExecConfig, NetworkMode, SandboxMode, SandboxPolicy};
-use codeact_llm::{Continuation, OpenAiConfig};
+use codeact_llm::settings::LlmSection;
+use codeact_llm::LlmSettings;
 use serde::Deserialize;
 
-pub use flags::{AgentArgs, BackendKind, EngineArgs, LlmKind, Overrides, WithBackends};
+pub use flags::{AgentArgs, EngineArgs, Overrides, WithBackends};
 
 /// The file's shape, every field optional; the environment and the flags are written over it.
 #[derive(Debug, Default, Deserialize)]
@@ -37,32 +38,6 @@ pub struct Layers {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ExecSection {
-    pub backend: Option<BackendKind>,
-    pub cell_timeout_s: Option<f64>,
-    pub interrupt_grace_s: Option<f64>,
-    pub output_limit_bytes: Option<usize>,
-    pub idle_timeout_s: Option<f64>,
-    pub max_sessions: Option<usize>,
-    pub max_file_bytes: Option<u64>,
-    pub python: Option<PathBuf>,
-    /// Pre-started sandboxes kept ready for new sessions (local backend).
-    pub pool_size: Option<usize>,
-    /// Zygotes sessions are forked from (local backend): more make sessions at once on more
-    /// cores, each with its own memory.
-    pub zygotes: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JupyterSection {
-    pub url: Option<String>,
-    pub token: Option<String>,
-    pub kernel_name: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ServerSection {
     pub host: Option<String>,
     /// API keys, user name → key (`CODEACT_API_KEYS=user:key,user:key` adds to them).
@@ -74,72 +49,6 @@ pub struct ServerSection {
     pub max_runs_per_user: Option<usize>,
     /// Seconds running requests may go on after a stop signal.
     pub shutdown_grace_s: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LlmSection {
-    pub backend: Option<LlmKind>,
-    /// GGUF path for the embedded engine (default: the bundled Qwen2.5-Coder-0.5B-Instruct).
-    pub model_path: Option<PathBuf>,
-    /// Model name for an OpenAI-compatible server.
-    pub model: Option<String>,
-    pub base_url: Option<String>,
-    /// Name of the environment variable holding the API key.
-    pub api_key_env: Option<String>,
-    pub threads: Option<usize>,
-    pub context_tokens: Option<u32>,
-    pub temperature: Option<f32>,
-    pub max_tokens: Option<u32>,
-    pub accepts_images: Option<bool>,
-    /// How an OpenAI-compatible server continues an unfinished reply.
-    pub continuation: Option<ContinuationSetting>,
-    /// The replies of the `script` backend.
-    pub script: Option<PathBuf>,
-    /// Whether the embedded engine reuses the KV state of a prompt prefix shared with the
-    /// previous request (default true).
-    pub kv_reuse: Option<bool>,
-}
-
-/// `[llm] continuation`: how an OpenAI-compatible server continues the assistant's unfinished
-/// reply (the agent does this when a stop sequence fell inside a string literal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContinuationSetting {
-    /// The reply is sent as a trailing assistant message (llama-server, Ollama).
-    Prefill,
-    /// As `prefill`, with vLLM's `continue_final_message` and `add_generation_prompt` fields.
-    ContinueFinalMessage,
-    /// The server cannot continue a reply.
-    None,
-}
-
-impl From<ContinuationSetting> for Continuation {
-    fn from(c: ContinuationSetting) -> Self {
-        match c {
-            ContinuationSetting::Prefill => Continuation::Prefill,
-            ContinuationSetting::ContinueFinalMessage => Continuation::ContinueFinalMessage,
-            ContinuationSetting::None => Continuation::Unsupported,
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgentSection {
-    pub max_turns: Option<u32>,
-    pub max_executions_per_message: Option<u32>,
-    pub context_chars: Option<usize>,
-    pub fence_fallback: Option<bool>,
-    pub grammar: Option<bool>,
-    /// Times a reply that would re-run a cell is sampled again.
-    pub resample_repeats: Option<u32>,
-    /// In task mode, remind the model to answer after each successful output.
-    pub answer_reminder: Option<bool>,
-    pub samples: Option<u32>,
-    pub tools: Option<PathBuf>,
-    pub conversations_dir: Option<PathBuf>,
-    pub figures_dir: Option<PathBuf>,
 }
 
 /// Every setting, resolved and validated.
@@ -156,22 +65,6 @@ pub struct Config {
     /// The agent's settings; each front end sets the mode.
     pub agent: AgentConfig,
     pub conversations_dir: PathBuf,
-}
-
-/// The LLM backend to build; the embedded engine's model is fetched only when it is built.
-#[derive(Debug, Clone)]
-pub struct LlmSettings {
-    pub kind: LlmKind,
-    /// `None`: the default model, fetched into the cache on first use.
-    pub model_path: Option<PathBuf>,
-    pub threads: Option<usize>,
-    pub context_tokens: Option<u32>,
-    pub openai: OpenAiConfig,
-    /// The replies of the `script` backend.
-    pub script: Option<PathBuf>,
-    /// Sampling temperature, when configured.
-    pub temperature: Option<f32>,
-    pub kv_reuse: bool,
 }
 
 impl Layers {
@@ -192,21 +85,7 @@ impl Layers {
 
     /// The settings only the environment sets (the others arrive with their flags).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
-        fn parsed<T: std::str::FromStr>(var: &str, value: Option<String>) -> Result<Option<T>>
-        where
-            T::Err: std::fmt::Display,
-        {
-            value
-                .map(|v| v.parse().map_err(|e| anyhow::anyhow!("{var}={v}: {e}")))
-                .transpose()
-        }
-        let e = &mut self.exec;
-        let cell = parsed("CODEACT_CELL_TIMEOUT", var("CODEACT_CELL_TIMEOUT"))?;
-        e.cell_timeout_s = cell.or(e.cell_timeout_s);
-        let idle = parsed("CODEACT_IDLE_TIMEOUT", var("CODEACT_IDLE_TIMEOUT"))?;
-        e.idle_timeout_s = idle.or(e.idle_timeout_s);
-        let max = parsed("CODEACT_MAX_SESSIONS", var("CODEACT_MAX_SESSIONS"))?;
-        e.max_sessions = max.or(e.max_sessions);
+        self.exec.apply_env(&var)?;
         if let Some(text) = var("CODEACT_API_KEYS") {
             for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
                 let (user, key) = pair
@@ -223,14 +102,6 @@ impl Layers {
     }
 }
 
-fn secs(v: Option<f64>, default: Duration) -> Result<Duration> {
-    match v {
-        None => Ok(default),
-        Some(s) if s.is_finite() && s > 0.0 => Ok(Duration::from_secs_f64(s)),
-        Some(s) => bail!("durations must be positive, got {s}"),
-    }
-}
-
 impl Config {
     /// The file, then the environment, then `flags` (flags > environment > file > defaults).
     pub fn load(path: Option<&Path>, flags: &[&dyn Overrides]) -> Result<Self> {
@@ -244,79 +115,16 @@ impl Config {
 
     /// Fills in the defaults and checks what types cannot.
     pub fn resolve(l: Layers) -> Result<Self> {
-        let d = ExecConfig::default();
-        let e = l.exec;
-        let exec = ExecConfig {
-            cell_timeout: secs(e.cell_timeout_s, d.cell_timeout)?,
-            interrupt_grace: secs(e.interrupt_grace_s, d.interrupt_grace)?,
-            output_limit: e.output_limit_bytes.unwrap_or(d.output_limit),
-            idle_timeout: secs(e.idle_timeout_s, d.idle_timeout)?,
-            max_sessions: e.max_sessions.unwrap_or(d.max_sessions),
-            max_file_bytes: e.max_file_bytes.unwrap_or(d.max_file_bytes),
-            python: e.python.unwrap_or(d.python),
-            preload: None,
-            pool_size: e.pool_size.unwrap_or(d.pool_size),
-            zygotes: e.zygotes.unwrap_or(d.zygotes),
-            sandbox: l.sandbox,
-        };
-        let dj = JupyterConfig::default();
-        let jupyter = JupyterConfig {
-            url: l.jupyter.url.unwrap_or(dj.url),
-            token: l.jupyter.token,
-            kernel_name: l.jupyter.kernel_name.unwrap_or(dj.kernel_name),
-        };
-        let m = l.llm;
-        let d = OpenAiConfig::default();
-        let openai = OpenAiConfig {
-            base_url: m.base_url.unwrap_or(d.base_url.clone()),
-            model: m.model.unwrap_or(d.model.clone()),
-            api_key_env: m.api_key_env.unwrap_or(d.api_key_env.clone()),
-            accepts_images: m.accepts_images.unwrap_or(d.accepts_images),
-            continuation: m.continuation.map_or(d.continuation, Continuation::from),
-            // A long reply from a slow server is not a failure.
-            request_timeout: Duration::from_secs(600),
-            ..d
-        };
-        let a = l.agent;
-        let conversations_dir = a.conversations_dir.unwrap_or_else(|| {
-            dirs::data_local_dir()
-                .unwrap_or_else(|| PathBuf::from("."))
-                .join("codeact/conversations")
-        });
-        let mut agent = AgentConfig {
-            network: Some(
-                exec.sandbox.network == NetworkMode::Egress
-                    || exec.sandbox.mode == SandboxMode::None,
-            ),
-            fence_fallback: a.fence_fallback.unwrap_or(true),
-            grammar: a.grammar.unwrap_or(false),
-            temperature: m.temperature.unwrap_or(0.0),
-            tools_file: a.tools,
-            output_dir: a
-                .figures_dir
-                .unwrap_or_else(|| PathBuf::from("codeact-figures")),
-            conversation_dir: Some(conversations_dir.clone()),
-            self_consistency: a.samples.filter(|n| *n > 1).map(|samples| SelfConsistency {
-                samples,
-                ..SelfConsistency::default()
-            }),
-            ..AgentConfig::default()
-        };
-        let limits = &mut agent.limits;
-        limits.max_turns = a.max_turns.unwrap_or(limits.max_turns);
-        limits.max_executions = a
-            .max_executions_per_message
-            .unwrap_or(limits.max_executions);
-        limits.context_chars = a.context_chars.unwrap_or(limits.context_chars);
-        limits.max_tokens = m.max_tokens.unwrap_or(limits.max_tokens);
-        agent.sampling.resample_repeats = a
-            .resample_repeats
-            .unwrap_or(agent.sampling.resample_repeats);
-        agent.answer_reminder = a.answer_reminder.unwrap_or(agent.answer_reminder);
+        let backend = l.exec.backend.unwrap_or(BackendKind::Local);
+        let exec = l.exec.resolve(l.sandbox)?;
+        let network =
+            exec.sandbox.network == NetworkMode::Egress || exec.sandbox.mode == SandboxMode::None;
+        let (temperature, max_tokens) = (l.llm.temperature, l.llm.max_tokens);
+        let conversations_dir = l.agent.conversations_dir();
         Ok(Self {
             exec,
-            backend: e.backend.unwrap_or(BackendKind::Local),
-            jupyter,
+            backend,
+            jupyter: l.jupyter.resolve(),
             host: l.server.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: l.server.port.unwrap_or(8000),
             server: {
@@ -330,17 +138,8 @@ impl Config {
                     shutdown_grace: secs(l.server.shutdown_grace_s, d.shutdown_grace)?,
                 }
             },
-            llm: LlmSettings {
-                kind: m.backend.unwrap_or(LlmKind::Embedded),
-                model_path: m.model_path,
-                threads: m.threads,
-                context_tokens: m.context_tokens,
-                openai,
-                script: m.script,
-                temperature: m.temperature,
-                kv_reuse: m.kv_reuse.unwrap_or(true),
-            },
-            agent,
+            llm: l.llm.resolve(),
+            agent: l.agent.resolve(network, temperature, max_tokens),
             conversations_dir,
         })
     }
@@ -349,7 +148,10 @@ impl Config {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use codeact_llm::{Continuation, LlmKind};
 
     /// The TOML block of the README's "Configuration" section.
     fn readme_sample() -> String {
@@ -387,14 +189,6 @@ mod tests {
         assert_eq!(config.backend, BackendKind::Local);
         assert_eq!(config.llm.kind, LlmKind::Embedded);
         assert_eq!(config.llm.openai.continuation, Continuation::Prefill);
-        let vllm: Layers =
-            toml::from_str("[llm]\ncontinuation = \"continue_final_message\"").unwrap();
-        let config = Config::resolve(vllm).unwrap();
-        assert_eq!(
-            config.llm.openai.continuation,
-            Continuation::ContinueFinalMessage
-        );
-        assert!(toml::from_str::<Layers>("[llm]\ncontinuation = \"maybe\"").is_err());
     }
 
     #[test]
@@ -425,13 +219,10 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_and_bad_values_are_refused() {
-        assert!(toml::from_str::<Layers>("[exec]\nbakend = \"local\"").is_err());
-        assert!(toml::from_str::<Layers>("[exec]\nbackend = \"docker\"").is_err());
+    fn unknown_sections_and_bad_environment_values_are_refused() {
+        assert!(toml::from_str::<Layers>("[exek]\nbackend = \"local\"").is_err());
         assert!(Layers::default()
             .apply_env(|_| Some("soon".into()))
             .is_err());
-        let layers: Layers = toml::from_str("[exec]\ncell_timeout_s = -1").unwrap();
-        assert!(Config::resolve(layers).is_err());
     }
 }
