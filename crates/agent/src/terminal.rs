@@ -79,3 +79,29 @@ pub fn end_reason(reason: &EndReason) -> String {
     let json = serde_json::to_string(reason).unwrap_or_default();
     json.trim_matches('"').to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codeact_protocol::AgentErrorCode;
+
+    #[test]
+    fn events_render_plain_or_painted() {
+        let plain = TerminalText::new(false);
+        let turn = AgentEvent::TurnStarted { turn: 2 };
+        assert_eq!(plain.progress(&turn).as_deref(), Some("── turn 2"));
+        let painted = TerminalText::new(true).progress(&turn);
+        assert_eq!(painted.as_deref(), Some("\x1b[2m── turn 2\x1b[0m"));
+        let error = AgentEvent::Error {
+            code: AgentErrorCode::Llm,
+            message: "down".into(),
+        };
+        assert_eq!(plain.progress(&error).as_deref(), Some("error: down"));
+        assert_eq!(plain.chat(&error).as_deref(), Some("error: down\n"));
+        let end = |reason| AgentEvent::End { reason };
+        assert_eq!(plain.chat(&end(EndReason::Reply)), None);
+        let max = plain.chat(&end(EndReason::MaxTurns));
+        assert_eq!(max.as_deref(), Some("[max_turns]\n"));
+        assert_eq!(end_reason(&EndReason::ContextLength), "context_length");
+    }
+}

@@ -236,3 +236,30 @@ impl std::fmt::Display for VectorCheck {
         writeln!(f, "{}/{} {what} vectors pass", r.passed, r.total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_go_under_the_model_made_safe_for_a_path() {
+        let out = default_out("apibank", "http://host:8080/v1 qwen2.5");
+        let want = "eval-results/apibank/http---host-8080-v1-qwen2.5";
+        assert_eq!(out, PathBuf::from(want));
+    }
+
+    #[test]
+    fn a_vectors_check_lists_failures_then_the_count() {
+        let report = VectorReport {
+            failures: vec!["line 2: wrong".into()],
+            passed: 1,
+            total: 2,
+        };
+        let check = VectorCheck {
+            of: Vectors::Apis,
+            report,
+        };
+        assert!(!check.all_pass());
+        assert_eq!(check.to_string(), "line 2: wrong\n1/2 API vectors pass\n");
+    }
+}

@@ -157,3 +157,36 @@ impl std::fmt::Display for VerifySummary {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(status: Status) -> RowVerdict {
+        RowVerdict {
+            id: "r1".into(),
+            ok: status == Status::Ok,
+            turn: Some(1),
+            diff: Some("-a\n+b\n".into()),
+            status,
+            reason: None,
+            rules: Vec::new(),
+            replayed: 2,
+        }
+    }
+
+    #[test]
+    fn verdicts_and_the_count_read_as_before() {
+        assert_eq!(verdict_text(&verdict(Status::Ok)), "ok r1");
+        let differs = verdict_text(&verdict(Status::Differs));
+        assert_eq!(differs, "DIFFERS r1 at assistant turn 1\n-a\n+b");
+        let all = [verdict(Status::Ok), verdict(Status::Unverifiable)];
+        let summary = VerifySummary::new(&all, 2.0);
+        assert!(!summary.failed());
+        assert_eq!(
+            summary.to_string(),
+            "2 rows: 1 ok, 0 differ, 1 unverifiable, 0 malformed; 4 code actions replayed in 2.0 s (1.0 rows/s)"
+        );
+        assert!(VerifySummary::new(&[verdict(Status::Malformed)], 1.0).failed());
+    }
+}
