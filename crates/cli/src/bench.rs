@@ -84,6 +84,16 @@ fn progress(line: &str) {
     eprintln!("[bench] {line}");
 }
 
+/// Prints the report as pretty JSON, or as `text` (its tables).
+fn show(report: &impl serde::Serialize, json: bool, text: std::fmt::Arguments) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print!("{text}");
+    }
+    Ok(())
+}
+
 fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<()> {
     std::fs::write(path, serde_json::to_vec_pretty(value)?)
         .with_context(|| format!("writing {}", path.display()))
@@ -97,33 +107,21 @@ pub async fn run(config: Option<&Path>, command: BenchCommand) -> Result<i32> {
             if let Some(path) = &a.json_out {
                 write_json(path, &report)?;
             }
-            if a.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-            }
+            show(&report, a.json, format_args!("{report}"))?;
             Ok(if report.has_errors() { 1 } else { 0 })
         }
         BenchCommand::Llm(a) => {
             let c = Config::load(config, &[&a])?;
             let model = backends::model_path(&c.llm).await?;
             let report = codeact_bench::llm::run(&model, c.llm.threads, &a.opts, &progress).await?;
-            if a.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                println!("{report}");
-            }
+            show(&report, a.json, format_args!("{report}\n"))?;
             Ok(0)
         }
         BenchCommand::Agent(a) => agent(Config::load(config, &[&*a])?, &a.opts).await,
         BenchCommand::Serve(a) => {
             let binary = std::env::current_exe().context("finding the codeact binary")?;
             let report = codeact_bench::serve::run(&binary, &a.opts, &progress).await?;
-            if a.json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            } else {
-                print!("{report}");
-            }
+            show(&report, a.json, format_args!("{report}"))?;
             Ok(if report.has_errors() { 1 } else { 0 })
         }
     }
