@@ -1,8 +1,9 @@
 //! The command-line flags that override the configuration, in groups the commands share, and
 //! the choices they take.
 //!
-//! The choices are `clap::ValueEnum`s here, mapped to the engine's own enums in one place
-//! ([`EngineArgs::apply`]): clap is the binary's concern, so the library crates stay free of it.
+//! The choices are `clap::ValueEnum`s here, each mapped to the library's own enum where its
+//! group is applied ([`EngineArgs::apply`], [`LlmArgs::apply`]): the core crates (exec, llm,
+//! agent) stay free of clap.
 
 use std::path::PathBuf;
 

@@ -1,7 +1,9 @@
 //! The one configuration of every command, resolved once by [`Config::load`]: the TOML file
 //! (every field optional, unknown keys rejected), then the environment, then the command-line
 //! flags are written over one [`Layers`] value, which [`Config::resolve`] turns into validated
-//! settings with the built-in defaults filled in.
+//! settings with the built-in defaults filled in. The sections of `[exec]`, `[jupyter]`,
+//! `[llm]` and `[agent]` are their libraries' (shape, and resolution into their configs);
+//! the file's top level and `[server]` are here.
 
 mod flags;
 
