@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use codeact_bench::exec::ExecBenchOptions;
 use codeact_bench::llm::LlmBenchOptions;
-use codeact_eval::AgentBenchOptions;
+use codeact_eval::AgentBenchArgs;
 
 use crate::backends;
 use crate::config::{Config, Layers, Overrides, WithBackends};
@@ -22,7 +22,7 @@ pub enum BenchCommand {
     /// prompt and generation speed, time to first token, memory, KV-cache reuse.
     Llm(LlmBench),
     /// The agent end to end on its task set, across prompt, fence-fallback and grammar variants.
-    Agent(Box<WithBackends<AgentBenchOptions>>),
+    Agent(Box<WithBackends<AgentBenchArgs>>),
     /// The agent server under load: N concurrent conversations of code turns against
     /// `codeact serve --agent` with a scripted LLM and the real sandbox.
     Serve(ServeBench),
@@ -127,7 +127,7 @@ pub async fn run(config: Option<&Path>, command: BenchCommand) -> Result<i32> {
     }
 }
 
-async fn agent(config: Config, args: &AgentBenchOptions) -> Result<i32> {
+async fn agent(config: Config, args: &AgentBenchArgs) -> Result<i32> {
     let tasks = args.selected_tasks()?;
     let (llm, sessions) = backends::llm_and_sessions(&config).await?;
     let opts = args.bench_options();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Subcommand;
 use codeact_eval::instruct::commands::{
-    generated, ExportArgs, FilterOptions, GenerateOptions, StatsOptions, TaskChecks, VerifyOptions,
+    generated, ExportArgs, FilterArgs, GenerateArgs, StatsArgs, TaskChecks, VerifyArgs,
 };
 use codeact_eval::instruct::session::InstructSessions;
 
@@ -19,13 +19,13 @@ use crate::progress::interruptible;
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Run tasks through the original generation protocol and keep the trajectories.
-    Generate(Box<WithBackends<GenerateOptions>>),
+    Generate(Box<WithBackends<GenerateArgs>>),
     /// Re-execute every row's code and compare each observation with the recorded one.
     Verify(Verify),
     /// Apply the original's quality filters, reporting what each removed.
-    Filter(FilterOptions),
+    Filter(FilterArgs),
     /// Rows, turns, code actions, errors and tokens per task type and source.
-    Stats(StatsOptions),
+    Stats(StatsArgs),
     /// Write rows in a fine-tuning tool's format.
     Export(ExportArgs),
 }
@@ -33,7 +33,7 @@ pub enum DataCommand {
 #[derive(Debug, clap::Args)]
 pub struct Verify {
     #[command(flatten)]
-    pub opts: VerifyOptions,
+    pub opts: VerifyArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -59,7 +59,7 @@ fn data_config(path: Option<&Path>, flags: &dyn Overrides) -> Result<Config> {
     Ok(config)
 }
 
-async fn generate(config: Config, o: &GenerateOptions) -> Result<i32> {
+async fn generate(config: Config, o: &GenerateArgs) -> Result<i32> {
     let tasks = o.selected_tasks()?;
     let tools = o.tools_module()?;
     if o.check_tasks {
@@ -88,7 +88,7 @@ async fn generate(config: Config, o: &GenerateOptions) -> Result<i32> {
     Ok(0)
 }
 
-async fn verify(mut config: Config, o: &VerifyOptions) -> Result<i32> {
+async fn verify(mut config: Config, o: &VerifyArgs) -> Result<i32> {
     // Each zygote makes one session at a time, and every row needs a fresh one.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let zygotes = (o.concurrency as usize).min(cores);

@@ -125,7 +125,7 @@ impl Default for BenchOptions {
 
 /// `codeact bench agent`'s options: which tasks, which variants, and where results go.
 #[derive(Debug, Clone, clap::Args)]
-pub struct AgentBenchOptions {
+pub struct AgentBenchArgs {
     /// Tasks as JSONL (default: the built-in set).
     #[arg(long)]
     pub tasks: Option<PathBuf>,
@@ -149,7 +149,7 @@ pub struct AgentBenchOptions {
     pub json: Option<PathBuf>,
 }
 
-impl AgentBenchOptions {
+impl AgentBenchArgs {
     /// The tasks of `--tasks` (else the built-in set) that `--only` keeps; none kept is an
     /// error.
     pub fn selected_tasks(&self) -> Result<Vec<Task>, EvalError> {

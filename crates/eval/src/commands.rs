@@ -189,11 +189,7 @@ pub enum Vectors {
 impl Vectors {
     /// Reads the vectors file at `path`.
     pub fn read(path: &Path) -> Result<String, EvalError> {
-        std::fs::read_to_string(path).map_err(|cause| EvalError::File {
-            doing: "reading",
-            path: path.display().to_string(),
-            cause,
-        })
+        std::fs::read_to_string(path).map_err(EvalError::file("reading", path))
     }
 
     /// Replays `vectors` inside a sandboxed session of `sessions`.

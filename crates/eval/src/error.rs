@@ -53,6 +53,18 @@ pub enum EvalError {
     Export(String),
 }
 
+impl EvalError {
+    /// Makes [`EvalError::File`] of an I/O error while `doing` (`reading`, `writing`,
+    /// `creating`) `path`, for `map_err`.
+    pub(crate) fn file(
+        doing: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.display().to_string();
+        move |cause| EvalError::File { doing, path, cause }
+    }
+}
+
 impl From<LlmError> for EvalError {
     fn from(e: LlmError) -> Self {
         EvalError::Llm(e)

@@ -30,7 +30,7 @@ mod report;
 pub mod summary;
 mod tasks;
 
-pub use bench::{bench_agent, AgentBenchOptions, BenchOptions, Variant};
+pub use bench::{bench_agent, AgentBenchArgs, BenchOptions, Variant};
 pub use check::check_answer;
 pub use completion::ModelCost;
 pub use error::EvalError;

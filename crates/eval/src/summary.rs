@@ -168,11 +168,7 @@ impl Summary {
 pub fn compare_dirs(dirs: &[PathBuf]) -> Result<String, EvalError> {
     let mut columns = Vec::new();
     for d in dirs {
-        let entries = std::fs::read_dir(d).map_err(|cause| EvalError::File {
-            doing: "reading",
-            path: d.display().to_string(),
-            cause,
-        })?;
+        let entries = std::fs::read_dir(d).map_err(EvalError::file("reading", d))?;
         let mut summaries = Vec::new();
         for entry in entries {
             let path = entry.map_err(|e| EvalError::Task(e.to_string()))?.path();

@@ -17,7 +17,7 @@ use crate::{EvalError, ProgressFn};
 
 /// What `codeact data generate` runs, and where its runs go.
 #[derive(Debug, Clone, clap::Args)]
-pub struct GenerateOptions {
+pub struct GenerateArgs {
     /// Task files (JSONL; see the README's "CodeActInstruct data" section).
     #[arg(required = true)]
     pub tasks: Vec<PathBuf>,
@@ -56,7 +56,7 @@ pub struct GenerateOptions {
     pub lease_seconds: u64,
 }
 
-impl GenerateOptions {
+impl GenerateArgs {
     /// The tasks of every file that `--filter` (matched against `task_name/id`) selects; none
     /// selected is an error.
     pub fn selected_tasks(&self) -> Result<Vec<InstructTask>, EvalError> {

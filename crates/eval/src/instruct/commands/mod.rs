@@ -9,9 +9,9 @@ mod verify;
 
 use std::path::{Path, PathBuf};
 
-pub use generate::{generated, GenerateOptions, TaskChecks};
-pub use rows::{ExportArgs, FilterName, FilterOptions, FormatArg, StatsOptions};
-pub use verify::{VerifyOptions, VerifySummary};
+pub use generate::{generated, GenerateArgs, TaskChecks};
+pub use rows::{ExportArgs, FilterArgs, FilterName, FormatArg, StatsArgs};
+pub use verify::{VerifyArgs, VerifySummary};
 
 use super::session::ToolsModule;
 use super::tasks::{load_tasks, InstructTask};
@@ -32,7 +32,7 @@ fn load_task_files(paths: &[PathBuf]) -> Result<Vec<InstructTask>, EvalError> {
 /// The module `--tools FILE.py` names, read.
 fn tools_module(path: Option<&Path>) -> Result<Option<ToolsModule>, EvalError> {
     path.map(|p| {
-        let source = std::fs::read_to_string(p).map_err(file_error("reading", p))?;
+        let source = std::fs::read_to_string(p).map_err(EvalError::file("reading", p))?;
         Ok(ToolsModule { source })
     })
     .transpose()
@@ -55,12 +55,7 @@ fn not_an_input(out: &Path, inputs: &[PathBuf]) -> Result<(), EvalError> {
 /// Writes `bytes` to `path`, making its directory first.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), EvalError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(file_error("creating", dir))?;
+        std::fs::create_dir_all(dir).map_err(EvalError::file("creating", dir))?;
     }
-    std::fs::write(path, bytes).map_err(file_error("writing", path))
-}
-
-fn file_error(doing: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EvalError {
-    let path = path.display().to_string();
-    move |cause| EvalError::File { doing, path, cause }
+    std::fs::write(path, bytes).map_err(EvalError::file("writing", path))
 }

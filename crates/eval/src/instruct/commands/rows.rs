@@ -26,7 +26,7 @@ pub enum FilterName {
 
 /// What `codeact data filter` reads, applies and writes.
 #[derive(Debug, Clone, clap::Args)]
-pub struct FilterOptions {
+pub struct FilterArgs {
     /// Row files (JSONL or Parquet).
     #[arg(required = true)]
     pub rows: Vec<PathBuf>,
@@ -44,7 +44,7 @@ pub struct FilterOptions {
     pub drop_tasks: String,
 }
 
-impl FilterOptions {
+impl FilterArgs {
     /// The steps `--only` names (all, in the original's order, without it).
     pub fn steps(&self) -> Result<Vec<Filter>, EvalError> {
         let drop = regex::Regex::new(&self.drop_tasks)
@@ -88,7 +88,7 @@ impl FilterOptions {
 
 /// What `codeact data stats` counts, and where its report goes.
 #[derive(Debug, Clone, clap::Args)]
-pub struct StatsOptions {
+pub struct StatsArgs {
     /// Row files (JSONL or Parquet).
     #[arg(required = true)]
     pub rows: Vec<PathBuf>,
@@ -106,7 +106,7 @@ pub struct StatsOptions {
     pub out: Option<PathBuf>,
 }
 
-impl StatsOptions {
+impl StatsArgs {
     /// Counts the rows (tokens too with `--tokenizer`, fetching the default model if it is
     /// named); `line` hears the table (JSON with `--json`), then the files go to `--out`.
     pub async fn run(&self, line: &LineSink<'_>) -> Result<(), EvalError> {
@@ -125,7 +125,7 @@ impl StatsOptions {
             line(s.markdown().trim_end());
         }
         if let Some(dir) = &self.out {
-            std::fs::create_dir_all(dir).map_err(super::file_error("creating", dir))?;
+            std::fs::create_dir_all(dir).map_err(EvalError::file("creating", dir))?;
             write_file(&dir.join("stats.md"), s.markdown().as_bytes())?;
             write_file(&dir.join("stats.json"), json.as_bytes())?;
             let svg = crate::instruct::histograms(&s);

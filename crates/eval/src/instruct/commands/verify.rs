@@ -14,7 +14,7 @@ use crate::EvalError;
 
 /// What `codeact data verify` replays, and how it reports.
 #[derive(Debug, Clone, clap::Args)]
-pub struct VerifyOptions {
+pub struct VerifyArgs {
     /// Row files (JSONL or Parquet), or the runs.jsonl of a generation (every run, failed ones
     /// too).
     #[arg(required = true)]
@@ -34,7 +34,7 @@ pub struct VerifyOptions {
     pub json: bool,
 }
 
-impl VerifyOptions {
+impl VerifyArgs {
     /// The rows of every file; a runs.jsonl of `generate` gives every run, failed ones too.
     pub fn read_rows(&self) -> Result<Vec<Row>, EvalError> {
         let mut rows = Vec::new();
