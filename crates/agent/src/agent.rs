@@ -139,6 +139,33 @@ impl Agent {
         self.state.lock().await.tools.clone()
     }
 
+    /// Rebuilds the Python state in a fresh session: the old session ends, the new one is made
+    /// ready as for a run (preloaded modules, tools), then `cells` run in order, as the code a
+    /// conversation's branch ran. A failing cell does not stop the replay (it failed the first
+    /// time too, or the state differs); the model is not told that state was lost. Returns
+    /// how many cells raised.
+    pub async fn rebuild_session(&self, cells: &[String]) -> Result<u32, crate::AgentError> {
+        let mut state = self.state.lock().await;
+        let exec = self.inner.exec.clone();
+        let sid = state.conv.session_id.clone();
+        let _ = exec.delete(&sid).await;
+        state.ready = false;
+        let mode = state.conv.mode;
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        Runner::new(&self.inner, &mut state, &tx, &cancel)
+            .ensure_ready(mode)
+            .await?;
+        let mut failed = 0;
+        for cell in cells {
+            let r = exec.execute(&sid, cell).await?;
+            if crate::observe::failed(&r) {
+                failed += 1;
+            }
+        }
+        Ok(failed)
+    }
+
     /// Ends the Python session. The conversation stays usable: a later run starts a new session.
     pub async fn close(&self) {
         let mut state = self.state.lock().await;

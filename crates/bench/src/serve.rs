@@ -112,8 +112,10 @@ fn start(
     std::fs::write(
         &config,
         format!(
-            "[exec]\nmax_sessions = {}\nzygotes = {zygotes}\nidle_timeout_s = 3600\n",
-            n + 16
+            "[exec]\nmax_sessions = {}\nzygotes = {zygotes}\nidle_timeout_s = 3600\n\
+             [server]\nhistory = {:?}\n",
+            n + 16,
+            dir.join("history.sqlite3").display().to_string()
         ),
     )?;
     let mut child = Command::new(binary)

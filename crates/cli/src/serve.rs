@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use codeact_server::history::History;
 use codeact_server::AgentService;
 
 use crate::config::{AgentArgs, Config, Layers, Overrides};
@@ -27,6 +28,10 @@ pub struct ServeArgs {
     /// (Open WebUI's X-OpenWebUI-Chat-Id is always read too).
     #[arg(long, default_value = "X-Conversation-Id")]
     pub conversation_header: String,
+    /// Where conversations of the web chat and /v1/conversations are kept: a SQLite file or a
+    /// postgres:// URL (default ~/.local/share/codeact/history.sqlite3; also $CODEACT_HISTORY).
+    #[arg(long, value_name = "PATH|URL")]
+    pub history: Option<String>,
     #[command(flatten)]
     pub agent_args: AgentArgs,
 }
@@ -36,6 +41,7 @@ impl Overrides for ServeArgs {
         self.agent_args.apply(l);
         l.server.host = self.host.clone().or(l.server.host.take());
         l.server.port = self.port.or(l.server.port);
+        l.server.history = self.history.clone().or(l.server.history.take());
     }
 }
 
@@ -55,13 +61,17 @@ pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
     let agent = if args.agent {
         let llm = crate::backends::llm(&config.llm).await?;
         eprintln!("agent: model {AGENT_MODEL:?} runs on {}", llm.name());
-        Some(Arc::new(AgentService::new(
-            llm,
-            sessions.clone(),
-            config.agent.clone(),
-            AGENT_MODEL,
-            &args.conversation_header,
-        )))
+        let history = open_history(config.history.as_deref()).await?;
+        Some(Arc::new(
+            AgentService::new(
+                llm,
+                sessions.clone(),
+                config.agent.clone(),
+                AGENT_MODEL,
+                &args.conversation_header,
+            )
+            .with_history(history),
+        ))
     } else {
         None
     };
@@ -85,6 +95,17 @@ pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
     let server = config.server.clone();
     codeact_server::serve(listener, sessions, server, agent, shutdown_signal()).await?;
     Ok(())
+}
+
+/// The conversation store: a `postgres://` or `sqlite://` URL, else a SQLite file path, else
+/// the default file.
+async fn open_history(setting: Option<&str>) -> Result<History> {
+    let history = match setting {
+        Some(url) if url.contains("://") => History::open(url).await?,
+        Some(path) => History::open_sqlite(std::path::Path::new(path)).await?,
+        None => History::open_sqlite(&codeact_server::history::default_path()).await?,
+    };
+    Ok(history)
 }
 
 async fn shutdown_signal() {

@@ -57,6 +57,8 @@ fn serve_with_env(args: &[&str], env: &[(&str, &str)]) -> (Server, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_codeact"))
         .current_dir(dir.path())
         .args(["serve", "--agent", "--port", "0"])
+        .arg("--history")
+        .arg(dir.path().join("history.sqlite3"))
         .args(args)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())

@@ -4,6 +4,7 @@
 
 mod agent;
 mod exec;
+pub mod history;
 mod html;
 pub mod http;
 mod message;

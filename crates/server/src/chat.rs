@@ -34,7 +34,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn service(s: &AppState) -> Result<&AgentService, ApiError> {
+pub(crate) fn service(s: &AppState) -> Result<&AgentService, ApiError> {
     s.agent.as_deref().ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotFound,
@@ -86,13 +86,7 @@ pub async fn completions(
     let mut run = agent.send(message);
     // The server's stop cancels the run once its grace period is over; the run's own end
     // (its drop cancels its token) ends the watch.
-    let (token, stopping) = (run.cancel_token(), s.runs.stopping.clone());
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = stopping.cancelled() => token.cancel(),
-            _ = token.cancelled() => {}
-        }
-    });
+    s.runs.cancel_on_stop(run.cancel_token());
     let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
     let (created, model) = (unix_now(), req.model.clone());
     // A conversation nobody names ends with its request.

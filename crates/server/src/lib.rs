@@ -9,7 +9,9 @@
 mod agents;
 mod auth;
 mod chat;
+mod conversations;
 mod error;
+pub mod history;
 mod metrics;
 mod routes;
 mod runs;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use codeact_exec::SessionManager;
 
-pub use agents::{AgentService, OPEN_WEBUI_CHAT_ID};
+pub use agents::{AgentService, Kept, OPEN_WEBUI_CHAT_ID};
 pub use auth::ApiKeys;
 pub use error::ApiError;
 
@@ -59,6 +61,7 @@ pub struct AppState {
     pub agent: Option<Arc<AgentService>>,
     pub metrics: Arc<metrics::Metrics>,
     pub runs: Arc<runs::Runs>,
+    pub replies: Arc<runs::Replies>,
 }
 
 impl AppState {
@@ -74,6 +77,7 @@ impl AppState {
             agent,
             metrics: Arc::default(),
             runs: Arc::default(),
+            replies: Arc::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use crate::auth::{self, Caller};
+use crate::conversations;
 use crate::runs::RunSlot;
 use crate::{ApiError, AppState};
 
@@ -35,6 +36,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sandbox", get(sandbox))
         .route("/v1/models", get(crate::chat::models))
         .route("/v1/chat/completions", post(crate::chat::completions))
+        .route(
+            "/v1/conversations",
+            get(conversations::list).post(conversations::create),
+        )
+        .route(
+            "/v1/conversations/{id}",
+            get(conversations::get)
+                .patch(conversations::update)
+                .delete(conversations::delete),
+        )
+        .route("/v1/conversations/{id}/messages", post(conversations::send))
+        .route(
+            "/v1/conversations/{id}/regenerate",
+            post(conversations::regenerate),
+        )
+        .route("/v1/conversations/{id}/stop", post(conversations::stop))
+        .route("/v1/conversations/{id}/replay", post(conversations::replay))
         .route("/v1/sessions", get(list_sessions).post(create_session))
         .route("/v1/sessions/{id}", get(get_session).delete(delete_session))
         .route("/v1/sessions/{id}/execute", post(execute))
@@ -319,12 +337,17 @@ mod tests {
         let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap_or_default();
         let paths = doc["paths"].as_object().cloned().unwrap_or_default();
         let source = include_str!("routes.rs");
+        // The router's text, from its first route to its fallback (rustfmt may break a route
+        // over several lines).
+        let start = source.find(".route(").unwrap_or(0);
+        let end = source.find(".fallback(").unwrap_or(source.len());
         let mut routes = 0;
-        for line in source.lines().map(str::trim) {
-            let Some(rest) = line.strip_prefix(".route(\"") else {
-                continue;
-            };
-            let Some((path, handlers)) = rest.split_once('"') else {
+        for chunk in source[start..end].split(".route(").skip(1) {
+            let Some((path, handlers)) = chunk
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|r| r.split_once('"'))
+            else {
                 continue;
             };
             routes += 1;
@@ -332,7 +355,7 @@ mod tests {
             let Some(ops) = paths.get(&path) else {
                 panic!("{path} is not in the OpenAPI document");
             };
-            for method in ["get", "post", "put", "delete"] {
+            for method in ["get", "post", "put", "patch", "delete"] {
                 if handlers.contains(&format!("{method}(")) {
                     assert!(
                         ops.get(method).is_some(),

@@ -48,6 +48,82 @@ impl Runs {
     }
 }
 
+impl Runs {
+    /// Cancels `token` once the server's stop has given running requests their grace; the
+    /// watch ends with the token (a run's end cancels its own).
+    pub fn cancel_on_stop(&self, token: CancellationToken) {
+        let stopping = self.stopping.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = stopping.cancelled() => token.cancel(),
+                _ = token.cancelled() => {}
+            }
+        });
+    }
+}
+
+/// Replies being made in stored conversations: one at a time in each, stoppable by id.
+#[derive(Debug, Default)]
+pub struct Replies {
+    running: Mutex<HashMap<String, CancellationToken>>,
+}
+
+/// A reply in progress; its conversation is free again when this is dropped.
+#[derive(Debug)]
+pub struct ReplyGuard {
+    replies: Arc<Replies>,
+    conversation: String,
+    /// Cancelled by `POST …/stop`.
+    pub stop: CancellationToken,
+}
+
+impl Replies {
+    /// Claims `conversation` for a reply; `session_busy` while another is being made.
+    pub fn begin(self: &Arc<Self>, conversation: &str) -> Result<ReplyGuard, ApiError> {
+        let mut running = self
+            .running
+            .lock()
+            .map_err(|_| ApiError::new(ErrorCode::Internal, "reply table poisoned"))?;
+        if running.contains_key(conversation) {
+            return Err(ApiError::new(
+                ErrorCode::SessionBusy,
+                "a reply is being made in this conversation; stop it or wait for it to end",
+            ));
+        }
+        let stop = CancellationToken::new();
+        running.insert(conversation.to_string(), stop.clone());
+        Ok(ReplyGuard {
+            replies: self.clone(),
+            conversation: conversation.to_string(),
+            stop,
+        })
+    }
+
+    /// Stops the reply being made in `conversation`; false when there is none.
+    pub fn stop(&self, conversation: &str) -> bool {
+        let token = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.get(conversation).cloned());
+        token.map(|t| t.cancel()).is_some()
+    }
+
+    pub fn is_running(&self, conversation: &str) -> bool {
+        self.running
+            .lock()
+            .is_ok_and(|r| r.contains_key(conversation))
+    }
+}
+
+impl Drop for ReplyGuard {
+    fn drop(&mut self) {
+        if let Ok(mut running) = self.replies.running.lock() {
+            running.remove(&self.conversation);
+        }
+    }
+}
+
 impl Drop for RunSlot {
     fn drop(&mut self) {
         if let Ok(mut by_user) = self.runs.by_user.lock() {

@@ -51,6 +51,9 @@ pub struct ServerSection {
     pub max_runs_per_user: Option<usize>,
     /// Seconds running requests may go on after a stop signal.
     pub shutdown_grace_s: Option<f64>,
+    /// Where the agent's conversations are kept: a SQLite file (path or `sqlite://PATH`) or
+    /// `postgres://…` (default: `<data dir>/codeact/history.sqlite3`).
+    pub history: Option<String>,
 }
 
 /// Every setting, resolved and validated.
@@ -61,6 +64,8 @@ pub struct Config {
     pub jupyter: JupyterConfig,
     pub host: String,
     pub port: u16,
+    /// Where `serve --agent` keeps conversations (`None`: the default SQLite file).
+    pub history: Option<String>,
     /// The HTTP layer's settings (`codeact serve`).
     pub server: codeact_server::ServerConfig,
     pub llm: LlmSettings,
@@ -98,6 +103,9 @@ impl Layers {
                     .insert(user.trim().to_string(), key.trim().to_string());
             }
         }
+        if let Some(h) = var("CODEACT_HISTORY") {
+            self.server.history = Some(h);
+        }
         let token = var("CODEACT_JUPYTER_TOKEN");
         self.jupyter.token = token.or(self.jupyter.token.take());
         Ok(())
@@ -129,6 +137,7 @@ impl Config {
             jupyter: l.jupyter.resolve(),
             host: l.server.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: l.server.port.unwrap_or(8000),
+            history: l.server.history.clone(),
             server: {
                 let d = codeact_server::ServerConfig::default();
                 codeact_server::ServerConfig {
