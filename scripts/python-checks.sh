@@ -5,7 +5,7 @@
 # `ruff format --check`, then pytest. Installs ruff and pytest, and the libraries the
 # CodeActInstruct package's tests run with (sympy, pandas, numpy, IPython, as in the session
 # venv) and the official `openai` client (the agent server's tests drive it), into a venv of
-# their own (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time and whenever one of
+# their own, and Playwright, which drives Chromium in the web chat's browser test (DEV_VENV, default ~/.cache/codeact/dev-venv) the first time and whenever one of
 # them fails to import; quick when they are there. Exits non-zero on a failure.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,8 +13,8 @@ CACHE="${CODEACT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/codeact}"
 VENV="${DEV_VENV:-$CACHE/dev-venv}"
 PYTHON="${DEV_PYTHON:-/usr/bin/python3}"
 
-DEV_PACKAGES=(pytest ruff sympy pandas numpy ipython openai)
-if ! { [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c 'import pytest, sympy, pandas, numpy, IPython, openai' 2>/dev/null; }; then
+DEV_PACKAGES=(pytest ruff sympy pandas numpy ipython openai playwright)
+if ! { [ -x "$VENV/bin/ruff" ] && "$VENV/bin/python" -c 'import pytest, sympy, pandas, numpy, IPython, openai, playwright' 2>/dev/null; }; then
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check "${DEV_PACKAGES[@]}"
 fi

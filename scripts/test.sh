@@ -28,6 +28,13 @@ peers_log="$CODEACT_CACHE/peers-install.log"
 ) >"$peers_log" 2>&1 &
 peers=$!
 
+step "Chromium for the web chat's browser test (Debian's package)"
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
 step "PostgreSQL: a private cluster for the shared-queue tests"
 CODEACT_TEST_POSTGRES_URL="$(scripts/postgres.sh start)"
 export CODEACT_TEST_POSTGRES_URL

@@ -107,7 +107,10 @@ impl Caller {
 /// `/metrics` does) and stores it as a request extension.
 pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
     let keys = &s.config.api_keys;
-    let open = matches!(req.uri().path(), "/health" | "/healthz" | "/openapi.json");
+    let open = matches!(
+        req.uri().path(),
+        "/" | "/health" | "/healthz" | "/openapi.json"
+    );
     let caller = if keys.is_empty() || open {
         Caller(None)
     } else {

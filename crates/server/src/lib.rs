@@ -15,6 +15,7 @@ pub mod history;
 mod metrics;
 mod routes;
 mod runs;
+mod webchat;
 
 use std::sync::Arc;
 

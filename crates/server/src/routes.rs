@@ -28,6 +28,7 @@ use crate::{ApiError, AppState};
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
+        .route("/", get(crate::webchat::page))
         .route("/health", get(health))
         .route("/healthz", get(health))
         .route("/metrics", get(crate::metrics::serve))
