@@ -170,6 +170,7 @@ macro_rules! hostile {
 hostile!(
     infinite_loop,
     fork_bomb,
+    copy_forked_after_the_interrupt,
     memory_bomb,
     write_system_dirs,
     no_privileges,
@@ -369,6 +370,39 @@ async fn fork_bomb() {
     srv.delete_session("bomb").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(procs_of(uid).is_empty(), "{:?}", procs_of(uid));
+    srv.stop().await;
+}
+
+/// The race a fork bomb can win: a copy forked just after the interrupt went out never
+/// receives it (a child does not inherit its parent's pending signal) and goes on. Here the
+/// race is made certain: on SIGINT the cell's child forks a copy, which did not get the
+/// signal, then exits. The worker interrupts the group again until no copy is left.
+async fn copy_forked_after_the_interrupt() {
+    let srv = TestServer::start(hostile_config()).await;
+    let cell = "import os, signal, time\n\
+                def handed_on(*_):\n    \
+                if os.fork() == 0:\n        \
+                signal.signal(signal.SIGINT, signal.SIG_DFL)\n        \
+                while True: time.sleep(1)\n    \
+                os._exit(0)\n\
+                if os.fork() == 0:\n    \
+                signal.signal(signal.SIGINT, handed_on)\n    \
+                while True: time.sleep(1)\n\
+                time.sleep(60)";
+    let r = srv.exec("late", cell).await;
+    assert_eq!(r.status, ExecStatus::Interrupted, "{r:?}");
+    let live = "import os\n\
+                def live():\n    n = 0\n    for p in os.listdir('/proc'):\n        \
+                if p.isdigit():\n            try:\n                \
+                st = open('/proc/%s/stat' % p).read().rsplit(')', 1)[1].split()\n            \
+                except OSError:\n                continue\n            n += st[0] != 'Z'\n    return n\n\
+                print(live())";
+    let after = srv.exec("late", live).await;
+    assert_eq!(
+        stdout(&after),
+        "2\n",
+        "a copy outlived the interrupt: {after:?}"
+    );
     srv.stop().await;
 }
 

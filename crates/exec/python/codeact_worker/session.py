@@ -9,6 +9,7 @@ import re
 import signal
 import sys
 import threading
+import time
 
 from . import messages
 from .capture import Capture, FdPump, TextSink
@@ -143,6 +144,8 @@ def serve_worker(chan, limit):
     running = [False]
 
     worker = os.getpid()
+    # Set when an interrupt reached the cell, so that its forked copies are swept at its end.
+    interrupted = [False]
 
     def interrupt(_signum, _frame):
         # As Ctrl-C in a terminal: every process of the cell's foreground group stops, the
@@ -151,6 +154,7 @@ def serve_worker(chan, limit):
         if not running[0]:
             return
         if os.getpid() == worker:
+            interrupted[0] = True
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 os.killpg(0, signal.SIGINT)
@@ -234,6 +238,9 @@ def serve_worker(chan, limit):
         if os.getpid() != worker:
             # A forked copy that reached the end of the cell: it is done.
             os._exit(1 if error else 0)
+        if interrupted[0]:
+            interrupted[0] = False
+            sweep_copies(worker)
         try:
             sys.stdout.flush()
         except Exception:  # noqa: BLE001, S110 - a sys.stdout the cell replaced may fail; ours are put back below
@@ -250,3 +257,46 @@ def serve_worker(chan, limit):
             truncated = cap.truncated
             cap.reset()
         chan.send(messages.done(msg["cell"], items, bool(error), truncated))
+
+
+def group_members(group):
+    """Live processes of process group `group` other than its leader (zombies excluded)."""
+    found = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == group:
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command: state, ppid, pgrp.
+        if fields[0] != "Z" and int(fields[2]) == group:
+            found.add(int(name))
+    return found
+
+
+def sweep_copies(worker, limit_s=2.0):
+    """Interrupts the cell's forked copies again until none is left. The one interrupt sent to
+    the group misses a copy forked just after it went out (a child does not inherit its parent's
+    pending signal), and such a copy goes on running the cell: a fork bomb would go on. Copies
+    that ignore SIGINT are left alone once the group stops changing."""
+    deadline = time.monotonic() + limit_s
+    previous, unchanged = None, 0
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        while time.monotonic() < deadline:
+            members = group_members(worker)
+            if not members:
+                return
+            unchanged = unchanged + 1 if members == previous else 0
+            if unchanged >= 5:
+                return
+            previous = members
+            try:
+                os.killpg(worker, signal.SIGINT)
+            except OSError:
+                return
+            time.sleep(0.02)
+    finally:
+        signal.signal(signal.SIGINT, old)
