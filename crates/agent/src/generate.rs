@@ -146,10 +146,14 @@ impl Runner<'_> {
             match next {
                 None => return Ok(Streamed::Cut),
                 Some(Ok(Chunk::Done { finish, usage })) => {
+                    self.emit(AgentEvent::Usage {
+                        prompt_tokens: usage.prompt_tokens,
+                        completion_tokens: usage.completion_tokens,
+                    });
                     return Ok(Streamed::Finished {
                         finish,
                         completion_tokens: usage.completion_tokens,
-                    })
+                    });
                 }
                 Some(Ok(Chunk::Delta(piece))) => {
                     let before = text.len();

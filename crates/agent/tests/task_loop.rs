@@ -74,7 +74,12 @@ async fn computes_then_answers() -> anyhow::Result<()> {
     let kinds: Vec<&str> = out
         .events
         .iter()
-        .filter(|e| !matches!(e, AgentEvent::AssistantDelta { .. }))
+        .filter(|e| {
+            !matches!(
+                e,
+                AgentEvent::AssistantDelta { .. } | AgentEvent::Usage { .. }
+            )
+        })
         .map(|e| match e {
             AgentEvent::TurnStarted { .. } => "turn",
             AgentEvent::AssistantMessage { .. } => "message",

@@ -96,6 +96,21 @@ fn the_embedded_model_answers_through_the_server() {
         content.contains("1267650600228229401496703205376"),
         "{content}"
     );
+    // The tokens the model read and wrote are counted in the metrics.
+    let metrics = reqwest::blocking::get(format!("{base}/metrics"))
+        .unwrap()
+        .text()
+        .unwrap();
+    let tokens = |kind: &str| -> u64 {
+        let prefix = format!("codeact_llm_tokens_total{{kind=\"{kind}\"}} ");
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {kind} tokens in the metrics:\n{metrics}"))
+    };
+    assert!(tokens("prompt") > 100, "{metrics}");
+    assert!(tokens("completion") > 5, "{metrics}");
 }
 
 #[test]

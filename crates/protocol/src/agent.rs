@@ -98,6 +98,12 @@ pub enum AgentEvent {
     Feedback { text: String },
     /// The final answer of a task.
     FinalAnswer { text: String },
+    /// What one request to the model used, in tokens, as its backend counted them (the
+    /// embedded engine and OpenAI-compatible servers that report usage; 0 where unknown).
+    Usage {
+        prompt_tokens: u32,
+        completion_tokens: u32,
+    },
     /// Something went wrong; the run may continue or end. `message` is for people.
     Error {
         code: AgentErrorCode,

@@ -1,6 +1,6 @@
 //! Prometheus metrics, served at `GET /metrics` in the text exposition format: HTTP requests
 //! by route and status, live sessions, cell executions by outcome, the agent's model turns
-//! (how long the LLM took for each) and its errors.
+//! (how long the LLM took for each, and the tokens it read and wrote) and its errors.
 
 use std::time::Instant;
 
@@ -28,6 +28,12 @@ struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    /// `prompt` or `completion`.
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ExecutionLabels {
     /// `ok`, `error`, `interrupted` or `restarted`.
     status: String,
@@ -40,6 +46,7 @@ pub struct Metrics {
     sessions: Gauge,
     executions: Family<ExecutionLabels, Counter>,
     llm_seconds: Histogram,
+    llm_tokens: Family<TokenLabels, Counter>,
     agent_errors: Counter,
 }
 
@@ -67,6 +74,12 @@ impl Default for Metrics {
             "Time the LLM took for one agent turn, from the turn's start to the whole reply",
             llm_seconds.clone(),
         );
+        let llm_tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "llm_tokens",
+            "Tokens of the agent's model requests, by kind (prompt or completion), as the LLM backend counted them",
+            llm_tokens.clone(),
+        );
         let agent_errors = Counter::default();
         registry.register(
             "agent_errors",
@@ -79,6 +92,7 @@ impl Default for Metrics {
             sessions,
             executions,
             llm_seconds,
+            llm_tokens,
             agent_errors,
         }
     }
@@ -110,6 +124,16 @@ impl Metrics {
                 }
             }
             AgentEvent::Observation { result, .. } => self.execution(result),
+            AgentEvent::Usage {
+                prompt_tokens,
+                completion_tokens,
+            } => {
+                for (kind, n) in [("prompt", prompt_tokens), ("completion", completion_tokens)] {
+                    self.llm_tokens
+                        .get_or_create(&TokenLabels { kind: kind.into() })
+                        .inc_by(u64::from(*n));
+                }
+            }
             AgentEvent::Error { .. } => {
                 self.agent_errors.inc();
             }
