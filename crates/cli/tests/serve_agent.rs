@@ -28,23 +28,9 @@ fn data(name: &str) -> String {
     format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Python with the `openai` package: $CODEACT_TEST_PYTHON, else the dev venv that
-/// scripts/python-checks.sh (run by the README test command) installs it into.
+/// The Python with the `openai` package.
 fn client_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("CODEACT_TEST_PYTHON") {
-        return p.into();
-    }
-    let venv = codeact_protocol::paths::cache_dir().join("dev-venv/bin/python");
-    let ok = Command::new(&venv)
-        .args(["-c", "import openai"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{} cannot import openai: run scripts/python-checks.sh (it installs the client)",
-        venv.display()
-    );
-    venv
+    common::dev_python("openai")
 }
 
 /// Starts `codeact serve --agent --port 0` with `args`; the server and its base URL.

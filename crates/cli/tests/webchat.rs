@@ -16,21 +16,11 @@ fn data(name: &str) -> String {
 
 /// The dev venv's Python with Playwright, and Debian's Chromium.
 fn browser_python() -> PathBuf {
-    let venv = codeact_protocol::paths::cache_dir().join("dev-venv/bin/python");
-    let ok = Command::new(&venv)
-        .args(["-c", "import playwright.sync_api"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{} cannot import playwright: run scripts/python-checks.sh (it installs it)",
-        venv.display()
-    );
     assert!(
         std::path::Path::new("/usr/bin/chromium").exists(),
         "no /usr/bin/chromium: run scripts/test.sh (it installs Debian's chromium)"
     );
-    venv
+    common::dev_python("playwright.sync_api")
 }
 
 #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output};
 
 /// Runs the binary with `args` to its end.
@@ -31,4 +32,24 @@ pub fn serving_address(child: &mut Child) -> String {
         .strip_prefix("codeact serving on ")
         .unwrap_or_else(|| panic!("no address line: {line:?}"))
         .to_string()
+}
+
+/// The dev venv's Python (scripts/python-checks.sh, run by the README test command, installs
+/// the clients the tests drive into it), checked to import `module`; $CODEACT_TEST_PYTHON
+/// overrides it.
+pub fn dev_python(module: &str) -> PathBuf {
+    let python = std::env::var_os("CODEACT_TEST_PYTHON").map_or_else(
+        || codeact_protocol::paths::cache_dir().join("dev-venv/bin/python"),
+        PathBuf::from,
+    );
+    let ok = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{} cannot import {module}: run scripts/python-checks.sh (it installs it)",
+        python.display()
+    );
+    python
 }

@@ -27,7 +27,8 @@ with sync_playwright() as p:
     expect(page.locator("#send")).to_be_visible(timeout=60_000)
     print("plot: code, output and figure shown")
     expect(page.locator(".msg.assistant .body strong")).to_contain_text("11 points")
-    print("reply: Markdown rendered")
+    expect(page.locator(".msg.assistant math").first).to_be_attached()
+    print("reply: Markdown and LaTeX rendered")
 
     page.set_input_files("#upload", csv_path)
     expect(page.locator("#files")).to_contain_text("data.csv", timeout=30_000)
