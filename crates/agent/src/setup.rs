@@ -2,7 +2,7 @@
 //! the system prompt that describes them.
 
 use codeact_exec::{NetworkMode, SandboxMode};
-use codeact_protocol::{BackendKind, Message};
+use codeact_protocol::{BackendKind, Message, Role};
 
 use crate::config::Mode;
 use crate::observe;
@@ -35,7 +35,15 @@ impl Runner<'_> {
             let r = exec.execute(&sid, &module.load_cell()).await?;
             self.state.tools = parse_tool_listing(&r.text())?;
         }
-        if self.state.conv.messages.is_empty() {
+        // A conversation rebuilt from fragments (a reply cut off by a crash keeps no
+        // transcript) may lack its system prompt: it goes first, as in any conversation.
+        let has_system = self
+            .state
+            .conv
+            .messages
+            .first()
+            .is_some_and(|m| m.role == Role::System);
+        if !has_system {
             let ctx = PromptContext {
                 mode,
                 style: cfg.prompt_style,
@@ -46,7 +54,7 @@ impl Runner<'_> {
             self.state
                 .conv
                 .messages
-                .push(Message::system(prompt::system_prompt(&ctx)));
+                .insert(0, Message::system(prompt::system_prompt(&ctx)));
         }
         self.state.ready = true;
         self.state.resumed = false;

@@ -217,3 +217,31 @@ async fn conversations_are_saved_and_resumed_without_python_state() -> anyhow::R
     assert_eq!(Conversation::list(&conv_dir)?.len(), 1);
     Ok(())
 }
+
+/// A conversation rebuilt without its system prompt (the server's history, when a first reply
+/// was cut off by a crash, keeps only its messages) gets it back in front on the next run.
+#[tokio::test]
+async fn a_resumed_conversation_without_a_system_prompt_gets_one() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&["Fine."]);
+    let mut conv = Conversation::new("scripted", Mode::Chat, None);
+    conv.messages = vec![
+        codeact_protocol::Message::user("hello"),
+        codeact_protocol::Message::assistant("Hi."),
+    ];
+    let agent = Agent::resume(llm.clone(), manager().await?, config(&dir), conv);
+    let out = agent.send("and now?").finish().await;
+    assert_eq!(out.end, EndReason::Reply, "{:?}", out.events);
+    let first = &llm.requests()[0];
+    assert_eq!(first.messages[0].role, codeact_protocol::Role::System);
+    assert_eq!(first.messages[1].content, "hello");
+    assert_eq!(
+        first
+            .messages
+            .iter()
+            .filter(|m| m.role == codeact_protocol::Role::System)
+            .count(),
+        1
+    );
+    Ok(())
+}
