@@ -186,6 +186,7 @@ pub async fn send(
         return Err(ApiError::bad_request("the message is empty"));
     }
     let guard = s.replies.begin(&id)?;
+    let slot = s.runs.start(caller.user(), s.config.max_runs_per_user)?;
     let all = history.messages(&id).await?;
     // An edit goes beside the message it replaces; a new message follows the branch shown.
     let parent = match &req.edit {
@@ -213,7 +214,7 @@ pub async fn send(
             MessageStatus::Done,
         )
         .await?;
-    reply(s, caller, guard, id, all, user, true).await
+    reply(s, caller, (guard, slot), id, all, user, true).await
 }
 
 /// `POST …/regenerate`: a new reply to a user message, beside the earlier ones.
@@ -226,6 +227,7 @@ pub async fn regenerate(
     let (_, history) = parts(&s)?;
     owned(history, &caller, &id).await?;
     let guard = s.replies.begin(&id)?;
+    let slot = s.runs.start(caller.user(), s.config.max_runs_per_user)?;
     let all = history.messages(&id).await?;
     let user = find(&all, &req.message_id, &id)?.message.clone();
     if user.author != Author::User {
@@ -233,7 +235,7 @@ pub async fn regenerate(
             "regenerate names the user message whose reply is made again",
         ));
     }
-    reply(s, caller, guard, id, all, user, false).await
+    reply(s, caller, (guard, slot), id, all, user, false).await
 }
 
 /// `POST …/replay`: the branch shown gets a fresh session with its code run again.
@@ -325,18 +327,18 @@ fn stored_conversation(
     c
 }
 
-/// Makes the reply to `user` and streams it; `announce` sends the user's message first.
+/// Makes the reply to `user` and streams it, holding the conversation and a run slot of the
+/// caller's (taken before anything was stored); `announce` sends the user's message first.
 async fn reply(
     s: AppState,
     caller: Caller,
-    guard: crate::runs::ReplyGuard,
+    (guard, slot): (crate::runs::ReplyGuard, crate::runs::RunSlot),
     conv: String,
     all: Vec<MessageRow>,
     user: StoredMessage,
     announce: bool,
 ) -> Result<Response, ApiError> {
     let (service, history) = parts(&s)?;
-    let slot = s.runs.start(caller.user(), s.config.max_runs_per_user)?;
     let path = match user.parent_id.as_deref() {
         Some(parent) => branch(&all, Some(parent)),
         None => Vec::new(),
@@ -390,14 +392,7 @@ async fn reply(
         let before = agent.conversation().await.messages.len();
         let mut run = agent.send(user.content.clone());
         runs.cancel_on_stop(run.cancel_token());
-        let stop = guard.stop.clone();
-        let token = run.cancel_token();
-        let watch = tokio::spawn(async move {
-            tokio::select! {
-                _ = stop.cancelled() => token.cancel(),
-                _ = token.cancelled() => {}
-            }
-        });
+        crate::runs::cancel_when(guard.stop.clone(), run.cancel_token());
         let (mut steps, mut turn) = (Vec::new(), None);
         let (mut last_text, mut end) = (String::new(), EndReason::Error);
         while let Some(ev) = run.next_event().await {
@@ -422,7 +417,6 @@ async fn reply(
             send(ConversationEvent::Agent { event: ev });
         }
         drop(run);
-        watch.abort();
         let transcript = agent.conversation().await.messages;
         let added = transcript.get(before..).unwrap_or_default();
         let status = if end == EndReason::Cancelled {

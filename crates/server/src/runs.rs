@@ -46,20 +46,22 @@ impl Runs {
             user: user.to_string(),
         })
     }
+
+    /// Cancels `token` once the server's stop has given running requests their grace.
+    pub fn cancel_on_stop(&self, token: CancellationToken) {
+        cancel_when(self.stopping.clone(), token);
+    }
 }
 
-impl Runs {
-    /// Cancels `token` once the server's stop has given running requests their grace; the
-    /// watch ends with the token (a run's end cancels its own).
-    pub fn cancel_on_stop(&self, token: CancellationToken) {
-        let stopping = self.stopping.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = stopping.cancelled() => token.cancel(),
-                _ = token.cancelled() => {}
-            }
-        });
-    }
+/// Cancels `token` when `trigger` is cancelled; the watch ends with the token (a run's end
+/// cancels its own).
+pub fn cancel_when(trigger: CancellationToken, token: CancellationToken) {
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = trigger.cancelled() => token.cancel(),
+            _ = token.cancelled() => {}
+        }
+    });
 }
 
 /// Replies being made in stored conversations: one at a time in each, stoppable by id.

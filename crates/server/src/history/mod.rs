@@ -190,14 +190,12 @@ impl History {
         let pattern = query.map(|q| format!("%{}%", like_escape(&q.to_lowercase())));
         let rows = sqlx::query(
             "SELECT id, owner, title, model, head, created_ms, updated_ms FROM conversations c \
-             WHERE owner = $1 AND ($2 IS NULL OR lower(title) LIKE $3 ESCAPE '\\' OR EXISTS \
+             WHERE owner = $1 AND ($2 IS NULL OR lower(title) LIKE $2 ESCAPE '\\' OR EXISTS \
              (SELECT 1 FROM messages m WHERE m.conversation_id = c.id \
-              AND lower(m.content) LIKE $4 ESCAPE '\\')) \
+              AND lower(m.content) LIKE $2 ESCAPE '\\')) \
              ORDER BY updated_ms DESC, id",
         )
         .bind(owner)
-        .bind(pattern.clone())
-        .bind(pattern.clone())
         .bind(pattern)
         .fetch_all(&self.pool)
         .await?;
