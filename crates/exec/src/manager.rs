@@ -94,8 +94,26 @@ pub struct SessionManager {
     backend: Arc<dyn Backend>,
     config: ExecConfig,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
-    /// Serialises creation so that the session cap holds under concurrent first uses.
-    creating: tokio::sync::Mutex<()>,
+    /// Sessions being started, each with a lock its starter holds until it is in `sessions`
+    /// (or failed): a second first use of the same id waits on it instead of starting another.
+    /// Sessions of different ids start at once (the backend's zygotes and pool make them in
+    /// parallel); the cap counts these as well as the live ones. Locked before `sessions`.
+    starting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+/// Takes a session id out of [`SessionManager::starting`] when its start ends in any way,
+/// a cancelled one included.
+struct Starting<'a> {
+    manager: &'a SessionManager,
+    id: &'a str,
+}
+
+impl Drop for Starting<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut starting) = self.manager.starting.lock() {
+            starting.remove(self.id);
+        }
+    }
 }
 
 impl SessionManager {
@@ -104,7 +122,7 @@ impl SessionManager {
             backend,
             config,
             sessions: Mutex::new(HashMap::new()),
-            creating: tokio::sync::Mutex::new(()),
+            starting: Mutex::new(HashMap::new()),
         })
     }
 
@@ -114,6 +132,11 @@ impl SessionManager {
 
     pub fn report(&self) -> SandboxReport {
         self.backend.report()
+    }
+
+    /// Sandboxes started ahead (`pool_size`) and waiting for a session.
+    pub fn pooled(&self) -> usize {
+        self.backend.pooled()
     }
 
     fn get(&self, id: &str) -> Option<Arc<Session>> {
@@ -127,16 +150,37 @@ impl SessionManager {
     /// Returns the session `id`, starting it if needed; the flag says whether it was created.
     async fn get_or_create(&self, id: &str) -> Result<(Arc<Session>, bool), ExecError> {
         validate_id(id)?;
-        if let Some(s) = self.get(id) {
-            return Ok((s, false));
-        }
-        let _guard = self.creating.lock().await;
-        if let Some(s) = self.get(id) {
-            return Ok((s, false));
-        }
-        if self.len() >= self.config.max_sessions {
-            return Err(ExecError::TooManySessions(self.config.max_sessions));
-        }
+        let (_starter, _started) = loop {
+            if let Some(s) = self.get(id) {
+                return Ok((s, false));
+            }
+            let other = {
+                let mut starting = self
+                    .starting
+                    .lock()
+                    .map_err(|_| ExecError::Protocol("session table poisoned".into()))?;
+                match starting.get(id) {
+                    Some(lock) => lock.clone(),
+                    None => {
+                        // Under `starting`'s lock: no other start can slip in between.
+                        if let Some(s) = self.get(id) {
+                            return Ok((s, false));
+                        }
+                        if self.len() + starting.len() >= self.config.max_sessions {
+                            return Err(ExecError::TooManySessions(self.config.max_sessions));
+                        }
+                        let lock = Arc::new(tokio::sync::Mutex::new(()));
+                        let held = lock.clone().try_lock_owned().map_err(|_| {
+                            ExecError::Protocol("a new start lock was already held".into())
+                        })?;
+                        starting.insert(id.to_string(), lock);
+                        break (held, Starting { manager: self, id });
+                    }
+                }
+            };
+            // Another request is starting this session: wait for it, then look again.
+            drop(other.lock().await);
+        };
         let kernel = self.backend.start(id).await?;
         let now = unix_now();
         let session = Arc::new(Session {
@@ -152,6 +196,7 @@ impl SessionManager {
             restarts_done: 0.into(),
             restart_requested: false.into(),
         });
+        // Into `sessions` before `_started` leaves `starting`, so it is never in neither.
         if let Ok(mut map) = self.sessions.lock() {
             map.insert(id.to_string(), session.clone());
         }

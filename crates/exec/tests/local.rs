@@ -251,6 +251,48 @@ async fn sessions_spread_over_several_zygotes() {
     m.shutdown().await;
 }
 
+/// Sessions start at once: concurrent first uses of one id make one session, of different
+/// ids as many as the cap allows and no more, and a start given up half way leaves nothing
+/// that blocks the id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_first_uses_start_one_session_each_within_the_cap() {
+    let m = manager(ExecConfig {
+        zygotes: 2,
+        pool_size: 0,
+        max_sessions: 3,
+        ..quick()
+    })
+    .await;
+    let code = "n = globals().get('n', 0) + 1\nprint(n)";
+    let same = futures::future::join_all((0..6).map(|_| m.execute("same", code))).await;
+    let same: Vec<_> = same.into_iter().map(Result::unwrap).collect();
+    assert_eq!(same.iter().filter(|r| r.new_session).count(), 1, "{same:?}");
+    let mut counts: Vec<String> = same.iter().map(|r| r.text()).collect();
+    counts.sort();
+    assert_eq!(counts, ["1\n", "2\n", "3\n", "4\n", "5\n", "6\n"]);
+
+    let ids: Vec<String> = (0..5).map(|i| format!("cap{i}")).collect();
+    let made = futures::future::join_all(ids.iter().map(|id| m.execute(id, "1"))).await;
+    let refused = made
+        .iter()
+        .filter(|r| matches!(r, Err(codeact_exec::ExecError::TooManySessions(3))))
+        .count();
+    assert_eq!((made.len() - refused, refused), (2, 3), "{made:?}");
+    assert_eq!(m.list().len(), 3);
+
+    for id in m.list().into_iter().map(|s| s.id) {
+        m.delete(&id).await.unwrap();
+    }
+    // Given up at once, then at some point during the start: the id starts afresh each time.
+    for wait_ms in [0, 5, 20] {
+        let _ = tokio::time::timeout(Duration::from_millis(wait_ms), m.create("given-up")).await;
+        let r = m.execute("given-up", "print('here')").await.unwrap();
+        assert_eq!(r.text(), "here\n", "{r:?}");
+        m.delete("given-up").await.unwrap();
+    }
+    m.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_round_trip_and_survive_a_restart() {
     let m = manager(quick()).await;
@@ -269,7 +311,7 @@ async fn files_round_trip_and_survive_a_restart() {
         (0..=255u8).collect::<Vec<_>>()
     );
     let names = m.list_files("f").await.unwrap();
-    assert_eq!(names, vec!["data/".to_string(), "out.bin".to_string()]);
+    assert_eq!(names, ["data/", "data/in.txt", "out.bin"]);
     assert!(m.read_file("f", "../etc/passwd").await.is_err());
     assert!(matches!(
         m.read_file("f", "missing").await,
