@@ -4,7 +4,8 @@
 //! once, each sending `turns` messages in turn under its own conversation id, each message
 //! answered by one code action, its execution and a reply. Reports turns per second, the
 //! latency of a turn (request to whole answer) minus the LLM's time, errors, and the memory of
-//! the server's whole process tree at its peak.
+//! the server's whole process tree at its peak. With `--warm`, the server first starts a
+//! sandbox ahead for each conversation (its pool), as one set up for a burst would.
 
 use std::fmt;
 use std::io::{BufRead, BufReader};
@@ -33,12 +34,36 @@ pub struct ServeBenchOptions {
     /// Zygotes of the server (its `exec.zygotes`; default: the cores).
     #[arg(long)]
     pub zygotes: Option<usize>,
+    /// Start a sandbox ahead for every conversation (the server's `exec.pool_size` = N) and
+    /// wait until they are all started before the conversations begin, as a server that
+    /// expects a burst would be set up. Without it the server keeps its default pool, so the
+    /// first turns also measure making sessions under the burst.
+    #[arg(long)]
+    pub warm: bool,
+    /// The scripted model's time for each reply, milliseconds: a model's latency, during
+    /// which the conversation waits and the server has no work. Subtracted from each turn's
+    /// latency (as the server's metrics measure it). 0: the next message follows at once,
+    /// which saturates the server.
+    #[arg(long, default_value_t = 0)]
+    pub llm_ms: u64,
+    /// Spread the conversations' first messages evenly over this many milliseconds instead
+    /// of sending all of them in the same instant (a burst). While the ramp is shorter than a
+    /// conversation (its turns times a message's model time), all of them are in flight at
+    /// once after it.
+    #[arg(long, default_value_t = 0)]
+    pub ramp_ms: u64,
 }
 
 /// One run: N conversations at once.
 #[derive(Debug, Clone, Serialize)]
 pub struct ServeRow {
     pub conversations: usize,
+    /// Sandboxes started ahead (`exec.pool_size`); `None`: the server's default.
+    pub pool: Option<usize>,
+    /// The first messages were spread over this many milliseconds (0: a burst).
+    pub ramp_ms: u64,
+    /// How long the server took to start the pool before the conversations began, seconds.
+    pub warm_up_s: Option<f64>,
     pub turns: usize,
     pub wall_s: f64,
     pub turns_per_s: f64,
@@ -88,7 +113,7 @@ impl Drop for Server {
 
 /// The script: each message is answered by code that computes from the message's number,
 /// then by a reply that quotes the output.
-fn script(turns: usize) -> String {
+fn script(turns: usize, llm_ms: u64) -> String {
     let mut replies = Vec::new();
     for k in 1..=turns {
         replies.push(format!(
@@ -96,7 +121,8 @@ fn script(turns: usize) -> String {
         ));
         replies.push("Done: {{last_message}}".to_string());
     }
-    json!({"first": "bench conversation", "replies": replies}).to_string() + "\n"
+    json!({"first": "bench conversation", "replies": replies, "delay_ms": llm_ms}).to_string()
+        + "\n"
 }
 
 fn start(
@@ -105,16 +131,19 @@ fn start(
     n: usize,
     turns: usize,
     zygotes: usize,
+    pool: Option<usize>,
+    llm_ms: u64,
 ) -> Result<(Server, String), BenchError> {
     let script_path = dir.join("script.jsonl");
-    std::fs::write(&script_path, script(turns))?;
+    std::fs::write(&script_path, script(turns, llm_ms))?;
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
         format!(
-            "[exec]\nmax_sessions = {}\nzygotes = {zygotes}\nidle_timeout_s = 3600\n\
+            "[exec]\nmax_sessions = {}\nzygotes = {zygotes}\nidle_timeout_s = 3600\n{}\
              [server]\nhistory = {:?}\n",
             n + 16,
+            pool.map_or(String::new(), |p| format!("pool_size = {p}\n")),
             dir.join("history.sqlite3").display().to_string()
         ),
     )?;
@@ -141,13 +170,16 @@ fn start(
     Ok((server, base))
 }
 
-/// One conversation: `turns` messages; the latency of each, or what went wrong.
+/// One conversation: `turns` messages, the first after `delay`; the latency of each, or what
+/// went wrong.
 async fn conversation(
     http: &reqwest::Client,
     base: &str,
     i: usize,
     turns: usize,
+    delay: Duration,
 ) -> Vec<Result<f64, String>> {
+    tokio::time::sleep(delay).await;
     let mut out = Vec::new();
     for k in 1..=turns {
         let text = if k == 1 {
@@ -195,21 +227,35 @@ async fn conversation(
     out
 }
 
-/// `codeact_llm_turn_seconds_sum` and `_count` from the server's metrics.
-async fn llm_time(http: &reqwest::Client, base: &str) -> (f64, f64) {
-    let Ok(r) = http.get(format!("{base}/metrics")).send().await else {
-        return (0.0, 0.0);
+/// The values of these metrics from the server's `/metrics` (0 for one it does not show).
+async fn metrics<const N: usize>(http: &reqwest::Client, base: &str, names: [&str; N]) -> [f64; N] {
+    let text = match http.get(format!("{base}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
     };
-    let text = r.text().await.unwrap_or_default();
-    let value = |name: &str| {
+    names.map(|name| {
         text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
             .unwrap_or(0.0)
-    };
-    (
-        value("codeact_llm_turn_seconds_sum"),
-        value("codeact_llm_turn_seconds_count"),
-    )
+    })
+}
+
+/// Waits until the server's pool holds `pool` sandboxes; how long that took, in seconds.
+async fn warm_up(http: &reqwest::Client, base: &str, pool: usize) -> Result<f64, BenchError> {
+    let t = Instant::now();
+    let limit = Duration::from_secs(600);
+    loop {
+        let [pooled] = metrics(http, base, ["codeact_sessions_pooled"]).await;
+        if pooled >= pool as f64 {
+            return Ok(t.elapsed().as_secs_f64());
+        }
+        if t.elapsed() > limit {
+            return Err(BenchError::msg(format!(
+                "the server started {pooled} of {pool} sandboxes ahead in {limit:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 async fn run_one(
@@ -222,17 +268,34 @@ async fn run_one(
     let zygotes = opts
         .zygotes
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |c| c.get()));
-    let (server, base) = start(binary, dir.path(), n, opts.turns, zygotes)?;
+    let pool = opts.warm.then_some(n);
+    let (server, base) = start(
+        binary,
+        dir.path(),
+        n,
+        opts.turns,
+        zygotes,
+        pool,
+        opts.llm_ms,
+    )?;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(n + 8)
         .timeout(Duration::from_secs(600))
         .build()
         .context("an HTTP client")?;
+    let warm_up_s = match pool {
+        Some(p) => {
+            progress(&format!("starting {p} sandboxes ahead"));
+            Some(warm_up(&http, &base, p).await?)
+        }
+        None => None,
+    };
     progress(&format!("{n} conversations × {} turns", opts.turns));
     let t = Instant::now();
     let results = join_all((0..n).map(|i| {
         let (http, base) = (&http, base.as_str());
-        async move { conversation(http, base, i, opts.turns).await }
+        let delay = Duration::from_millis(opts.ramp_ms * i as u64 / n as u64);
+        async move { conversation(http, base, i, opts.turns, delay).await }
     }))
     .await;
     let wall = t.elapsed().as_secs_f64();
@@ -245,7 +308,15 @@ async fn run_one(
         .collect();
     pids.push(pid);
     let server_memory = procfs::mem_of(&pids);
-    let (llm_s, llm_n) = llm_time(&http, &base).await;
+    let [llm_s, llm_n] = metrics(
+        &http,
+        &base,
+        [
+            "codeact_llm_turn_seconds_sum",
+            "codeact_llm_turn_seconds_count",
+        ],
+    )
+    .await;
     drop(server);
     // Each message is two model turns (the action, then the reply).
     let llm_ms_per_turn = if llm_n > 0.0 {
@@ -278,6 +349,9 @@ async fn run_one(
     }
     Ok(ServeRow {
         conversations: n,
+        pool,
+        ramp_ms: opts.ramp_ms,
+        warm_up_s,
         turns: all.len(),
         wall_s: wall,
         turns_per_s: all.len() as f64 / wall.max(1e-9),
@@ -309,6 +383,8 @@ impl fmt::Display for ServeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut t = table([
             "conversations",
+            "started ahead",
+            "first messages",
             "turns",
             "turns/s",
             "overhead p50 / p99 (ms)",
@@ -326,6 +402,15 @@ impl fmt::Display for ServeReport {
         for r in &self.rows {
             t.add_row([
                 r.conversations.to_string(),
+                match (r.pool, r.warm_up_s) {
+                    (Some(p), Some(s)) => format!("{p} (in {s:.1} s)"),
+                    _ => "default pool".to_string(),
+                },
+                if r.ramp_ms == 0 {
+                    "at once".to_string()
+                } else {
+                    format!("over {:.1} s", r.ramp_ms as f64 / 1000.0)
+                },
                 r.turns.to_string(),
                 format!("{:.1}", r.turns_per_s),
                 ms(&r.overhead_ms),
@@ -358,7 +443,7 @@ mod tests {
 
     #[test]
     fn the_script_answers_each_message_with_one_action_and_a_reply() {
-        let s: Value = serde_json::from_str(script(2).trim()).unwrap_or(Value::Null);
+        let s: Value = serde_json::from_str(script(2, 0).trim()).unwrap_or(Value::Null);
         let replies = s["replies"].as_array().map_or(0, Vec::len);
         assert_eq!(replies, 4);
         assert!(s["replies"][2]

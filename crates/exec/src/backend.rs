@@ -30,7 +30,8 @@ pub trait Kernel: Send + Sync {
     async fn write_file(&self, path: &str, data: &[u8]) -> Result<(), ExecError>;
     /// Reads a file under the session's working directory.
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, ExecError>;
-    /// Lists the entries of the session's working directory (names; directories end with `/`).
+    /// Lists every entry under the session's working directory: relative paths, depth first
+    /// and sorted by name, folders ending with `/`, links not followed, at most 10,000.
     async fn list_files(&self) -> Result<Vec<String>, ExecError>;
 }
 
@@ -45,4 +46,8 @@ pub trait Backend: Send + Sync {
     async fn start(&self, id: &str) -> Result<Box<dyn Kernel>, ExecError>;
     /// Releases what the backend holds beyond its sessions (pre-started sandboxes).
     async fn shutdown(&self) {}
+    /// Sandboxes started ahead and waiting for a session (the local backend's pool).
+    fn pooled(&self) -> usize {
+        0
+    }
 }

@@ -83,7 +83,8 @@ pub struct ExecConfig {
     /// Python code run once in the zygote, before sessions fork (tool definitions).
     pub preload: Option<String>,
     /// Sandboxes kept started and unused, so that a new session starts without waiting.
-    /// Each is handed to exactly one session and never reused.
+    /// Each is handed to exactly one session and never reused; the pool refills while the
+    /// backend is idle (local backend).
     pub pool_size: usize,
     /// Zygotes sessions are forked from (at least 1). Each makes one session at a time, so
     /// more of them make sessions at once on more cores, at the cost of each one's memory

@@ -15,7 +15,8 @@
 //! The reply is `replies[n]`, where n counts the assistant messages after that first message
 //! (the last reply again once they run out); `reply` is one reply for every turn. In a reply,
 //! `{{last_message}}` stands for the content of the request's last message, so a script can
-//! answer with what the previous action printed.
+//! answer with what the previous action printed. `delay_ms` makes a rule's replies wait that
+//! long before they stream, as a model's latency would (load runs); it costs no CPU.
 
 use std::path::Path;
 
@@ -41,6 +42,9 @@ struct Rule {
     replies: Vec<String>,
     #[serde(default)]
     reply: Option<String>,
+    /// Milliseconds each reply waits before it streams.
+    #[serde(default)]
+    delay_ms: u64,
 }
 
 /// The replaying model; see the module documentation for the file format.
@@ -94,6 +98,11 @@ impl ScriptBackend {
 
     /// The reply to `messages`, or `None` when no rule matches.
     pub fn reply_to(&self, messages: &[Message]) -> Option<String> {
+        self.answer(messages).map(|(text, _)| text)
+    }
+
+    /// The reply to `messages` and its rule's delay.
+    fn answer(&self, messages: &[Message]) -> Option<(String, std::time::Duration)> {
         let system = messages
             .iter()
             .find(|m| m.role == Role::System)
@@ -116,7 +125,8 @@ impl ScriptBackend {
             Some(r) => r,
             None => rule.replies.get(turn).or(rule.replies.last())?,
         };
-        Some(text.replace(LAST_MESSAGE, last))
+        let delay = std::time::Duration::from_millis(rule.delay_ms);
+        Some((text.replace(LAST_MESSAGE, last), delay))
     }
 }
 
@@ -127,9 +137,12 @@ impl LlmBackend for ScriptBackend {
     }
 
     async fn stream(&self, request: CompletionRequest) -> Result<BoxChunkStream, LlmError> {
-        let text = self.reply_to(&request.messages).ok_or_else(|| {
+        let (text, delay) = self.answer(&request.messages).ok_or_else(|| {
             LlmError::Rejected("the script has no rule for this conversation".into())
         })?;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let usage = Usage {
             prompt_tokens: 0,
             completion_tokens: 0,
@@ -177,6 +190,23 @@ mod tests {
         ];
         assert_eq!(s.reply_to(&other).as_deref(), Some("pong"));
         assert_eq!(s.reply_to(&[Message::user("nothing")]), None);
+    }
+
+    #[tokio::test]
+    async fn a_rules_delay_holds_its_reply_back() {
+        let s = script(r#"{"reply": "late", "delay_ms": 200}"#);
+        let t = std::time::Instant::now();
+        let request = CompletionRequest {
+            messages: vec![Message::user("hi")],
+            ..CompletionRequest::default()
+        };
+        let mut stream = s.stream(request).await.unwrap();
+        // A lower bound only: a sleep never ends early, however busy the machine.
+        assert!(t.elapsed() >= std::time::Duration::from_millis(200));
+        match futures::StreamExt::next(&mut stream).await {
+            Some(Ok(Chunk::Delta(text))) => assert_eq!(text, "late"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Prometheus metrics, served at `GET /metrics` in the text exposition format: HTTP requests
-//! by route and status, live sessions, cell executions by outcome, the agent's model turns
+//! by route and status, live and pre-started sessions, cell executions by outcome, the agent's model turns
 //! (how long the LLM took for each, and the tokens it read and wrote) and its errors.
 
 use std::time::Instant;
@@ -44,6 +44,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     sessions: Gauge,
+    pooled: Gauge,
     executions: Family<ExecutionLabels, Counter>,
     llm_seconds: Histogram,
     llm_tokens: Family<TokenLabels, Counter>,
@@ -61,6 +62,12 @@ impl Default for Metrics {
         );
         let sessions = Gauge::default();
         registry.register("sessions_active", "Live Python sessions", sessions.clone());
+        let pooled = Gauge::default();
+        registry.register(
+            "sessions_pooled",
+            "Sandboxes started ahead (the engine's pool_size), waiting for a session",
+            pooled.clone(),
+        );
         let executions = Family::<ExecutionLabels, Counter>::default();
         registry.register(
             "executions",
@@ -90,6 +97,7 @@ impl Default for Metrics {
             registry,
             requests,
             sessions,
+            pooled,
             executions,
             llm_seconds,
             llm_tokens,
@@ -165,6 +173,8 @@ pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Respo
 pub async fn serve(State(s): State<AppState>) -> Response {
     let live = i64::try_from(s.sessions.list().len()).unwrap_or(i64::MAX);
     s.metrics.sessions.set(live);
+    let pooled = i64::try_from(s.sessions.pooled()).unwrap_or(i64::MAX);
+    s.metrics.pooled.set(pooled);
     let mut text = String::new();
     if encode(&mut text, &s.metrics.registry).is_err() {
         text.clear();

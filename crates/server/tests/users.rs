@@ -240,6 +240,11 @@ async fn each_user_reaches_only_their_own_sessions() {
     ] {
         assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
     }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("codeact_sessions_pooled ")),
+        "{text}"
+    );
     srv.stop().await;
 }
 

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -143,8 +143,32 @@ pub(crate) struct Sandbox {
     pub _net: Option<super::network::Slirp>,
 }
 
+/// When the backend last had work: a session asked for, a cell started or ended.
+#[derive(Debug)]
+pub(crate) struct Activity(Mutex<Instant>);
+
+impl Default for Activity {
+    fn default() -> Self {
+        Self(Mutex::new(Instant::now()))
+    }
+}
+
+impl Activity {
+    pub fn touch(&self) {
+        if let Ok(mut t) = self.0.lock() {
+            *t = Instant::now();
+        }
+    }
+
+    /// How long since the last touch.
+    pub fn idle(&self) -> std::time::Duration {
+        self.0.lock().map(|t| t.elapsed()).unwrap_or_default()
+    }
+}
+
 pub(crate) struct LocalKernel {
     pub zygote: Arc<Zygote>,
+    pub activity: Arc<Activity>,
     pub sandbox: Arc<Sandbox>,
     pub conn: Mutex<Option<Arc<Conn>>>,
     pub cgroup: Option<Arc<Cgroup>>,
@@ -242,9 +266,8 @@ impl LocalKernel {
     }
 }
 
-#[async_trait]
-impl Kernel for LocalKernel {
-    async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
+impl LocalKernel {
+    async fn execute_cell(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
         let conn = self.conn()?;
         let mut cells = conn.cells.lock().await;
         // Frames of an abandoned earlier cell carry its number and are skipped.
@@ -275,6 +298,16 @@ impl Kernel for LocalKernel {
                 }
             }
         }
+    }
+}
+
+#[async_trait]
+impl Kernel for LocalKernel {
+    async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
+        self.activity.touch();
+        let result = self.execute_cell(code, sink).await;
+        self.activity.touch();
+        result
     }
 
     async fn interrupt(&self) -> Result<(), ExecError> {

@@ -55,6 +55,8 @@ struct Inner {
     /// Started, never used sessions waiting for an id.
     pool: Mutex<std::collections::VecDeque<LocalKernel>>,
     refill: Arc<tokio::sync::Notify>,
+    /// When a session was last asked for or ran a cell; the pool refills once that pauses.
+    activity: Arc<kernel::Activity>,
     /// Set by `shutdown`: no more sandboxes are pre-started.
     closed: std::sync::atomic::AtomicBool,
     /// Sessions are made by each in turn; a session keeps to the one that made it.
@@ -191,6 +193,7 @@ impl Inner {
             ])),
             pool: Mutex::new(std::collections::VecDeque::new()),
             refill: Arc::new(tokio::sync::Notify::new()),
+            activity: Arc::default(),
             closed: std::sync::atomic::AtomicBool::new(false),
             config,
             cgroups,
@@ -234,6 +237,7 @@ impl Inner {
         let result = self.build_sandbox(uid.map(|(_, u)| u));
         match result {
             Ok((zygote, sandbox, cgroup)) => Ok(LocalKernel {
+                activity: self.activity.clone(),
                 zygote,
                 sandbox: Arc::new(sandbox),
                 conn: Mutex::new(None),
@@ -373,7 +377,12 @@ impl Backend for LocalBackend {
         }
     }
 
+    fn pooled(&self) -> usize {
+        self.inner.pool.lock().map(|p| p.len()).unwrap_or(0)
+    }
+
     async fn start(&self, _id: &str) -> Result<Box<dyn Kernel>, ExecError> {
+        self.inner.activity.touch();
         let pooled = self.inner.pool.lock().ok().and_then(|mut p| p.pop_front());
         self.inner.refill.notify_one();
         match pooled {
@@ -400,8 +409,15 @@ impl Inner {
     }
 }
 
-/// Keeps the pool full, one sandbox at a time so that refilling never hogs the CPUs. Holds
-/// the backend only while working, so that dropping the backend ends it.
+/// How long the backend must have been idle (no session asked for, no cell run) before the
+/// pool refills. Making a sandbox takes a core for tens of milliseconds; under load that
+/// core belongs to the cells being run, and sessions asked for meanwhile start fresh, as
+/// without a pool.
+const REFILL_QUIET: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Keeps the pool full, one sandbox at a time so that refilling never hogs the CPUs, and only
+/// while the backend is idle ([`REFILL_QUIET`]). Holds the backend only while working, so
+/// that dropping the backend ends it.
 async fn refill_pool(weak: std::sync::Weak<Inner>) {
     loop {
         let Some(inner) = weak.upgrade() else { return };
@@ -415,6 +431,12 @@ async fn refill_pool(weak: std::sync::Weak<Inner>) {
             // Wake on demand, and now and then to notice that the backend is gone.
             let wait = std::time::Duration::from_secs(5);
             let _ = tokio::time::timeout(wait, notify.notified()).await;
+            continue;
+        }
+        let idle = inner.activity.idle();
+        if idle < REFILL_QUIET {
+            drop(inner);
+            tokio::time::sleep(REFILL_QUIET - idle).await;
             continue;
         }
         match inner.clone().start_fresh().await {
