@@ -156,6 +156,11 @@ impl Agent {
         Runner::new(&self.inner, &mut state, &tx, &cancel)
             .ensure_ready(mode)
             .await?;
+        // Getting ready found no session and noted for the model that the state is gone; the
+        // replay below brings it back, so the note would tell the model something false.
+        if state.pending_note.as_deref() == Some(crate::prompt::SESSION_RESET) {
+            state.pending_note = None;
+        }
         let mut failed = 0;
         for cell in cells {
             let r = exec.execute(&sid, cell).await?;

@@ -218,6 +218,42 @@ async fn conversations_are_saved_and_resumed_without_python_state() -> anyhow::R
     Ok(())
 }
 
+/// A resumed conversation whose code is replayed into a fresh session has its state back: the
+/// model is not told that it is gone, and the next action uses it.
+#[tokio::test]
+async fn a_rebuilt_session_has_its_state_and_no_reset_note() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let llm = ScriptedLlm::replies(&["<execute>print(secret * 6)", "It is 42."]);
+    let mut conv = Conversation::new("scripted", Mode::Chat, None);
+    conv.messages = vec![
+        codeact_protocol::Message::user("remember 7"),
+        codeact_protocol::Message::assistant("<execute>secret = 7</execute>"),
+        codeact_protocol::Message::user("[Execution complete. No output.]"),
+        codeact_protocol::Message::assistant("Stored."),
+    ];
+    let agent = Agent::resume(llm.clone(), manager().await?, config(&dir), conv);
+    let failed = agent
+        .rebuild_session(&["secret = 7".to_string(), "1 / 0".to_string()])
+        .await?;
+    assert_eq!(failed, 1);
+    let out = agent.send("times six?").finish().await;
+    assert_eq!(out.end, EndReason::Reply, "{:?}", out.events);
+    assert!(
+        !out.events.contains(&AgentEvent::Feedback {
+            text: SESSION_RESET.into()
+        }),
+        "{:?}",
+        out.events
+    );
+    assert_eq!(llm.last_message(0), "times six?");
+    assert!(
+        llm.last_message(1).contains("42"),
+        "{}",
+        llm.last_message(1)
+    );
+    Ok(())
+}
+
 /// A conversation rebuilt without its system prompt (the server's history, when a first reply
 /// was cut off by a crash, keeps only its messages) gets it back in front on the next run.
 #[tokio::test]

@@ -97,6 +97,49 @@ fn the_embedded_model_answers_through_the_server() {
     };
     assert!(tokens("prompt") > 100, "{metrics}");
     assert!(tokens("completion") > 5, "{metrics}");
+
+    // The same question as a stored conversation: streamed, run, and kept.
+    let http = reqwest::blocking::Client::new();
+    let conv: Value = http
+        .post(format!("{base}/v1/conversations"))
+        .json(&serde_json::json!({}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = conv["id"].as_str().unwrap();
+    let sse = http
+        .post(format!("{base}/v1/conversations/{id}/messages"))
+        .json(&serde_json::json!({"content": "What is 2**100? Compute it with Python."}))
+        .timeout(std::time::Duration::from_secs(600))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let events: Vec<Value> = sse
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    let done = events.last().unwrap();
+    assert_eq!(done["type"], "done", "{sse}");
+    assert_eq!(done["message"]["status"], "done", "{sse}");
+    let steps = done["message"]["steps"].as_array().unwrap();
+    let ran = steps.iter().any(|e| {
+        e["type"] == "observation"
+            && e["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("1267650600228229401496703205376"))
+    });
+    assert!(ran, "the code ran and printed 2**100: {sse}");
+    let stored: Value = http
+        .get(format!("{base}/v1/conversations/{id}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(stored["messages"].as_array().unwrap().len(), 2, "{stored}");
+    assert_eq!(stored["messages"][1], done["message"], "stored as streamed");
 }
 
 #[test]
