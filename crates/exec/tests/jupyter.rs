@@ -409,9 +409,8 @@ async fn cells_outputs_and_files_body(gw: &Gateway) {
         b""
     );
     let files = m.list_files("s1").await.expect("list");
-    for name in ["data/", "hello.txt", "empty.txt"] {
-        assert!(files.contains(&name.to_string()), "{name} not in {files:?}");
-    }
+    // Every entry, nested ones too, in the local backend's order.
+    assert_eq!(files, ["data/", "data/blob.bin", "empty.txt", "hello.txt"]);
     assert!(
         !files.iter().any(|f| f.contains("codeact-part")),
         "{files:?}"

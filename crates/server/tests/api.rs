@@ -401,7 +401,11 @@ async fn files_round_trip_and_traversal_is_refused() {
     assert!(r.raw == blob, "downloaded bytes differ");
     let r = srv.get(&format!("/v1/sessions/{id}/files")).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["files"], json!(["data.bin", "sub/"]), "{r:?}");
+    assert_eq!(
+        r.body["files"],
+        json!(["data.bin", "sub/", "sub/dir/", "sub/dir/note.txt"]),
+        "{r:?}"
+    );
     // Code sees uploads in its working directory, and downloads see what code writes.
     let r = srv
         .exec(&id, "import os\nprint(os.getcwd(), open('sub/dir/note.txt').read(), len(open('data.bin','rb').read()))\nopen('out.csv','w').write('a,b\\n1,2\\n')")

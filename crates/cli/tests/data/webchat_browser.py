@@ -1,6 +1,6 @@
 """Drives the web chat of `codeact serve --agent` in headless Chromium (Debian's, through
 Playwright): a plot request shows the code, its output and the figure; an uploaded CSV is read
-by the code; a reload still shows the conversation. Usage: webchat_browser.py BASE_URL CSV PNG
+by the code, and a file it writes in a folder downloads; a reload still shows the conversation. Usage: webchat_browser.py BASE_URL CSV PNG
 (the screenshot is written to PNG). Prints one line per check; exits non-zero on a failure."""
 
 import sys
@@ -37,6 +37,13 @@ with sync_playwright() as p:
     expect(page.locator(".msg.assistant").last).to_contain_text("total 6", timeout=60_000)
     expect(page.locator("#send")).to_be_visible(timeout=60_000)
     print("upload: the code read the CSV")
+    link = page.locator('#files a[data-file="out/summary.txt"]')
+    expect(link).to_be_visible(timeout=30_000)
+    with page.expect_download() as download:
+        link.click()
+    with open(download.value.path()) as f:
+        assert f.read() == "total 6\n", "the downloaded file differs"
+    print("download: a file the code wrote in a folder is listed and downloads")
     page.screenshot(path=screenshot, full_page=False)
 
     page.reload()

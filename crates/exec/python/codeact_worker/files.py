@@ -35,12 +35,35 @@ def read_file(path, limit):
     return messages.file_data(base64.b64encode(data).decode())
 
 
+# A listing is for people and clients to pick files from; a session that unpacked a whole
+# dataset or environment gets the first entries, not a reply too big to send.
+MAX_LISTED = 10_000
+
+
+def listing_key(path):
+    """Sorts a listing depth first: a folder's entries follow it, before its next sibling."""
+    return path.rstrip("/").split("/")
+
+
 def list_files():
-    """The entries of the working directory, sorted; directories end with '/'."""
+    """Every entry under the working directory as a relative path, depth first and sorted by
+    name; folders end with '/'. Symbolic links are listed as what they are, never followed.
+    At most MAX_LISTED entries; a folder the session cannot read is listed but not entered."""
     names = []
-    for e in sorted(os.scandir("."), key=lambda e: e.name):
-        names.append(e.name + ("/" if e.is_dir(follow_symlinks=False) else ""))
-    return messages.file_list(names)
+    folders = [""]
+    while folders and len(names) < MAX_LISTED:
+        folder = folders.pop()
+        try:
+            entries = list(os.scandir(folder or "."))
+        except OSError:
+            continue
+        for e in entries[: MAX_LISTED - len(names)]:
+            if e.is_dir(follow_symlinks=False):
+                names.append(folder + e.name + "/")
+                folders.append(folder + e.name + "/")
+            else:
+                names.append(folder + e.name)
+    return messages.file_list(sorted(names, key=listing_key))
 
 
 def file_op(msg):

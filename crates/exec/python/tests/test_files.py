@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from codeact_worker import files
 from codeact_worker.files import file_op
 
 
@@ -34,7 +35,25 @@ def test_written_files_read_back_and_are_listed(in_tmp):
     reply = read("data/in.bin")
     assert reply["type"] == "file_data"
     assert base64.b64decode(reply["data"]) == bytes(range(256))
-    assert file_op({"op": "list_files"}) == {"type": "file_list", "names": ["a.txt", "data/"]}
+    assert file_op({"op": "list_files"}) == {"type": "file_list", "names": ["a.txt", "data/", "data/in.bin"]}
+
+
+def test_the_listing_goes_into_folders_depth_first(in_tmp):
+    for path in ["b/c/deep.txt", "b.txt", "a", "b/z", "b/a.csv"]:
+        write(path, b"x")
+    (in_tmp / "empty").mkdir()
+    names = file_op({"op": "list_files"})["names"]
+    assert names == ["a", "b/", "b/a.csv", "b/c/", "b/c/deep.txt", "b/z", "b.txt", "empty/"]
+
+
+def test_a_huge_tree_is_listed_up_to_the_cap(in_tmp, monkeypatch):
+    monkeypatch.setattr(files, "MAX_LISTED", 25)
+    for i in range(10):
+        for j in range(5):
+            write(f"d{i}/f{j}", b"")
+    names = file_op({"op": "list_files"})["names"]
+    assert len(names) == 25
+    assert names == sorted(names, key=files.listing_key)
 
 
 def test_writing_again_replaces_the_content():
@@ -69,8 +88,9 @@ def test_symlinks_are_never_followed(in_tmp):
     assert read("link")["kind"] == "bad_request"
     assert write("link", b"overwritten")["kind"] == "bad_request"
     assert target.read_text() == "secret"
-    # Listed as what it is, not as a directory.
-    assert file_op({"op": "list_files"})["names"] == ["link"]
+    # Listed as what it is, not as a directory, and a link to a folder is not entered.
+    os.symlink(in_tmp.parent, in_tmp / "up")
+    assert file_op({"op": "list_files"})["names"] == ["link", "up"]
 
 
 def test_bad_base64_is_a_bad_request():

@@ -62,8 +62,10 @@ fn read_chunk_expr(path: &str, offset: usize, len: usize) -> String {
     )
 }
 
-/// An expression giving the working directory's entries as base64 of a JSON list.
-const LIST_EXPR: &str = "__import__('base64').b64encode(__import__('json').dumps(sorted(e.name + ('/' if e.is_dir() else '') for e in __import__('os').scandir('.'))).encode()).decode()";
+/// An expression giving every entry under the working directory as base64 of a JSON list, in
+/// the local worker's form (`codeact_worker.files.list_files`): relative paths, folders ending
+/// with '/', depth first by name, links never followed, at most 10,000 entries.
+const LIST_EXPR: &str = "(lambda os: __import__('base64').b64encode(__import__('json').dumps(sorted(__import__('itertools').islice((os.path.join(d, n)[2:] + ('/' if n in ds and not os.path.islink(os.path.join(d, n)) else '') for d, ds, fs in os.walk('.') for n in ds + fs), 10000), key=lambda p: p.rstrip('/').split('/'))).encode()).decode())(__import__('os'))";
 
 /// The error a failed snippet stands for, from Python's exception name.
 fn file_error(path: &str, ename: &str, evalue: &str) -> ExecError {
