@@ -276,8 +276,11 @@ async fn a_conversation_is_streamed_stored_searched_renamed_and_deleted() {
         (404, Some("not_found"))
     );
     assert!(list("").await.is_empty());
-    // Its session went with it.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Its session went with it (the pool's sandboxes are no sessions).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !app.sessions.list().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(app.sessions.list().is_empty(), "{:?}", app.sessions.list());
     app.sessions.shutdown().await;
 }
