@@ -15,6 +15,7 @@ pub mod history;
 mod metrics;
 mod routes;
 mod runs;
+mod section;
 mod webchat;
 
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use codeact_exec::SessionManager;
 pub use agents::{AgentService, Kept, OPEN_WEBUI_CHAT_ID};
 pub use auth::ApiKeys;
 pub use error::ApiError;
+pub use section::{ServerSection, ServerSettings};
 
 /// Limits of the HTTP layer.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //! (every field optional, unknown keys rejected), then the environment, then the command-line
 //! flags are written over one [`Layers`] value, which [`Config::resolve`] turns into validated
 //! settings with the built-in defaults filled in. The sections of `[exec]`, `[jupyter]`,
-//! `[llm]` and `[agent]` are their libraries' (shape, and resolution into their configs);
-//! the file's top level and `[server]` are here.
+//! `[llm]`, `[agent]` and `[server]` are their libraries' (shape, and resolution into their
+//! configs); the file's top level is here.
 
 mod flags;
 
@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use codeact_agent::{AgentConfig, AgentSection};
 use codeact_exec::jupyter::JupyterConfig;
-use codeact_exec::sections::{positive_secs as secs, BackendKind, ExecSection, JupyterSection};
+use codeact_exec::sections::{BackendKind, ExecSection, JupyterSection};
 use codeact_exec::{ExecConfig, NetworkMode, SandboxMode, SandboxPolicy};
 use codeact_llm::settings::LlmSection;
 use codeact_llm::LlmSettings;
+use codeact_server::ServerSection;
 use serde::Deserialize;
 
 pub use flags::{AgentArgs, EngineArgs, Overrides, WithBackends};
@@ -36,24 +37,6 @@ pub struct Layers {
     pub llm: LlmSection,
     #[serde(default)]
     pub agent: AgentSection,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSection {
-    pub host: Option<String>,
-    /// API keys, user name → key (`CODEACT_API_KEYS=user:key,user:key` adds to them).
-    #[serde(default)]
-    pub api_keys: std::collections::BTreeMap<String, String>,
-    pub port: Option<u16>,
-    pub max_body_bytes: Option<usize>,
-    /// Most runs (cells, agent requests) one API-key user may have at once; 0: no cap.
-    pub max_runs_per_user: Option<usize>,
-    /// Seconds running requests may go on after a stop signal.
-    pub shutdown_grace_s: Option<f64>,
-    /// Where the agent's conversations are kept: a SQLite file (path or `sqlite://PATH`) or
-    /// `postgres://…` (default: `<data dir>/codeact/history.sqlite3`).
-    pub history: Option<String>,
 }
 
 /// Every setting, resolved and validated.
@@ -93,19 +76,7 @@ impl Layers {
     /// The settings only the environment sets (the others arrive with their flags).
     pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<()> {
         self.exec.apply_env(&var)?;
-        if let Some(text) = var("CODEACT_API_KEYS") {
-            for pair in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-                let (user, key) = pair
-                    .split_once(':')
-                    .ok_or_else(|| anyhow::anyhow!("CODEACT_API_KEYS: {pair:?} is not user:key"))?;
-                self.server
-                    .api_keys
-                    .insert(user.trim().to_string(), key.trim().to_string());
-            }
-        }
-        if let Some(h) = var("CODEACT_HISTORY") {
-            self.server.history = Some(h);
-        }
+        self.server.apply_env(&var).map_err(anyhow::Error::msg)?;
         let token = var("CODEACT_JUPYTER_TOKEN");
         self.jupyter.token = token.or(self.jupyter.token.take());
         Ok(())
@@ -131,24 +102,15 @@ impl Config {
             exec.sandbox.network == NetworkMode::Egress || exec.sandbox.mode == SandboxMode::None;
         let (temperature, max_tokens) = (l.llm.temperature, l.llm.max_tokens);
         let conversations_dir = l.agent.conversations_dir();
+        let server = l.server.resolve().map_err(anyhow::Error::msg)?;
         Ok(Self {
             exec,
             backend,
             jupyter: l.jupyter.resolve(),
-            host: l.server.host.unwrap_or_else(|| "127.0.0.1".into()),
-            port: l.server.port.unwrap_or(8000),
-            history: l.server.history.clone(),
-            server: {
-                let d = codeact_server::ServerConfig::default();
-                codeact_server::ServerConfig {
-                    max_body_bytes: l.server.max_body_bytes.unwrap_or(d.max_body_bytes),
-                    api_keys: codeact_server::ApiKeys::new(l.server.api_keys.clone()).map_err(
-                        |e| anyhow::anyhow!("[server] api_keys / CODEACT_API_KEYS: {e}"),
-                    )?,
-                    max_runs_per_user: l.server.max_runs_per_user.unwrap_or(d.max_runs_per_user),
-                    shutdown_grace: secs(l.server.shutdown_grace_s, d.shutdown_grace)?,
-                }
-            },
+            host: server.host,
+            port: server.port,
+            history: server.history,
+            server: server.http,
             llm: l.llm.resolve(),
             agent: l.agent.resolve(network, temperature, max_tokens),
             conversations_dir,
