@@ -22,7 +22,7 @@ use codeact_protocol::history::{
     CreateConversation, MessageStatus, Regenerate, ReplayReport, SendMessage, StoredMessage,
     UpdateConversation,
 };
-use codeact_protocol::{AgentEvent, EndReason, ErrorCode, Message};
+use codeact_protocol::{AgentEvent, EndReason, ErrorCode, Message, Role};
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -389,7 +389,13 @@ async fn reply(
                 Err(e) => tracing::warn!("{}", e.message),
             }
         }
-        let before = agent.conversation().await.messages.len();
+        let (before, had_system) = {
+            let c = agent.conversation().await;
+            (
+                c.messages.len(),
+                c.messages.first().is_some_and(|m| m.role == Role::System),
+            )
+        };
         let mut run = agent.send(user.content.clone());
         runs.cancel_on_stop(run.cancel_token());
         crate::runs::cancel_when(guard.stop.clone(), run.cancel_token());
@@ -418,7 +424,12 @@ async fn reply(
         }
         drop(run);
         let transcript = agent.conversation().await.messages;
-        let added = transcript.get(before..).unwrap_or_default();
+        // A system prompt the run put in front (a branch rebuilt from a reply that a crash cut
+        // off has none) is not this reply's: the branch gets it again whenever it is rebuilt,
+        // and without this the reply would also keep a copy of the message before it.
+        let front =
+            usize::from(!had_system && transcript.first().is_some_and(|m| m.role == Role::System));
+        let added = transcript.get(before + front..).unwrap_or_default();
         let status = if end == EndReason::Cancelled {
             MessageStatus::Stopped
         } else {

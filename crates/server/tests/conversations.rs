@@ -34,7 +34,9 @@ fn model() -> Arc<ScriptedLlm> {
     Arc::new(ScriptedLlm::responding(|req| {
         let last = req.messages.last().map(|m| m.content.trim().to_string());
         let last = last.unwrap_or_default();
-        Step::Reply(if let Some(n) = last.strip_prefix("compute ") {
+        // A note of the loop's may come before the user's words.
+        let asked = last.lines().last().unwrap_or("");
+        Step::Reply(if let Some(n) = asked.strip_prefix("compute ") {
             format!(
                 "Computing.\n<execute>\nseen = globals().get('seen', []) + [{n}]\nprint('seen', seen)\n</execute>"
             )
@@ -49,27 +51,34 @@ fn model() -> Arc<ScriptedLlm> {
 struct App {
     router: Router,
     sessions: Arc<SessionManager>,
+    llm: Arc<ScriptedLlm>,
     _dir: tempfile::TempDir,
 }
 
 impl App {
     async fn new(keys: &[(&str, &str)], history: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.sqlite3");
+        let mut app = Self::open(keys, history.then_some(path.as_path())).await;
+        app._dir = dir;
+        app
+    }
+
+    /// A server over the history file `history` (none: a server that keeps no history).
+    async fn open(keys: &[(&str, &str)], history: Option<&std::path::Path>) -> Self {
         let cfg = quick_config();
         let backend = LocalBackend::new(&cfg).await.expect("local backend");
         let sessions = SessionManager::new(Arc::new(backend), cfg);
-        let dir = tempfile::tempdir().unwrap();
+        let llm = model();
         let mut service = AgentService::new(
-            model(),
+            llm.clone(),
             sessions.clone(),
             AgentConfig::default(),
             "codeact",
             "x-conversation-id",
         );
-        if history {
-            let store = History::open_sqlite(&dir.path().join("history.sqlite3"))
-                .await
-                .unwrap();
-            service = service.with_history(store);
+        if let Some(path) = history {
+            service = service.with_history(History::open_sqlite(path).await.unwrap());
         }
         let config = ServerConfig {
             api_keys: ApiKeys::new(keys.iter().map(|(u, k)| (u.to_string(), k.to_string())))
@@ -80,7 +89,8 @@ impl App {
         Self {
             router,
             sessions,
-            _dir: dir,
+            llm,
+            _dir: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -372,6 +382,77 @@ async fn edits_and_regenerations_branch_with_their_own_state() {
     assert_eq!(status, 200, "{body}");
     let report: ReplayReport = serde_json::from_value(body).unwrap();
     assert_eq!((report.actions, report.failed), (3, 0));
+    app.sessions.shutdown().await;
+}
+
+/// A branch whose first reply a crash cut off (stored without its transcript) is rebuilt,
+/// after the next reply and a restart, with one system prompt and each message once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_cut_off_by_a_crash_leaves_a_clean_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite3");
+    let store = History::open_sqlite(&path).await.unwrap();
+    let conv = store.create("", "", "scripted").await.unwrap();
+    let asked = store
+        .add_message(
+            &conv.id,
+            None,
+            Author::User,
+            "compute 1",
+            MessageStatus::Done,
+        )
+        .await
+        .unwrap();
+    let cut = store
+        .add_message(
+            &conv.id,
+            Some(&asked.id),
+            Author::Assistant,
+            "",
+            MessageStatus::Running,
+        )
+        .await
+        .unwrap();
+    store
+        .finish_message(&cut.id, "", MessageStatus::Interrupted, &[])
+        .await
+        .unwrap();
+    drop(store);
+
+    let app = App::open(&[], Some(&path)).await;
+    let second = app.send(&conv.id, "compute 2").await;
+    assert_eq!(observed(&reply(&second).steps), ["seen [2]\n"]);
+    app.sessions.shutdown().await;
+    drop(app);
+
+    // After a restart the branch is rebuilt from what was stored.
+    let app = App::open(&[], Some(&path)).await;
+    app.send(&conv.id, "compute 3").await;
+    let request = &app.llm.requests()[0];
+    let count = |text: &str| {
+        request
+            .messages
+            .iter()
+            .filter(|m| m.content.lines().last() == Some(text))
+            .count()
+    };
+    let systems = request
+        .messages
+        .iter()
+        .filter(|m| m.role == codeact_protocol::Role::System)
+        .count();
+    assert_eq!(
+        (
+            systems,
+            count("compute 1"),
+            count("compute 2"),
+            count("compute 3")
+        ),
+        (1, 1, 1, 1),
+        "{:#?}",
+        request.messages
+    );
+    assert_eq!(request.messages[0].role, codeact_protocol::Role::System);
     app.sessions.shutdown().await;
 }
 
