@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use codeact_exec::SessionManager;
 use codeact_llm::LlmBackend;
-use codeact_protocol::{AgentEvent, EndReason};
+use codeact_protocol::{AgentEvent, EndReason, ExecStatus};
 use futures::Stream;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -142,8 +142,8 @@ impl Agent {
     /// Rebuilds the Python state in a fresh session: the old session ends, the new one is made
     /// ready as for a run (preloaded modules, tools), then `cells` run in order, as the code a
     /// conversation's branch ran. A failing cell does not stop the replay (it failed the first
-    /// time too, or the state differs); the model is not told that state was lost. Returns
-    /// how many cells raised.
+    /// time too, or the state differs); the model is not told that state was lost, unless a
+    /// replayed cell lost the session again. Returns how many cells raised.
     pub async fn rebuild_session(&self, cells: &[String]) -> Result<u32, crate::AgentError> {
         let mut state = self.state.lock().await;
         let exec = self.inner.exec.clone();
@@ -156,17 +156,23 @@ impl Agent {
         Runner::new(&self.inner, &mut state, &tx, &cancel)
             .ensure_ready(mode)
             .await?;
-        // Getting ready found no session and noted for the model that the state is gone; the
-        // replay below brings it back, so the note would tell the model something false.
-        if state.pending_note.as_deref() == Some(crate::prompt::SESSION_RESET) {
-            state.pending_note = None;
-        }
         let mut failed = 0;
+        let mut restarted = false;
         for cell in cells {
             let r = exec.execute(&sid, cell).await?;
             if crate::observe::failed(&r) {
                 failed += 1;
             }
+            restarted |= r.status == ExecStatus::Restarted;
+        }
+        // Getting ready found no session and noted for the model that the state is gone; the
+        // replay brought it back, so the note would tell the model something false, unless
+        // a replayed cell lost the session again (killed, out of memory, stuck).
+        let reset = Some(crate::prompt::SESSION_RESET.to_string());
+        if restarted {
+            state.pending_note = reset;
+        } else if state.pending_note == reset {
+            state.pending_note = None;
         }
         Ok(failed)
     }

@@ -245,6 +245,12 @@ async fn warm_up(http: &reqwest::Client, base: &str, pool: usize) -> Result<f64,
     let t = Instant::now();
     let limit = Duration::from_secs(600);
     loop {
+        // A server that stopped answering is no server that is still starting sandboxes.
+        if let Err(e) = http.get(format!("{base}/healthz")).send().await {
+            return Err(BenchError::msg(format!(
+                "the server stopped answering: {e}"
+            )));
+        }
         let [pooled] = metrics(http, base, ["codeact_sessions_pooled"]).await;
         if pooled >= pool as f64 {
             return Ok(t.elapsed().as_secs_f64());

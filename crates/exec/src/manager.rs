@@ -99,13 +99,19 @@ pub struct SessionManager {
     /// Sessions of different ids start at once (the backend's zygotes and pool make them in
     /// parallel); the cap counts these as well as the live ones. Locked before `sessions`.
     starting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Set by [`SessionManager::shutdown`]: a start that finishes after it ends its session
+    /// instead of keeping one nobody would end.
+    closed: AtomicBool,
 }
 
-/// Takes a session id out of [`SessionManager::starting`] when its start ends in any way,
-/// a cancelled one included.
+/// A start in progress: holds the id's lock in [`SessionManager::starting`], and when the
+/// start ends in any way (a cancelled one included) takes the id out of the table, then
+/// releases the lock (in that order, so that a waiter that wakes finds either the session
+/// or no start).
 struct Starting<'a> {
     manager: &'a SessionManager,
     id: &'a str,
+    _held: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Drop for Starting<'_> {
@@ -113,6 +119,7 @@ impl Drop for Starting<'_> {
         if let Ok(mut starting) = self.manager.starting.lock() {
             starting.remove(self.id);
         }
+        // `_held` is released after this body.
     }
 }
 
@@ -123,6 +130,7 @@ impl SessionManager {
             config,
             sessions: Mutex::new(HashMap::new()),
             starting: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
         })
     }
 
@@ -150,7 +158,7 @@ impl SessionManager {
     /// Returns the session `id`, starting it if needed; the flag says whether it was created.
     async fn get_or_create(&self, id: &str) -> Result<(Arc<Session>, bool), ExecError> {
         validate_id(id)?;
-        let (_starter, _started) = loop {
+        let _started = loop {
             if let Some(s) = self.get(id) {
                 return Ok((s, false));
             }
@@ -174,7 +182,11 @@ impl SessionManager {
                             ExecError::Protocol("a new start lock was already held".into())
                         })?;
                         starting.insert(id.to_string(), lock);
-                        break (held, Starting { manager: self, id });
+                        break Starting {
+                            manager: self,
+                            id,
+                            _held: held,
+                        };
                     }
                 }
             };
@@ -196,9 +208,20 @@ impl SessionManager {
             restarts_done: 0.into(),
             restart_requested: false.into(),
         });
-        // Into `sessions` before `_started` leaves `starting`, so it is never in neither.
-        if let Ok(mut map) = self.sessions.lock() {
-            map.insert(id.to_string(), session.clone());
+        // Into `sessions` before `_started` leaves `starting`, so it is never in neither; and
+        // under its lock, which `shutdown` drains only after it has set `closed`.
+        let kept = match self.sessions.lock() {
+            Ok(mut map) if !self.closed.load(Ordering::SeqCst) => {
+                map.insert(id.to_string(), session.clone());
+                true
+            }
+            _ => false,
+        };
+        if !kept {
+            session.kernel.shutdown().await;
+            return Err(ExecError::BackendUnavailable(
+                "the engine is shutting down".into(),
+            ));
         }
         tracing::debug!(session = id, "session started");
         Ok((session, true))
@@ -408,6 +431,7 @@ impl SessionManager {
 
     /// Ends every session.
     pub async fn shutdown(&self) {
+        self.closed.store(true, Ordering::SeqCst);
         let all: Vec<Arc<Session>> = self
             .sessions
             .lock()

@@ -290,7 +290,15 @@ async fn concurrent_first_uses_start_one_session_each_within_the_cap() {
         assert_eq!(r.text(), "here\n", "{r:?}");
         m.delete("given-up").await.unwrap();
     }
+    // A start still going when the engine shuts down keeps no session behind.
+    let late = {
+        let m = m.clone();
+        tokio::spawn(async move { m.create("late").await })
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
     m.shutdown().await;
+    let _ = late.await.unwrap();
+    assert!(m.list().is_empty(), "{:?}", m.list());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@ engine's upload, download and listing. Each takes a request and returns the repl
 import base64
 import os
 
-from . import messages
+from . import listing, messages
 
 
 def _checked(path):
@@ -35,35 +35,9 @@ def read_file(path, limit):
     return messages.file_data(base64.b64encode(data).decode())
 
 
-# A listing is for people and clients to pick files from; a session that unpacked a whole
-# dataset or environment gets the first entries, not a reply too big to send.
-MAX_LISTED = 10_000
-
-
-def listing_key(path):
-    """Sorts a listing depth first: a folder's entries follow it, before its next sibling."""
-    return path.rstrip("/").split("/")
-
-
 def list_files():
-    """Every entry under the working directory as a relative path, depth first and sorted by
-    name; folders end with '/'. Symbolic links are listed as what they are, never followed.
-    At most MAX_LISTED entries; a folder the session cannot read is listed but not entered."""
-    names = []
-    folders = [""]
-    while folders and len(names) < MAX_LISTED:
-        folder = folders.pop()
-        try:
-            entries = list(os.scandir(folder or "."))
-        except OSError:
-            continue
-        for e in entries[: MAX_LISTED - len(names)]:
-            if e.is_dir(follow_symlinks=False):
-                names.append(folder + e.name + "/")
-                folders.append(folder + e.name + "/")
-            else:
-                names.append(folder + e.name)
-    return messages.file_list(sorted(names, key=listing_key))
+    """The working directory's listing (see listing.list_entries)."""
+    return messages.file_list(listing.list_entries())
 
 
 def file_op(msg):

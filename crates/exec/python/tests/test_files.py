@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from codeact_worker import files
+from codeact_worker import listing
 from codeact_worker.files import file_op
 
 
@@ -46,14 +46,19 @@ def test_the_listing_goes_into_folders_depth_first(in_tmp):
     assert names == ["a", "b/", "b/a.csv", "b/c/", "b/c/deep.txt", "b/z", "b.txt", "empty/"]
 
 
-def test_a_huge_tree_is_listed_up_to_the_cap(in_tmp, monkeypatch):
-    monkeypatch.setattr(files, "MAX_LISTED", 25)
+def test_a_huge_tree_gives_its_first_entries_up_to_the_cap(in_tmp):
     for i in range(10):
         for j in range(5):
             write(f"d{i}/f{j}", b"")
-    names = file_op({"op": "list_files"})["names"]
-    assert len(names) == 25
-    assert names == sorted(names, key=files.listing_key)
+    names = listing.list_entries(limit=14)
+    assert names[:13] == ["d0/", *[f"d0/f{j}" for j in range(5)], "d1/", *[f"d1/f{j}" for j in range(5)], "d2/"]
+    # Only one more is read from d2, whichever the file system gives first.
+    assert len(names) == 14 and names[13].startswith("d2/f"), names
+
+
+def test_names_that_are_not_utf8_are_shown_with_replacement_characters(in_tmp):
+    open(os.path.join(os.fsencode(in_tmp), b"caf\xe9.txt"), "wb").close()
+    assert listing.list_entries() == ["caf\ufffd.txt"]
 
 
 def test_writing_again_replaces_the_content():

@@ -62,10 +62,17 @@ fn read_chunk_expr(path: &str, offset: usize, len: usize) -> String {
     )
 }
 
-/// An expression giving every entry under the working directory as base64 of a JSON list, in
-/// the local worker's form (`codeact_worker.files.list_files`): relative paths, folders ending
-/// with '/', depth first by name, links never followed, at most 10,000 entries.
-const LIST_EXPR: &str = "(lambda os: __import__('base64').b64encode(__import__('json').dumps(sorted(__import__('itertools').islice((os.path.join(d, n)[2:] + ('/' if n in ds and not os.path.islink(os.path.join(d, n)) else '') for d, ds, fs in os.walk('.') for n in ds + fs), 10000), key=lambda p: p.rstrip('/').split('/'))).encode()).decode())(__import__('os'))";
+/// The local worker's listing (`codeact_worker/listing.py`, standard library only), which the
+/// kernel runs in a namespace of its own, so that both backends list files alike.
+const LISTING_PY: &str = include_str!("../../python/codeact_worker/listing.py");
+
+/// An expression giving the listing (see `LISTING_PY`) as base64 of a JSON list.
+fn list_expr() -> String {
+    format!(
+        "(lambda ns: [exec({}, ns), __import__('base64').b64encode(__import__('json').dumps(ns['list_entries']()).encode()).decode()][1])({{}})",
+        py_str(LISTING_PY)
+    )
+}
 
 /// The error a failed snippet stands for, from Python's exception name.
 fn file_error(path: &str, ename: &str, evalue: &str) -> ExecError {
@@ -148,7 +155,7 @@ impl JupyterKernel {
     }
 
     pub(super) async fn list_files_impl(&self) -> Result<Vec<String>, ExecError> {
-        let reply = self.run_hidden("", json!({ "list": LIST_EXPR })).await?;
+        let reply = self.run_hidden("", json!({ "list": list_expr() })).await?;
         let results = reply
             .content
             .get("user_expressions")

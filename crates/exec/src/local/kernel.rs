@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -143,26 +143,52 @@ pub(crate) struct Sandbox {
     pub _net: Option<super::network::Slirp>,
 }
 
-/// When the backend last had work: a session asked for, a cell started or ended.
+/// Whether the backend has work: cells running now, and when a session was last asked for or
+/// a cell last ended.
 #[derive(Debug)]
-pub(crate) struct Activity(Mutex<Instant>);
+pub(crate) struct Activity {
+    last: Mutex<Instant>,
+    running: AtomicUsize,
+}
 
 impl Default for Activity {
     fn default() -> Self {
-        Self(Mutex::new(Instant::now()))
+        Self {
+            last: Mutex::new(Instant::now()),
+            running: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// A cell in flight; counted until dropped, however its run ends (a cancelled one included).
+pub(crate) struct Running(Arc<Activity>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::SeqCst);
+        self.0.touch();
     }
 }
 
 impl Activity {
     pub fn touch(&self) {
-        if let Ok(mut t) = self.0.lock() {
+        if let Ok(mut t) = self.last.lock() {
             *t = Instant::now();
         }
     }
 
-    /// How long since the last touch.
-    pub fn idle(&self) -> std::time::Duration {
-        self.0.lock().map(|t| t.elapsed()).unwrap_or_default()
+    /// Counts a cell as running until the guard is dropped.
+    pub fn cell(self: &Arc<Self>) -> Running {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        Running(self.clone())
+    }
+
+    /// How long the backend has had no work (zero while a cell runs).
+    pub fn idle(&self) -> Duration {
+        if self.running.load(Ordering::SeqCst) > 0 {
+            return Duration::ZERO;
+        }
+        self.last.lock().map(|t| t.elapsed()).unwrap_or_default()
     }
 }
 
@@ -304,10 +330,8 @@ impl LocalKernel {
 #[async_trait]
 impl Kernel for LocalKernel {
     async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
-        self.activity.touch();
-        let result = self.execute_cell(code, sink).await;
-        self.activity.touch();
-        result
+        let _running = self.activity.cell();
+        self.execute_cell(code, sink).await
     }
 
     async fn interrupt(&self) -> Result<(), ExecError> {

@@ -409,8 +409,8 @@ impl Inner {
     }
 }
 
-/// How long the backend must have been idle (no session asked for, no cell run) before the
-/// pool refills. Making a sandbox takes a core for tens of milliseconds; under load that
+/// How long the backend must have been idle (no session asked for, no cell running or
+/// ended) before the pool refills. Making a sandbox takes a core for tens of milliseconds; under load that
 /// core belongs to the cells being run, and sessions asked for meanwhile start fresh, as
 /// without a pool.
 const REFILL_QUIET: std::time::Duration = std::time::Duration::from_millis(250);
