@@ -55,7 +55,8 @@ struct Inner {
     /// Started, never used sessions waiting for an id.
     pool: Mutex<std::collections::VecDeque<LocalKernel>>,
     refill: Arc<tokio::sync::Notify>,
-    /// When a session was last asked for or ran a cell; the pool refills once that pauses.
+    /// Cells running, and when a session was last asked for or a cell ended; the pool
+    /// refills once the backend is idle.
     activity: Arc<kernel::Activity>,
     /// Set by `shutdown`: no more sandboxes are pre-started.
     closed: std::sync::atomic::AtomicBool,
@@ -410,9 +411,9 @@ impl Inner {
 }
 
 /// How long the backend must have been idle (no session asked for, no cell running or
-/// ended) before the pool refills. Making a sandbox takes a core for tens of milliseconds; under load that
-/// core belongs to the cells being run, and sessions asked for meanwhile start fresh, as
-/// without a pool.
+/// ended) before the pool refills. Making a sandbox takes a core for tens of milliseconds;
+/// under load that core belongs to the cells being run, and sessions asked for meanwhile
+/// start fresh, as without a pool.
 const REFILL_QUIET: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Keeps the pool full, one sandbox at a time so that refilling never hogs the CPUs, and only

@@ -222,22 +222,29 @@ impl History {
     }
 
     pub async fn rename(&self, id: &str, title: &str) -> Result<(), HistoryError> {
-        sqlx::query("UPDATE conversations SET title = $1, updated_ms = $2 WHERE id = $3")
-            .bind(title)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.update(id, "title", title).await
     }
 
     pub async fn set_head(&self, id: &str, head: &str) -> Result<(), HistoryError> {
-        sqlx::query("UPDATE conversations SET head = $1, updated_ms = $2 WHERE id = $3")
-            .bind(head)
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        self.update(id, "head", head).await
+    }
+
+    /// Sets one text column of conversation `id` (a name written in this file, never taken
+    /// from a request) and its update time.
+    async fn update(
+        &self,
+        id: &str,
+        column: &'static str,
+        value: &str,
+    ) -> Result<(), HistoryError> {
+        sqlx::query(&format!(
+            "UPDATE conversations SET {column} = $1, updated_ms = $2 WHERE id = $3"
+        ))
+        .bind(value)
+        .bind(now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
