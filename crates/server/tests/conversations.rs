@@ -52,16 +52,19 @@ struct App {
     router: Router,
     sessions: Arc<SessionManager>,
     llm: Arc<ScriptedLlm>,
-    _dir: tempfile::TempDir,
+    /// The history file's directory, when the app made it.
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl App {
     async fn new(keys: &[(&str, &str)], history: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.sqlite3");
-        let mut app = Self::open(keys, history.then_some(path.as_path())).await;
-        app._dir = dir;
-        app
+        let app = Self::open(keys, history.then_some(path.as_path())).await;
+        Self {
+            _dir: Some(dir),
+            ..app
+        }
     }
 
     /// A server over the history file `history` (none: a server that keeps no history).
@@ -90,7 +93,7 @@ impl App {
             router,
             sessions,
             llm,
-            _dir: tempfile::tempdir().unwrap(),
+            _dir: None,
         }
     }
 
@@ -176,9 +179,12 @@ async fn events(r: axum::response::Response) -> Vec<ConversationEvent> {
     let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
         .await
         .unwrap();
-    String::from_utf8(bytes.to_vec())
-        .unwrap()
-        .lines()
+    parse_events(std::str::from_utf8(&bytes).unwrap())
+}
+
+/// The events of an SSE body.
+fn parse_events(sse: &str) -> Vec<ConversationEvent> {
+    sse.lines()
         .filter_map(|l| l.strip_prefix("data: "))
         .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("{e}: {d}")))
         .collect()
@@ -632,16 +638,8 @@ async fn a_running_reply_is_the_only_one_and_stops() {
     for chunk in rest {
         seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
     }
-    let last = seen
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .next_back()
-        .unwrap();
-    let last: ConversationEvent = serde_json::from_str(last).unwrap();
-    let ConversationEvent::Done { message } = last else {
-        panic!("{last:?}")
-    };
-    assert_eq!(message.status, MessageStatus::Stopped);
+    let events = parse_events(&seen);
+    assert_eq!(reply(&events).status, MessageStatus::Stopped);
     let d = app.detail(&id).await;
     assert!(!d.running);
     assert_eq!(d.messages[1].status, MessageStatus::Stopped);
