@@ -66,18 +66,16 @@ pub async fn llm(settings: &LlmSettings) -> Result<Arc<dyn LlmBackend>> {
     }
 }
 
-/// The embedded engine's GGUF: the configured one, or the default model, fetched on first use.
+/// The embedded engine's GGUF: the configured file, or a known model fetched on first use.
 pub async fn model_path(settings: &LlmSettings) -> Result<PathBuf> {
-    if let Some(p) = &settings.model_path {
-        return Ok(p.clone());
-    }
     let progress = Terminal {
         on: std::io::stderr().is_terminal(),
         percent: AtomicU64::new(NO_PERCENT),
     };
-    tokio::task::spawn_blocking(move || codeact_llm::ensure_default_model_with(&progress))
+    let settings = settings.clone();
+    tokio::task::spawn_blocking(move || settings.embedded_model(&progress))
         .await?
-        .context("fetching the default model")
+        .context("finding the embedded model")
 }
 
 const NO_PERCENT: u64 = u64::MAX;

@@ -60,6 +60,23 @@ fn bad_flags_are_refused_clearly() {
     );
 }
 
+#[test]
+fn an_unknown_embedded_model_is_refused_with_the_known_names() {
+    let out = codeact()
+        .args(["run", "--llm", "embedded", "--model", "gpt-4o", "What is 2+2?"])
+        .env_remove("CODEACT_MODEL_PATH")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("\"gpt-4o\"")
+            && stderr.contains("qwen2.5-coder-0.5b, qwen2.5-coder-1.5b")
+            && stderr.contains("--model-path"),
+        "{stderr}"
+    );
+}
+
 /// The server load run, small: every turn answered, none an error (the exit status says so).
 #[test]
 fn bench_serve_runs_conversations_against_the_real_server() {

