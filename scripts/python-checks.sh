@@ -31,6 +31,11 @@ for dir in crates/exec/python crates/eval/python; do
   "$VENV/bin/python" -m pytest -q -p no:cacheprovider
 done
 # The CodeActInstruct task set's tools module and checker, with the evaluations' settings.
+echo "== crates/eval/tests/data (the M³ToolEval gold script is what its generator writes)"
+cd "$ROOT"
+"$VENV/bin/ruff" check --config crates/eval/python/pyproject.toml crates/eval/tests/data
+"$VENV/bin/ruff" format --check --config crates/eval/python/pyproject.toml crates/eval/tests/data
+"$VENV/bin/python" crates/eval/tests/data/m3tooleval_gold_calls.py --check
 echo "== crates/eval/data/codeactinstruct/tasks"
 cd "$ROOT"
 "$VENV/bin/ruff" check --config crates/eval/python/pyproject.toml crates/eval/data/codeactinstruct/tasks

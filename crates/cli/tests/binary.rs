@@ -63,7 +63,14 @@ fn bad_flags_are_refused_clearly() {
 #[test]
 fn an_unknown_embedded_model_is_refused_with_the_known_names() {
     let out = codeact()
-        .args(["run", "--llm", "embedded", "--model", "gpt-4o", "What is 2+2?"])
+        .args([
+            "run",
+            "--llm",
+            "embedded",
+            "--model",
+            "gpt-4o",
+            "What is 2+2?",
+        ])
         .env_remove("CODEACT_MODEL_PATH")
         .output()
         .unwrap();

@@ -174,16 +174,33 @@ async fn a_rerun_asks_the_model_nothing_again() {
         .await
         .unwrap();
     let seen = std::sync::Mutex::new(Vec::new());
-    let (second, _) = apibank::evaluate(llm, sessions.clone(), &options, &|p: Progress| {
+    let (second, _) = apibank::evaluate(llm.clone(), sessions.clone(), &options, &|p: Progress| {
+        seen.lock().unwrap().push(format!("{p:?}"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(first, second);
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let records: Vec<ApiBankRecord> = read_jsonl(&out.path().join(apibank::RECORDS_FILE)).unwrap();
+    let n = records.len();
+    assert_eq!(seen[0], format!("Started {{ total: {n}, done: {n} }}"));
+
+    // Another selection in the same directory: the records of the first are not its progress.
+    let other = ApiBankOptions {
+        modes: vec![ActionMode::Code],
+        filter: Some("^AddAlarm-level-1-1".into()),
+        ..options.clone()
+    };
+    let seen = std::sync::Mutex::new(Vec::new());
+    apibank::evaluate(llm, sessions.clone(), &other, &|p: Progress| {
         seen.lock().unwrap().push(format!("{p:?}"))
     })
     .await
     .unwrap();
     sessions.shutdown().await;
-    assert_eq!(first, second);
     let seen = seen.into_inner().unwrap();
-    assert_eq!(seen.len(), 1, "{seen:?}");
-    assert!(seen[0].starts_with("Started"), "{seen:?}");
+    assert!(seen[0].ends_with("done: 0 }"), "{seen:?}");
     let records: Vec<ApiBankRecord> = read_jsonl(&out.path().join(apibank::RECORDS_FILE)).unwrap();
     let code_ok = records
         .iter()

@@ -179,10 +179,16 @@ pub async fn evaluate(
             .into_iter()
             .map(|r| ((r.sample.clone(), r.action_mode), r))
             .collect();
+        // Of the selection only: records of other samples may be in the file too.
         let done = options
             .modes
             .iter()
-            .flat_map(|m| all.iter().map(move |s| (s.sample.clone(), *m)))
+            .flat_map(|m| {
+                all.iter()
+                    .zip(&selected)
+                    .filter(|(_, chosen)| **chosen)
+                    .map(move |(s, _)| (s.sample.clone(), *m))
+            })
             .filter(|k| old_by_key.contains_key(k))
             .count();
         progress(Progress::Started { total, done });
