@@ -1,4 +1,5 @@
-//! Builds the session manager and the LLM backend that the configuration names.
+//! The session manager and the LLM backend that the configuration names (built by their
+//! crates), and a model download's progress on the terminal.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -6,32 +7,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use codeact_exec::jupyter::JupyterBackend;
-use codeact_exec::local::LocalBackend;
-use codeact_exec::sections::BackendKind;
-use codeact_exec::{Backend, SessionManager};
-use codeact_llm::{
-    EmbeddedBackend, EmbeddedConfig, FetchProgress, LlmBackend, LlmKind, LlmSettings,
-    OpenAiBackend, ScriptBackend,
-};
+use codeact_exec::SessionManager;
+use codeact_llm::{FetchProgress, LlmBackend, LlmSettings};
 
 use crate::config::Config;
 
 pub async fn session_manager(config: &Config) -> Result<Arc<SessionManager>> {
-    let backend: Arc<dyn Backend> = match config.backend {
-        BackendKind::Jupyter => Arc::new(JupyterBackend::new(config.jupyter.clone())),
-        BackendKind::Local => Arc::new(
-            LocalBackend::new(&config.exec)
-                .await
-                .context("starting the local execution backend")?,
-        ),
-    };
-    let report = backend.report();
-    tracing::debug!(backend = %report.backend, isolated = report.isolated, "execution backend ready");
-    for m in &report.missing {
-        tracing::warn!("sandbox: {m}");
-    }
-    Ok(SessionManager::new(backend, config.exec.clone()))
+    codeact_exec::sections::session_manager(config.backend, &config.exec, &config.jupyter)
+        .await
+        .context("starting the execution backend")
 }
 
 /// The LLM backend and the session manager, built at once.
@@ -41,41 +25,25 @@ pub async fn llm_and_sessions(
     tokio::try_join!(llm(&config.llm), session_manager(config))
 }
 
+/// The LLM backend the settings name; a model download shows its progress on a terminal.
 pub async fn llm(settings: &LlmSettings) -> Result<Arc<dyn LlmBackend>> {
-    match settings.kind {
-        LlmKind::Embedded => {
-            let mut cfg = EmbeddedConfig::new(model_path(settings).await?);
-            cfg.n_threads = settings.threads;
-            cfg.kv_reuse = settings.kv_reuse;
-            if let Some(n) = settings.context_tokens {
-                cfg.n_ctx = n;
-            }
-            let engine = EmbeddedBackend::load(cfg)
-                .await
-                .context("loading the model")?;
-            Ok(Arc::new(engine))
-        }
-        LlmKind::OpenAi => Ok(Arc::new(OpenAiBackend::new(settings.openai.clone())?)),
-        LlmKind::Script => {
-            let path = settings
-                .script
-                .as_deref()
-                .context("--llm script needs --script FILE (or [llm] script)")?;
-            Ok(Arc::new(ScriptBackend::from_file(path)?))
-        }
-    }
+    Ok(settings.build(terminal()).await?)
 }
 
 /// The embedded engine's GGUF: the configured file, or a known model fetched on first use.
 pub async fn model_path(settings: &LlmSettings) -> Result<PathBuf> {
-    let progress = Terminal {
-        on: std::io::stderr().is_terminal(),
-        percent: AtomicU64::new(NO_PERCENT),
-    };
+    let progress = terminal();
     let settings = settings.clone();
     tokio::task::spawn_blocking(move || settings.embedded_model(&progress))
         .await?
         .context("finding the embedded model")
+}
+
+fn terminal() -> Terminal {
+    Terminal {
+        on: std::io::stderr().is_terminal(),
+        percent: AtomicU64::new(NO_PERCENT),
+    }
 }
 
 const NO_PERCENT: u64 = u64::MAX;

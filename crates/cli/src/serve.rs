@@ -46,22 +46,18 @@ impl Overrides for ServeArgs {
 }
 
 pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
-    let loopback = config
-        .host
-        .parse::<std::net::IpAddr>()
-        .map_or(config.host == "localhost", |ip| ip.is_loopback());
-    if !loopback && config.server.api_keys.is_empty() {
-        anyhow::bail!(
-            "serving on {} needs API keys ([server] api_keys or CODEACT_API_KEYS=user:key,…): \
-             without them anyone who reaches the port runs code here",
-            config.host
-        );
-    }
+    let (host, port) = (config.host.as_str(), config.port);
+    // Bound first, so that an address the keys cannot protect is refused before anything loads.
+    let listener = tokio::net::TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+    codeact_server::check_exposure(listener.local_addr()?, &config.server)
+        .map_err(anyhow::Error::msg)?;
     let sessions = crate::backends::session_manager(&config).await?;
     let agent = if args.agent {
         let llm = crate::backends::llm(&config.llm).await?;
         eprintln!("agent: model {AGENT_MODEL:?} runs on {}", llm.name());
-        let history = open_history(config.history.as_deref()).await?;
+        let history = History::open_setting(config.history.as_deref()).await?;
         Some(Arc::new(
             AgentService::new(
                 llm,
@@ -75,10 +71,6 @@ pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
     } else {
         None
     };
-    let (host, port) = (config.host.as_str(), config.port);
-    let listener = tokio::net::TcpListener::bind((host, port))
-        .await
-        .with_context(|| format!("cannot listen on {host}:{port}"))?;
     // The one line on stdout: scripts wait for it to learn the address.
     println!("codeact serving on http://{}", listener.local_addr()?);
     let report = sessions.report();
@@ -95,17 +87,6 @@ pub async fn run(config: Config, args: &ServeArgs) -> Result<()> {
     let server = config.server.clone();
     codeact_server::serve(listener, sessions, server, agent, shutdown_signal()).await?;
     Ok(())
-}
-
-/// The conversation store: a `postgres://` or `sqlite://` URL, else a SQLite file path, else
-/// the default file.
-async fn open_history(setting: Option<&str>) -> Result<History> {
-    let history = match setting {
-        Some(url) if url.contains("://") => History::open(url).await?,
-        Some(path) => History::open_sqlite(std::path::Path::new(path)).await?,
-        None => History::open_sqlite(&codeact_server::history::default_path()).await?,
-    };
-    Ok(history)
 }
 
 async fn shutdown_signal() {

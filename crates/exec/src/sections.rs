@@ -123,6 +123,30 @@ pub fn positive_secs(v: Option<f64>, default: Duration) -> Result<Duration, Exec
     }
 }
 
+/// The session manager over the backend `kind` names: sandboxed local sessions with `exec`,
+/// or kernels of the Jupyter server `jupyter` points at. What the sandbox cannot enforce on
+/// this machine is logged as a warning once.
+///
+/// Errors: the local backend could not start (its zygote, the session Python).
+pub async fn session_manager(
+    kind: BackendKind,
+    exec: &ExecConfig,
+    jupyter: &JupyterConfig,
+) -> Result<std::sync::Arc<crate::SessionManager>, ExecError> {
+    let backend: std::sync::Arc<dyn crate::Backend> = match kind {
+        BackendKind::Jupyter => {
+            std::sync::Arc::new(crate::jupyter::JupyterBackend::new(jupyter.clone()))
+        }
+        BackendKind::Local => std::sync::Arc::new(crate::local::LocalBackend::new(exec).await?),
+    };
+    let report = backend.report();
+    tracing::debug!(backend = %report.backend, isolated = report.isolated, "execution backend ready");
+    for m in &report.missing {
+        tracing::warn!("sandbox: {m}");
+    }
+    Ok(crate::SessionManager::new(backend, exec.clone()))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -4,12 +4,16 @@
 //! resolving it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::model::{ensure_model, known_model, FetchProgress, DEFAULT_MODEL};
-use crate::{Continuation, LlmError, OpenAiConfig};
+use crate::{
+    Continuation, EmbeddedBackend, EmbeddedConfig, LlmBackend, LlmError, OpenAiBackend,
+    OpenAiConfig, ScriptBackend,
+};
 
 /// The LLM backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -122,6 +126,40 @@ impl LlmSection {
 }
 
 impl LlmSettings {
+    /// The backend these settings name, ready to use: the embedded engine with its model
+    /// loaded (fetched first if needed, reporting to `progress`), an OpenAI-compatible client,
+    /// or the script backend with its file read.
+    ///
+    /// Errors: an unknown model name, a failed download or load, a bad client setting, or the
+    /// script backend without a script (or with a bad one).
+    pub async fn build(
+        &self,
+        progress: impl FetchProgress + Send + 'static,
+    ) -> Result<Arc<dyn LlmBackend>, LlmError> {
+        match self.kind {
+            LlmKind::Embedded => {
+                let settings = self.clone();
+                let path = tokio::task::spawn_blocking(move || settings.embedded_model(&progress))
+                    .await
+                    .map_err(|e| LlmError::Model(format!("model fetching panicked: {e}")))??;
+                let mut cfg = EmbeddedConfig::new(path);
+                cfg.n_threads = self.threads;
+                cfg.kv_reuse = self.kv_reuse;
+                if let Some(n) = self.context_tokens {
+                    cfg.n_ctx = n;
+                }
+                Ok(Arc::new(EmbeddedBackend::load(cfg).await?))
+            }
+            LlmKind::OpenAi => Ok(Arc::new(OpenAiBackend::new(self.openai.clone())?)),
+            LlmKind::Script => {
+                let path = self.script.as_deref().ok_or_else(|| {
+                    LlmError::Model("--llm script needs --script FILE (or [llm] script)".into())
+                })?;
+                Ok(Arc::new(ScriptBackend::from_file(path)?))
+            }
+        }
+    }
+
     /// The embedded engine's GGUF: `model_path` when given, else the known model that `model`
     /// names (the default when none), fetched into the cache first if needed.
     ///

@@ -94,6 +94,19 @@ pub fn app(
     routes::router(AppState::new(sessions, config, agent))
 }
 
+/// Refuses to serve on an address other hosts reach (anything but loopback) without API keys:
+/// anyone who reaches the port would run code on this machine. Returns the message to show.
+pub fn check_exposure(addr: std::net::SocketAddr, config: &ServerConfig) -> Result<(), String> {
+    if addr.ip().is_loopback() || !config.api_keys.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "serving on {} needs API keys ([server] api_keys or CODEACT_API_KEYS=user:key,…): \
+         without them anyone who reaches the port runs code here",
+        addr.ip()
+    ))
+}
+
 /// Serves the API on `listener` until `shutdown` resolves, then stops taking requests, lets
 /// running ones go on for the grace period, cancels the agent's runs that are still going
 /// (their answers end cleanly) and ends every session.
@@ -104,6 +117,8 @@ pub async fn serve(
     agent: Option<Arc<AgentService>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    check_exposure(listener.local_addr()?, &config)
+        .map_err(|m| std::io::Error::new(std::io::ErrorKind::PermissionDenied, m))?;
     sessions.spawn_reaper();
     let grace = config.shutdown_grace;
     let state = AppState::new(sessions.clone(), config, agent.clone());
@@ -125,4 +140,27 @@ pub async fn serve(
     }
     sessions.shutdown().await;
     result
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_is_served_without_keys() {
+        let open = ServerConfig::default();
+        for ok in ["127.0.0.1:8000", "[::1]:8000", "127.1.2.3:0"] {
+            assert!(check_exposure(ok.parse().unwrap(), &open).is_ok(), "{ok}");
+        }
+        for exposed in ["0.0.0.0:8000", "[::]:8000", "192.168.1.5:80"] {
+            let err = check_exposure(exposed.parse().unwrap(), &open).unwrap_err();
+            assert!(err.contains("needs API keys"), "{exposed}: {err}");
+        }
+        let keyed = ServerConfig {
+            api_keys: ApiKeys::new([("alice".into(), "k".repeat(16))]).unwrap(),
+            ..ServerConfig::default()
+        };
+        assert!(check_exposure("0.0.0.0:8000".parse().unwrap(), &keyed).is_ok());
+    }
 }

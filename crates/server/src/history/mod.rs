@@ -77,6 +77,17 @@ pub fn default_path() -> PathBuf {
 }
 
 impl History {
+    /// The store a setting names (`[server] history`, `--history`, `$CODEACT_HISTORY`): a
+    /// `postgres://` or `sqlite://` URL, else a SQLite file path, else (`None`) the
+    /// [`default_path`] file.
+    pub async fn open_setting(setting: Option<&str>) -> Result<Self, HistoryError> {
+        match setting {
+            Some(url) if url.contains("://") => Self::open(url).await,
+            Some(path) => Self::open_sqlite(Path::new(path)).await,
+            None => Self::open_sqlite(&default_path()).await,
+        }
+    }
+
     /// Opens (creating it if needed) the SQLite file at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Self, HistoryError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
