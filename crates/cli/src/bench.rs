@@ -56,9 +56,13 @@ pub struct ExecBench {
 pub struct LlmBench {
     #[command(flatten)]
     pub opts: LlmBenchOptions,
-    /// GGUF to measure (default: the configured model, else the bundled default model).
+    /// GGUF to measure (default: the configured model, else the default model).
     #[arg(long, env = "CODEACT_MODEL_PATH")]
     pub model_path: Option<PathBuf>,
+    /// A known model to measure instead, fetched on first use: qwen2.5-coder-0.5b (default)
+    /// or qwen2.5-coder-1.5b.
+    #[arg(long, conflicts_with = "model_path")]
+    pub model: Option<String>,
     /// Threads for every engine (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -75,6 +79,10 @@ impl Overrides for ExecBench {
 
 impl Overrides for LlmBench {
     fn apply(&self, l: &mut Layers) {
+        if self.model.is_some() {
+            l.llm.model_path = None;
+            l.llm.model = self.model.clone();
+        }
         l.llm.model_path = self.model_path.clone().or(l.llm.model_path.take());
         l.llm.threads = self.threads.or(l.llm.threads);
     }

@@ -150,6 +150,10 @@ impl Overrides for LlmArgs {
                 Llm::Script => LlmKind::Script,
             }),
         );
+        // A model named here replaces a file's model path too; --model-path still wins.
+        if self.model.is_some() {
+            m.model_path = None;
+        }
         set(&mut m.model_path, self.model_path.clone());
         set(&mut m.model, self.model.clone());
         set(&mut m.base_url, self.base_url.clone());

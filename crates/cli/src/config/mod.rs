@@ -192,6 +192,28 @@ mod tests {
     }
 
     #[test]
+    fn a_model_flag_replaces_the_files_model_path_and_model_path_wins_over_it() {
+        let file = "[llm]\nmodel_path = \"/models/file.gguf\"";
+        let resolve = |model: Option<&str>, path: Option<&str>| {
+            let mut layers: Layers = toml::from_str(file).unwrap();
+            let flags = flags::LlmArgs {
+                model: model.map(str::to_string),
+                model_path: path.map(PathBuf::from),
+                ..flags::LlmArgs::default()
+            };
+            flags.apply(&mut layers);
+            let llm = Config::resolve(layers).unwrap().llm;
+            (llm.model, llm.model_path)
+        };
+        let from_file = Some(PathBuf::from("/models/file.gguf"));
+        assert_eq!(resolve(None, None), (None, from_file));
+        let named = Some("qwen2.5-coder-1.5b".to_string());
+        assert_eq!(resolve(named.as_deref(), None), (named.clone(), None));
+        let given = Some(PathBuf::from("/m.gguf"));
+        assert_eq!(resolve(named.as_deref(), Some("/m.gguf")), (named, given));
+    }
+
+    #[test]
     fn unknown_sections_and_bad_environment_values_are_refused() {
         assert!(toml::from_str::<Layers>("[exek]\nbackend = \"local\"").is_err());
         assert!(Layers::default()
