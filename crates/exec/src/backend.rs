@@ -31,9 +31,14 @@ pub trait Kernel: Send + Sync {
     /// Reads a file under the session's working directory.
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, ExecError>;
     /// Lists every entry under the session's working directory: relative paths, depth first
-    /// and sorted by name, folders ending with `/`, links not followed, at most 10,000.
+    /// and sorted by name, folders ending with `/`, links not followed, at most
+    /// [`MAX_LISTED_FILES`] (the first in that order).
     async fn list_files(&self) -> Result<Vec<String>, ExecError>;
 }
+
+/// The most entries [`Kernel::list_files`] returns; a listing this long may have been cut (the
+/// worker's `listing.MAX_LISTED`, checked by a test).
+pub const MAX_LISTED_FILES: usize = 10_000;
 
 /// A source of kernels.
 #[async_trait]

@@ -17,7 +17,7 @@ mod output;
 pub mod sections;
 mod terminal;
 
-pub use backend::{Backend, CellEnd, Kernel};
+pub use backend::{Backend, CellEnd, Kernel, MAX_LISTED_FILES};
 pub use config::{ExecConfig, NetworkMode, SandboxMode, SandboxPolicy};
 pub use error::ExecError;
 pub use limits::{open_files_limit, raise_open_files_limit};

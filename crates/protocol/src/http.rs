@@ -94,10 +94,15 @@ impl ExecuteRequest {
     }
 }
 
-/// `GET /v1/sessions/{id}/files`: paths relative to the session's working directory.
+/// `GET /v1/sessions/{id}/files`: paths relative to the session's working directory, depth
+/// first and sorted by name, folders ending with `/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileList {
     pub files: Vec<String>,
+    /// The listing stopped at the cap (10,000 entries): a folder may have entries not listed,
+    /// so one listed without entries is not known to be empty.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// Every error answer: `{"error": {"code": "...", "message": "..."}}`.

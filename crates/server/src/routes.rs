@@ -301,8 +301,10 @@ async fn list_files(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let files = s.sessions.list_files(&caller.scope(&id)).await?;
     Ok(Json(FileList {
-        files: s.sessions.list_files(&caller.scope(&id)).await?,
+        truncated: files.len() >= codeact_exec::MAX_LISTED_FILES,
+        files,
     }))
 }
 

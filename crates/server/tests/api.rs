@@ -379,6 +379,26 @@ async fn restart_loses_variables_but_keeps_files() {
     srv.stop().await;
 }
 
+/// A listing stops at the cap and says so, so that a client does not take a folder past the
+/// cut for an empty one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_cut_at_the_cap_says_it_was_cut() {
+    let srv = TestServer::start(quick_config()).await;
+    let id = unique("many-files-");
+    let code = "import os\nos.makedirs('a')\nos.makedirs('b/c')\n\
+                for i in range(10_050): open(f'a/{i:05}', 'w').close()\nprint('made')";
+    assert_eq!(common::stdout(&srv.exec(&id, code).await), "made\n");
+    let r = srv.get(&format!("/v1/sessions/{id}/files")).await;
+    assert_eq!(r.status, 200);
+    let files = r.body["files"].as_array().expect("files");
+    assert_eq!(files.len(), codeact_exec::MAX_LISTED_FILES);
+    assert_eq!(r.body["truncated"], json!(true));
+    srv.exec(&id, "import shutil; shutil.rmtree('a')").await;
+    let r = srv.get(&format!("/v1/sessions/{id}/files")).await;
+    assert_eq!(r.body["files"], json!(["b/", "b/c/"]), "{r:?}");
+    assert_eq!(r.body["truncated"], json!(false));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_round_trip_and_traversal_is_refused() {
     let srv = TestServer::start(quick_config()).await;
@@ -406,6 +426,7 @@ async fn files_round_trip_and_traversal_is_refused() {
         json!(["data.bin", "sub/", "sub/dir/", "sub/dir/note.txt"]),
         "{r:?}"
     );
+    assert_eq!(r.body["truncated"], json!(false));
     // Code sees uploads in its working directory, and downloads see what code writes.
     let r = srv
         .exec(&id, "import os\nprint(os.getcwd(), open('sub/dir/note.txt').read(), len(open('data.bin','rb').read()))\nopen('out.csv','w').write('a,b\\n1,2\\n')")

@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from codeact_worker import messages
+from codeact_worker import listing, messages
 
 
 def keys(d):
@@ -22,8 +22,12 @@ def test_accepted_requests_are_those_declared(contract):
     for channel, table in (("zygote", messages.ZYGOTE_REQUESTS), ("worker", messages.WORKER_REQUESTS)):
         declared = contract[channel]["requests"]
         assert {op: sorted(k) for op, k in table.items()} == {op: sorted(k) for op, k in declared.items()}
-    assert sorted(contract) == ["comment", "worker", "zygote"]
+    assert sorted(contract) == ["comment", "max_listed_files", "worker", "zygote"]
     assert sorted(messages.LIMITS) == sorted(contract["zygote"]["limits"])
+
+
+def test_the_listing_cap_is_the_declared_one(contract):
+    assert listing.MAX_LISTED == contract["max_listed_files"]
 
 
 @pytest.mark.parametrize(

@@ -319,6 +319,13 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_listing_cap_is_the_declared_one() {
+        let contract: Value = serde_json::from_str(CONTRACT).unwrap();
+        let cap = contract["max_listed_files"].as_u64().unwrap();
+        assert_eq!(cap, crate::MAX_LISTED_FILES as u64);
+    }
+
+    #[test]
     fn limits_have_the_declared_keys() {
         let v = serde_json::to_value(limits()).unwrap();
         assert_eq!(keys(&v), declared_limits());
