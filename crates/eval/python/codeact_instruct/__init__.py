@@ -24,9 +24,9 @@ Public functions (all results are JSON values):
 """
 
 import json
-import re
 
 from . import apps, limits, math_grader, qa, tasks, tools, wtq
+from .jsonsafe import without_surrogates
 
 PREFIX = "\x1fcodeact-eval "
 # Each line must fit the engine's output limit (64 KiB) with room to spare.
@@ -95,24 +95,9 @@ def emit(function_name, *args):
     try:
         if function_name not in _PUBLIC:
             raise KeyError(f"no public function {function_name!r}")
-        line = PREFIX + json.dumps(_clean(_PUBLIC[function_name](*args)), allow_nan=False)
+        line = PREFIX + json.dumps(without_surrogates(_PUBLIC[function_name](*args)), allow_nan=False)
         if len(line) > MAX_LINE_CHARS:
             raise ValueError(f"the result of {function_name} is {len(line)} characters long, over {MAX_LINE_CHARS}")
     except Exception as error:  # noqa: BLE001 - every failure goes back to the Rust side as one error line
         line = PREFIX + json.dumps({"error": f"{type(error).__name__}: {error}"[:4000]})
     print(line, flush=True)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _clean(value):
-    """``value`` with lone surrogates (a program's output may carry them) replaced by U+FFFD:
-    json.dumps would escape them, and no strict JSON reader accepts the escape."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_clean(item) for item in value]
-    if isinstance(value, dict):
-        return {_clean(key): _clean(item) for key, item in value.items()}
-    return value

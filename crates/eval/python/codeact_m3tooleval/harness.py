@@ -11,10 +11,10 @@ so that running it adds no name to the session's namespace. The tools of the cur
 module state, set by `start`."""
 
 import json
-import re
 import sys
 
 from . import domains
+from .jsonsafe import without_surrogates
 from .observe import observe_code, outcome, truncate
 from .vectors import check_vectors
 
@@ -92,7 +92,7 @@ def emit(function_name, *args):
 def dumps_line(result):
     """The result as JSON on one line: json.dumps escapes newlines and every other control
     character, and the Unicode line separators are escaped too, so no reader splits it."""
-    text = json.dumps(_clean(result), ensure_ascii=False)
+    text = json.dumps(without_surrogates(result), ensure_ascii=False)
     return text.translate(_LINE_SEPARATORS)
 
 
@@ -132,19 +132,7 @@ def _feedback(text):
     return {"observation": text, "value": None, "literal": False}
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_SEPARATORS = {ord(char): f"\\u{ord(char):04x}" for char in "\x85\u2028\u2029"}
-
-
-def _clean(value):
-    """The result with lone surrogates replaced by U+FFFD, which no strict JSON reader accepts."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_clean(item) for item in value]
-    if isinstance(value, dict):
-        return {_clean(key): _clean(item) for key, item in value.items()}
-    return value
 
 
 _FUNCTIONS = {

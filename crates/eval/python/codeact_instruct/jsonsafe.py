@@ -1,0 +1,1 @@
+../codeact_m3tooleval/jsonsafe.py
