@@ -1,6 +1,7 @@
 //! The interface every execution backend implements.
 
 use async_trait::async_trait;
+use codeact_protocol::http::FileList;
 use codeact_protocol::{BackendKind, SandboxReport};
 
 use crate::{ExecError, OutputSink};
@@ -32,12 +33,13 @@ pub trait Kernel: Send + Sync {
     async fn read_file(&self, path: &str) -> Result<Vec<u8>, ExecError>;
     /// Lists every entry under the session's working directory: relative paths, depth first
     /// and sorted by name, folders ending with `/`, links not followed, at most
-    /// [`MAX_LISTED_FILES`] (the first in that order).
-    async fn list_files(&self) -> Result<Vec<String>, ExecError>;
+    /// [`MAX_LISTED_FILES`] (the first in that order; `truncated` says whether any was left
+    /// out).
+    async fn list_files(&self) -> Result<FileList, ExecError>;
 }
 
-/// The most entries [`Kernel::list_files`] returns; a listing this long may have been cut (the
-/// worker's `listing.MAX_LISTED`, checked by a test).
+/// The most entries [`Kernel::list_files`] returns (the worker's `listing.MAX_LISTED`,
+/// checked by a test).
 pub const MAX_LISTED_FILES: usize = 10_000;
 
 /// A source of kernels.

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use codeact_protocol::http::FileList;
 use codeact_protocol::{
     BackendKind, ExecResult, ExecStatus, Output, SandboxReport, SessionInfo, SessionState,
 };
@@ -465,7 +466,7 @@ impl SessionManager {
         s.kernel.read_file(path).await
     }
 
-    pub async fn list_files(&self, id: &str) -> Result<Vec<String>, ExecError> {
+    pub async fn list_files(&self, id: &str) -> Result<FileList, ExecError> {
         let s = self
             .get(id)
             .ok_or_else(|| ExecError::NotFound(id.to_string()))?;

@@ -408,7 +408,9 @@ async fn cells_outputs_and_files_body(gw: &Gateway) {
         m.read_file("s1", "empty.txt").await.expect("read empty"),
         b""
     );
-    let files = m.list_files("s1").await.expect("list");
+    let listing = m.list_files("s1").await.expect("list");
+    assert!(!listing.truncated);
+    let files = listing.files;
     // Every entry, nested ones too, in the local backend's order.
     assert_eq!(files, ["data/", "data/blob.bin", "empty.txt", "hello.txt"]);
     assert!(
@@ -432,7 +434,7 @@ async fn cells_outputs_and_files_body(gw: &Gateway) {
         .await
         .expect("write s2");
     assert_eq!(
-        m.list_files("s2").await.expect("list s2"),
+        m.list_files("s2").await.expect("list s2").files,
         vec!["hello.txt".to_string()]
     );
     assert_eq!(

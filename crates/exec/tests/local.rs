@@ -318,8 +318,9 @@ async fn files_round_trip_and_survive_a_restart() {
         m.read_file("f", "out.bin").await.unwrap(),
         (0..=255u8).collect::<Vec<_>>()
     );
-    let names = m.list_files("f").await.unwrap();
-    assert_eq!(names, ["data/", "data/in.txt", "out.bin"]);
+    let listing = m.list_files("f").await.unwrap();
+    assert_eq!(listing.files, ["data/", "data/in.txt", "out.bin"]);
+    assert!(!listing.truncated);
     assert!(m.read_file("f", "../etc/passwd").await.is_err());
     assert!(matches!(
         m.read_file("f", "missing").await,

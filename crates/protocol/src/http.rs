@@ -99,8 +99,8 @@ impl ExecuteRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileList {
     pub files: Vec<String>,
-    /// The listing stopped at the cap (10,000 entries): a folder may have entries not listed,
-    /// so one listed without entries is not known to be empty.
+    /// The listing stopped at the cap (10,000 entries) and left entries out: a folder listed
+    /// without entries may not be empty.
     #[serde(default)]
     pub truncated: bool,
 }

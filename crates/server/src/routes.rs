@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use codeact_protocol::http::{
-    CreateSessionRequest, ErrorEnvelope, ExecuteEvent, ExecuteRequest, FileList, Health,
-    HealthStatus, SeedExecuteRequest, SeedExecuteResponse, SessionList,
+    CreateSessionRequest, ErrorEnvelope, ExecuteEvent, ExecuteRequest, Health, HealthStatus,
+    SeedExecuteRequest, SeedExecuteResponse, SessionList,
 };
 use codeact_protocol::{ErrorCode, ExecResult, Output};
 use futures::stream::{self, Stream, StreamExt};
@@ -301,11 +301,7 @@ async fn list_files(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let files = s.sessions.list_files(&caller.scope(&id)).await?;
-    Ok(Json(FileList {
-        truncated: files.len() >= codeact_exec::MAX_LISTED_FILES,
-        files,
-    }))
+    Ok(Json(s.sessions.list_files(&caller.scope(&id)).await?))
 }
 
 async fn upload(

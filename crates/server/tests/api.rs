@@ -393,6 +393,13 @@ async fn a_listing_cut_at_the_cap_says_it_was_cut() {
     let files = r.body["files"].as_array().expect("files");
     assert_eq!(files.len(), codeact_exec::MAX_LISTED_FILES);
     assert_eq!(r.body["truncated"], json!(true));
+    // Exactly as many entries as the cap ('a/' and 9,997 files in it, 'b/', 'b/c/') is whole.
+    let code = "import os\nfor i in range(9_997, 10_050): os.remove(f'a/{i:05}')\nprint('cut')";
+    assert_eq!(common::stdout(&srv.exec(&id, code).await), "cut\n");
+    let r = srv.get(&format!("/v1/sessions/{id}/files")).await;
+    let files = r.body["files"].as_array().expect("files");
+    assert_eq!(files.len(), codeact_exec::MAX_LISTED_FILES);
+    assert_eq!(r.body["truncated"], json!(false));
     srv.exec(&id, "import shutil; shutil.rmtree('a')").await;
     let r = srv.get(&format!("/v1/sessions/{id}/files")).await;
     assert_eq!(r.body["files"], json!(["b/", "b/c/"]), "{r:?}");

@@ -37,7 +37,7 @@ def read_file(path, limit):
 
 def list_files():
     """The working directory's listing (see listing.list_entries)."""
-    return messages.file_list(listing.list_entries())
+    return messages.file_list(*listing.list_entries())
 
 
 def file_op(msg):

@@ -21,23 +21,35 @@ def list_entries(limit=MAX_LISTED):
     sibling); folders end with '/'. Symbolic links are listed as what they are, never followed.
     At most `limit` entries, the first in that order; of a folder with more entries than are
     left to list, only as many are read (which ones is then up to the file system). A folder
-    the session cannot read is listed but not entered."""
+    the session cannot read is listed but not entered.
+
+    Returns (names, truncated): truncated is true exactly when some entry was left out, so a
+    tree of `limit` entries is whole."""
     names = []
+    truncated = False
     # Entries still to list, the next one last: (path, is a folder).
     todo = [("", True)]
-    while todo and len(names) < limit:
+    while todo:
+        if len(names) >= limit:
+            truncated = True
+            break
         path, folder = todo.pop()
         if path:
             names.append(_shown(path))
         if not folder:
             continue
+        room = limit - len(names)
         try:
             with os.scandir(path or ".") as it:
-                entries = list(itertools.islice(it, limit - len(names)))
+                # One more than there is room for tells whether the folder had more.
+                entries = list(itertools.islice(it, room + 1))
         except OSError:
             continue
+        if len(entries) > room:
+            truncated = True
+            del entries[room:]
         entries.sort(key=lambda e: e.name, reverse=True)
         for e in entries:
             is_dir = e.is_dir(follow_symlinks=False)
             todo.append((path + e.name + ("/" if is_dir else ""), is_dir))
-    return names
+    return names, truncated

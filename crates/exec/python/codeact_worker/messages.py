@@ -110,9 +110,10 @@ def file_data(data):
     return {"type": "file_data", "data": data}
 
 
-def file_list(names):
-    """The entries of the working directory; directories end with '/'."""
-    return {"type": "file_list", "names": names}
+def file_list(names, truncated):
+    """The entries of the working directory (directories end with '/'); truncated: the
+    listing stopped at its cap with entries left out."""
+    return {"type": "file_list", "names": names, "truncated": truncated}
 
 
 def file_error(kind, error):

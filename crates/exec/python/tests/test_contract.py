@@ -82,7 +82,8 @@ def test_a_real_worker_answers_every_request_with_declared_shapes(contract, work
     assert frames[-1]["outputs"][-1]["type"] == "result"
     assert worker.call({"op": "write_file", "path": "d/x", "data": "eA=="})["type"] == "written"
     assert worker.call({"op": "read_file", "path": "d/x", "limit": 10})["type"] == "file_data"
-    assert worker.call({"op": "list_files"}) == {"type": "file_list", "names": ["d/", "d/x"]}
+    listed = {"type": "file_list", "names": ["d/", "d/x"], "truncated": False}
+    assert worker.call({"op": "list_files"}) == listed
     assert worker.call({"op": "read_file", "path": "gone", "limit": 10})["kind"] == "not_found"
     assert worker.call({"op": "write_file", "path": "../x", "data": ""})["kind"] == "bad_request"
     seen = set()

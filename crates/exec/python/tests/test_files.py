@@ -35,7 +35,11 @@ def test_written_files_read_back_and_are_listed(in_tmp):
     reply = read("data/in.bin")
     assert reply["type"] == "file_data"
     assert base64.b64decode(reply["data"]) == bytes(range(256))
-    assert file_op({"op": "list_files"}) == {"type": "file_list", "names": ["a.txt", "data/", "data/in.bin"]}
+    assert file_op({"op": "list_files"}) == {
+        "type": "file_list",
+        "names": ["a.txt", "data/", "data/in.bin"],
+        "truncated": False,
+    }
 
 
 def test_the_listing_goes_into_folders_depth_first(in_tmp):
@@ -50,15 +54,53 @@ def test_a_huge_tree_gives_its_first_entries_up_to_the_cap(in_tmp):
     for i in range(10):
         for j in range(5):
             write(f"d{i}/f{j}", b"")
-    names = listing.list_entries(limit=14)
+    names, truncated = listing.list_entries(limit=14)
     assert names[:13] == ["d0/", *[f"d0/f{j}" for j in range(5)], "d1/", *[f"d1/f{j}" for j in range(5)], "d2/"]
     # Only one more is read from d2, whichever the file system gives first.
     assert len(names) == 14 and names[13].startswith("d2/f"), names
+    assert truncated
+
+
+def tree(root, spec):
+    """Makes the folders (names ending with '/') and empty files of spec under root."""
+    for name in spec:
+        path = root / name
+        if name.endswith("/"):
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+
+
+@pytest.mark.parametrize(
+    ("spec", "limit", "truncated"),
+    [
+        # Exactly as many entries as the cap: the listing is whole.
+        (["a", "b", "c"], 3, False),
+        (["d/", "d/x", "d/y"], 3, False),
+        # An empty folder as the last entry at the cap is whole; one with anything is not.
+        (["a", "b", "e/"], 3, False),
+        (["a", "b", "e/", "e/x"], 3, True),
+        # One more than the cap, in the top folder, in a folder, or deep down.
+        (["a", "b", "c", "d"], 3, True),
+        (["d/", "d/x", "d/y", "d/z"], 3, True),
+        (["d/", "d/e/", "d/e/f/", "d/e/f/g"], 3, True),
+        # A later sibling folder still to visit.
+        (["a/", "a/x", "z/"], 2, True),
+        (["a/", "a/x", "z/"], 3, False),
+        ([], 1, False),
+    ],
+)
+def test_truncated_says_exactly_whether_entries_were_left_out(in_tmp, spec, limit, truncated):
+    tree(in_tmp, spec)
+    names, cut = listing.list_entries(limit=limit)
+    assert len(names) == min(limit, len(spec)), names
+    assert cut is truncated, (names, cut)
 
 
 def test_names_that_are_not_utf8_are_shown_with_replacement_characters(in_tmp):
     open(os.path.join(os.fsencode(in_tmp), b"caf\xe9.txt"), "wb").close()
-    assert listing.list_entries() == ["caf\ufffd.txt"]
+    assert listing.list_entries() == (["caf\ufffd.txt"], False)
 
 
 def test_writing_again_replaces_the_content():

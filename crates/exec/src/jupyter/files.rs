@@ -5,6 +5,7 @@
 use std::path::{Component, Path};
 
 use base64::Engine;
+use codeact_protocol::http::FileList;
 use serde_json::{json, Value};
 
 use super::JupyterKernel;
@@ -66,7 +67,8 @@ fn read_chunk_expr(path: &str, offset: usize, len: usize) -> String {
 /// kernel runs in a namespace of its own, so that both backends list files alike.
 const LISTING_PY: &str = include_str!("../../python/codeact_worker/listing.py");
 
-/// An expression giving the listing (see `LISTING_PY`) as base64 of a JSON list.
+/// An expression giving the listing (see `LISTING_PY`) as base64 of the JSON of its
+/// `[names, truncated]`.
 fn list_expr() -> String {
     format!(
         "(lambda ns: [exec({}, ns), __import__('base64').b64encode(__import__('json').dumps(ns['list_entries']()).encode()).decode()][1])({{}})",
@@ -154,7 +156,7 @@ impl JupyterKernel {
         }
     }
 
-    pub(super) async fn list_files_impl(&self) -> Result<Vec<String>, ExecError> {
+    pub(super) async fn list_files_impl(&self) -> Result<FileList, ExecError> {
         let reply = self.run_hidden("", json!({ "list": list_expr() })).await?;
         let results = reply
             .content
@@ -162,9 +164,10 @@ impl JupyterKernel {
             .cloned()
             .unwrap_or_default();
         let bytes = expression_bytes(".", &results, "list")?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let (files, truncated) = serde_json::from_slice(&bytes).map_err(|e| {
             ExecError::Protocol(format!("the kernel listed files in an odd form: {e}"))
-        })
+        })?;
+        Ok(FileList { files, truncated })
     }
 }
 

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use codeact_protocol::http::FileList;
 use codeact_protocol::{BackendKind, SandboxReport};
 use serde_json::Value;
 
@@ -346,7 +347,7 @@ impl Kernel for JupyterKernel {
         self.read_file_impl(path).await
     }
 
-    async fn list_files(&self) -> Result<Vec<String>, ExecError> {
+    async fn list_files(&self) -> Result<FileList, ExecError> {
         self.list_files_impl().await
     }
 }

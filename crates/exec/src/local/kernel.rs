@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use codeact_protocol::http::FileList;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
@@ -389,9 +390,12 @@ impl Kernel for LocalKernel {
         }
     }
 
-    async fn list_files(&self) -> Result<Vec<String>, ExecError> {
+    async fn list_files(&self) -> Result<FileList, ExecError> {
         match self.file_call(WorkerRequest::ListFiles).await? {
-            WorkerReply::FileList { names } => Ok(names),
+            WorkerReply::FileList { names, truncated } => Ok(FileList {
+                files: names,
+                truncated,
+            }),
             other => Err(unexpected(&other)),
         }
     }

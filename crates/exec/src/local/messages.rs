@@ -157,6 +157,8 @@ pub(crate) enum WorkerReply {
     FileList {
         /// Directories end with `/`.
         names: Vec<String>,
+        /// The listing stopped at [`crate::MAX_LISTED_FILES`] with entries left out.
+        truncated: bool,
     },
     /// A file request failed.
     FileError {
