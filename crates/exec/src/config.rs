@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// Which isolation the local backend applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum SandboxMode {
     /// Namespaces, a read-only root, limits and seccomp. Refuses to run if it cannot be set up.
@@ -18,9 +19,10 @@ pub enum SandboxMode {
 
 /// What network a session sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
-    /// A private network namespace with only a loopback interface.
+    /// Loopback only: a private network namespace with no other interface.
     #[default]
     None,
     /// Outbound access through a user-mode network stack (slirp4netns) that cannot reach

@@ -13,13 +13,15 @@ use serde::Deserialize;
 use crate::jupyter::JupyterConfig;
 use crate::{ExecConfig, ExecError, SandboxPolicy};
 
-/// The execution backend sessions come from.
+/// The execution backend sessions come from: [`crate::local`] or [`crate::jupyter`]. With
+/// the `clap` feature it is also a command-line choice (the variants' docs are its help).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// Sandboxed sessions on this machine ([`crate::local`]).
+    /// Sandboxed sessions on this machine.
     Local,
-    /// A Jupyter Server or Kernel Gateway ([`crate::jupyter`]).
+    /// A Jupyter Server or Kernel Gateway.
     Jupyter,
 }
 

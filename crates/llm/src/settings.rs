@@ -15,15 +15,19 @@ use crate::{
     OpenAiConfig, ScriptBackend,
 };
 
-/// The LLM backend.
+/// The LLM backend: [`crate::EmbeddedBackend`], [`crate::OpenAiBackend`] or
+/// [`crate::ScriptBackend`]. With the `clap` feature it is also a command-line choice (the
+/// variants' docs are its help).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum LlmKind {
-    /// llama.cpp in this process ([`crate::EmbeddedBackend`]).
+    /// llama.cpp in this process.
     Embedded,
-    /// Any OpenAI-compatible server ([`crate::OpenAiBackend`]).
+    /// Any OpenAI-compatible server.
+    #[cfg_attr(feature = "clap", value(name = "openai"))]
     OpenAi,
-    /// Replies replayed from a script file ([`crate::ScriptBackend`]).
+    /// Replies replayed from a script file (`--script`), for running protocols without a model.
     Script,
 }
 

@@ -1,13 +1,11 @@
 //! The command-line flags that override the configuration, in groups the commands share, and
 //! the choices they take.
 //!
-//! The choices are `clap::ValueEnum`s here, each mapped to the library's own enum where its
-//! group is applied ([`EngineArgs::apply`], [`LlmArgs::apply`]): the core crates (exec, llm,
-//! agent) stay free of clap.
+//! The choices are the libraries' own enums, which are `clap::ValueEnum`s with their `clap`
+//! feature (only this binary turns it on, so the core crates build without clap).
 
 use std::path::PathBuf;
 
-use clap::ValueEnum;
 use codeact_exec::sections::BackendKind;
 use codeact_exec::{NetworkMode, SandboxMode};
 use codeact_llm::LlmKind;
@@ -19,57 +17,18 @@ pub trait Overrides {
     fn apply(&self, layers: &mut Layers);
 }
 
-/// `--backend`: the execution backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Backend {
-    /// Sandboxed sessions on this machine.
-    Local,
-    /// A Jupyter Server or Kernel Gateway.
-    Jupyter,
-}
-
-/// `--llm`: the LLM backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Llm {
-    /// llama.cpp in this process.
-    Embedded,
-    /// Any OpenAI-compatible server.
-    #[value(name = "openai")]
-    OpenAi,
-    /// Replies replayed from a script file (`--script`), for running protocols without a model.
-    Script,
-}
-
-/// `--sandbox`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Sandbox {
-    /// Namespaces, read-only root, limits, seccomp.
-    Local,
-    /// No isolation at all (warns).
-    None,
-}
-
-/// `--network`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Network {
-    /// Loopback only.
-    None,
-    /// Outbound NAT through slirp4netns; the host's loopback stays unreachable.
-    Egress,
-}
-
 /// Engine flags shared by every command that runs code.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct EngineArgs {
     /// Execution backend.
     #[arg(long, env = "CODEACT_BACKEND")]
-    pub backend: Option<Backend>,
+    pub backend: Option<BackendKind>,
     /// Sandbox of the local backend.
     #[arg(long, env = "CODEACT_SANDBOX")]
-    pub sandbox: Option<Sandbox>,
+    pub sandbox: Option<SandboxMode>,
     /// Network of the sessions.
     #[arg(long, env = "CODEACT_NETWORK")]
-    pub network: Option<Network>,
+    pub network: Option<NetworkMode>,
     /// Per-cell timeout in seconds (default 60; also $CODEACT_CELL_TIMEOUT).
     #[arg(long)]
     pub timeout: Option<f64>,
@@ -83,28 +42,12 @@ pub struct EngineArgs {
 
 impl Overrides for EngineArgs {
     fn apply(&self, l: &mut Layers) {
-        set(
-            &mut l.exec.backend,
-            self.backend.map(|b| match b {
-                Backend::Local => BackendKind::Local,
-                Backend::Jupyter => BackendKind::Jupyter,
-            }),
-        );
+        set(&mut l.exec.backend, self.backend);
         set(&mut l.exec.cell_timeout_s, self.timeout);
         set(&mut l.exec.python, self.python.clone());
         set(&mut l.jupyter.url, self.jupyter_url.clone());
-        if let Some(s) = self.sandbox {
-            l.sandbox.mode = match s {
-                Sandbox::Local => SandboxMode::Local,
-                Sandbox::None => SandboxMode::None,
-            };
-        }
-        if let Some(n) = self.network {
-            l.sandbox.network = match n {
-                Network::None => NetworkMode::None,
-                Network::Egress => NetworkMode::Egress,
-            };
-        }
+        l.sandbox.mode = self.sandbox.unwrap_or(l.sandbox.mode);
+        l.sandbox.network = self.network.unwrap_or(l.sandbox.network);
     }
 }
 
@@ -113,7 +56,7 @@ impl Overrides for EngineArgs {
 pub struct LlmArgs {
     /// LLM backend.
     #[arg(long, env = "CODEACT_LLM")]
-    pub llm: Option<Llm>,
+    pub llm: Option<LlmKind>,
     /// GGUF file for the embedded engine (wins over --model).
     #[arg(long, env = "CODEACT_MODEL_PATH")]
     pub model_path: Option<PathBuf>,
@@ -142,14 +85,7 @@ pub struct LlmArgs {
 impl Overrides for LlmArgs {
     fn apply(&self, l: &mut Layers) {
         let m = &mut l.llm;
-        set(
-            &mut m.backend,
-            self.llm.map(|k| match k {
-                Llm::Embedded => LlmKind::Embedded,
-                Llm::OpenAi => LlmKind::OpenAi,
-                Llm::Script => LlmKind::Script,
-            }),
-        );
+        set(&mut m.backend, self.llm);
         // A model named here replaces a file's model path too; --model-path still wins.
         if self.model.is_some() {
             m.model_path = None;
