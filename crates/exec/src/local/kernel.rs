@@ -144,8 +144,8 @@ pub(crate) struct Sandbox {
     pub _net: Option<super::network::Slirp>,
 }
 
-/// Whether the backend has work: cells running now, and when a session was last asked for or
-/// a cell last ended.
+/// Whether the backend has work: cells running and sessions being started now, and when the
+/// last of them ended.
 #[derive(Debug)]
 pub(crate) struct Activity {
     last: Mutex<Instant>,
@@ -161,7 +161,8 @@ impl Default for Activity {
     }
 }
 
-/// A cell in flight; counted until dropped, however its run ends (a cancelled one included).
+/// A cell (or a session start) in flight; counted until dropped, however its run ends (a
+/// cancelled one included).
 pub(crate) struct Running(Arc<Activity>);
 
 impl Drop for Running {
@@ -172,13 +173,13 @@ impl Drop for Running {
 }
 
 impl Activity {
-    pub fn touch(&self) {
+    fn touch(&self) {
         if let Ok(mut t) = self.last.lock() {
             *t = Instant::now();
         }
     }
 
-    /// Counts a cell as running until the guard is dropped.
+    /// Counts a cell or a start as running until the guard is dropped.
     pub fn cell(self: &Arc<Self>) -> Running {
         self.running.fetch_add(1, Ordering::SeqCst);
         Running(self.clone())
