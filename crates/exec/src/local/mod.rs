@@ -418,8 +418,10 @@ impl Inner {
 /// the last piece of work: sessions asked for 100 ms apart, each running a quick cell, leave
 /// the cores free most of the time, and should each find a started sandbox (with 250 ms here
 /// the pool never refilled under that pattern, and every start waited for a sandbox to be
-/// made: 46 ms instead of 3 ms).
-const REFILL_QUIET: std::time::Duration = std::time::Duration::from_millis(20);
+/// made: 40 ms instead of 3 ms). Not shorter: with 20 ms, 100 conversations with a model's
+/// 1 s latency between cells refilled it in their gaps, with more memory and a slower p99
+/// (`codeact bench serve --warm`; README).
+const REFILL_QUIET: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Keeps the pool full, one sandbox at a time so that refilling never hogs the CPUs, and only
 /// while the backend is idle ([`REFILL_QUIET`]). Holds the backend only while working, so
