@@ -163,9 +163,9 @@ impl Default for Activity {
 
 /// A cell (or a session start) in flight; counted until dropped, however its run ends (a
 /// cancelled one included).
-pub(crate) struct Running(Arc<Activity>);
+pub(crate) struct Busy(Arc<Activity>);
 
-impl Drop for Running {
+impl Drop for Busy {
     fn drop(&mut self) {
         self.0.running.fetch_sub(1, Ordering::SeqCst);
         self.0.touch();
@@ -180,9 +180,9 @@ impl Activity {
     }
 
     /// Counts a cell or a start as running until the guard is dropped.
-    pub fn cell(self: &Arc<Self>) -> Running {
+    pub fn work(self: &Arc<Self>) -> Busy {
         self.running.fetch_add(1, Ordering::SeqCst);
-        Running(self.clone())
+        Busy(self.clone())
     }
 
     /// How long the backend has had no work (zero while a cell runs).
@@ -332,7 +332,7 @@ impl LocalKernel {
 #[async_trait]
 impl Kernel for LocalKernel {
     async fn execute(&self, code: &str, sink: &mut OutputSink) -> Result<CellEnd, ExecError> {
-        let _running = self.activity.cell();
+        let _busy = self.activity.work();
         self.execute_cell(code, sink).await
     }
 

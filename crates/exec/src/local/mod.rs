@@ -384,7 +384,7 @@ impl Backend for LocalBackend {
 
     async fn start(&self, _id: &str) -> Result<Box<dyn Kernel>, ExecError> {
         // A start made here is work the pool's refill must not compete with either.
-        let _busy = self.inner.activity.cell();
+        let _busy = self.inner.activity.work();
         let pooled = self.inner.pool.lock().ok().and_then(|mut p| p.pop_front());
         self.inner.refill.notify_one();
         match pooled {
