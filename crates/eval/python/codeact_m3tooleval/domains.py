@@ -21,6 +21,11 @@ def build(domain, names=None):
     if not isinstance(domain, str) or domain not in FACTORIES:
         raise ValueError(f"unknown domain {domain!r}; known: {sorted(FACTORIES)}")
     tools = FACTORIES[domain]()
+    for name, tool in tools.items():
+        # The tools are closures; Python names a closure's qualified name in its call errors
+        # ("make_tools.<locals>.book_hotel() got an unexpected keyword argument"), where the
+        # original's module-level tools read "book_hotel() got ...": the model sees the latter.
+        tool.__qualname__ = name
     if names is None:
         return tools
     chosen = {}

@@ -25,6 +25,35 @@ def test_each_domain_has_the_tools_of_tools_json_in_order(domain):
         assert tool.__name__ == name
 
 
+@pytest.mark.parametrize(
+    ("domain", "name", "args", "kwargs", "message"),
+    [
+        (
+            "travel_itinerary_planning",
+            "book_hotel",
+            (),
+            {"location": "C", "wifi": "wifi"},
+            "book_hotel() got an unexpected keyword argument 'wifi'",
+        ),
+        (
+            "travel_itinerary_planning",
+            "find_flights",
+            ("A",),
+            {},
+            "find_flights() missing 2 required positional arguments: 'to_location' and 'date'",
+        ),
+        ("web_browsing", "calculator", (), {}, "calculator() missing 1 required positional argument"),
+        ("web_browsing", "view", (1,), {}, "view() takes 0 positional arguments but 1 was given"),
+        ("message_decoder", "reverse_string", ("a", "b"), {}, "reverse_string() takes 1 positional argument"),
+    ],
+)
+def test_call_errors_name_the_tool_as_the_model_knows_it(domain, name, args, kwargs, message):
+    with pytest.raises(TypeError) as error:
+        tools(domain)[name](*args, **kwargs)
+    assert str(error.value).startswith(message)
+    assert "<locals>" not in str(error.value)
+
+
 def test_build_chooses_tools_and_rejects_unknown_names():
     assert list(domains.build("travel_itinerary_planning", ["sum", "find_flights"])) == ["sum", "find_flights"]
     with pytest.raises(ValueError, match="unknown domain 'nope'"):
