@@ -56,6 +56,9 @@ pub struct LlmSection {
     /// Whether the embedded engine reuses the KV state of a prompt prefix shared with the
     /// previous request (default true).
     pub kv_reuse: Option<bool>,
+    /// MiB of host memory for the embedded engine's saved KV states of other conversations
+    /// (default [`crate::embedded::DEFAULT_PROMPT_CACHE_MIB`]; 0 turns it off).
+    pub prompt_cache_mib: Option<u32>,
 }
 
 /// `[llm] continuation`: how an OpenAI-compatible server continues the assistant's unfinished
@@ -98,6 +101,7 @@ pub struct LlmSettings {
     /// Sampling temperature, when configured.
     pub temperature: Option<f32>,
     pub kv_reuse: bool,
+    pub prompt_cache_mib: u32,
 }
 
 impl LlmSection {
@@ -125,6 +129,9 @@ impl LlmSection {
             script: self.script,
             temperature: self.temperature,
             kv_reuse: self.kv_reuse.unwrap_or(true),
+            prompt_cache_mib: self
+                .prompt_cache_mib
+                .unwrap_or(crate::embedded::DEFAULT_PROMPT_CACHE_MIB),
         }
     }
 }
@@ -149,6 +156,7 @@ impl LlmSettings {
                 let mut cfg = EmbeddedConfig::new(path);
                 cfg.n_threads = self.threads;
                 cfg.kv_reuse = self.kv_reuse;
+                cfg.prompt_cache_mib = self.prompt_cache_mib;
                 if let Some(n) = self.context_tokens {
                     cfg.n_ctx = n;
                 }

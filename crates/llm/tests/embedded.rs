@@ -113,6 +113,67 @@ async fn stop_sequences_end_the_reply_before_the_stop() {
     );
 }
 
+/// Two conversations taking turns, as evaluations at `--concurrency` above 1 or two chats on
+/// one server do: each turn of one comes after a turn of the other.
+async fn interleaved(b: &EmbeddedBackend) -> Vec<Reply> {
+    let topics = ["the sea", "a desert town"];
+    let mut chats: Vec<Vec<Message>> = topics
+        .iter()
+        .map(|t| {
+            // Long enough that losing a conversation's state costs more than saving it.
+            ask(&format!(
+                "Write a short poem about {t}. Some context you will need later: {}.",
+                "the quick brown fox jumps over the lazy dog ".repeat(8)
+            ))
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for turn in 0..3 {
+        for chat in chats.iter_mut() {
+            let reply = complete(b, CompletionRequest::greedy(chat.clone(), 24)).await;
+            chat.push(Message::assistant(reply.text.clone()));
+            chat.push(Message::user(format!("Go on, part {}.", turn + 2)));
+            replies.push(reply);
+        }
+    }
+    replies
+}
+
+#[tokio::test]
+async fn interleaved_conversations_get_their_own_kv_state_back() {
+    let _g = SERIAL.lock().await;
+    let b = backend(|c| c).await;
+    let with_cache = interleaved(&b).await;
+    drop(b);
+    let b = backend(|c| EmbeddedConfig {
+        prompt_cache_mib: 0,
+        ..c
+    })
+    .await;
+    let without = interleaved(&b).await;
+    // The same replies: restored states are exact copies.
+    let texts = |r: &[Reply]| r.iter().map(|r| r.text.clone()).collect::<Vec<_>>();
+    assert_eq!(texts(&with_cache), texts(&without));
+    for (i, (w, wo)) in with_cache.iter().zip(&without).enumerate().skip(2) {
+        // From the second turn on, everything before the new user message is restored: the
+        // conversation's previous prompt at least.
+        let previous = &with_cache[i - 2];
+        assert!(
+            w.usage.cached_tokens >= previous.usage.prompt_tokens,
+            "request {i} reused {} tokens; its conversation's previous prompt had {}",
+            w.usage.cached_tokens,
+            previous.usage.prompt_tokens
+        );
+        // Without the cache only the part both conversations share is reused.
+        assert!(
+            wo.usage.cached_tokens < previous.usage.prompt_tokens,
+            "request {i} reused {} tokens without the cache",
+            wo.usage.cached_tokens
+        );
+        assert_eq!(w.usage.prompt_tokens, wo.usage.prompt_tokens);
+    }
+}
+
 #[tokio::test]
 async fn kv_cache_is_reused_on_the_next_turn() {
     let _g = SERIAL.lock().await;

@@ -77,6 +77,10 @@ pub struct LlmArgs {
     /// state instead of reusing its shared prefix (for measuring what the reuse saves).
     #[arg(long)]
     pub no_kv_reuse: bool,
+    /// MiB of memory in which the embedded engine keeps the KV states of conversations it
+    /// switched away from, to restore them when they come back (default 1024; 0: none).
+    #[arg(long, value_name = "MIB")]
+    pub prompt_cache_mib: Option<u32>,
     /// The replies of `--llm script`: JSON Lines of rules (see the README).
     #[arg(long, env = "CODEACT_SCRIPT")]
     pub script: Option<PathBuf>,
@@ -99,6 +103,7 @@ impl Overrides for LlmArgs {
         if self.no_kv_reuse {
             m.kv_reuse = Some(false);
         }
+        set(&mut m.prompt_cache_mib, self.prompt_cache_mib);
     }
 }
 

@@ -15,9 +15,11 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::LlamaStateSeqFlags;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, warn};
 
+use super::prompt_cache::{shared_prefix, PromptCache};
 use super::{EmbeddedConfig, ModelInfo};
 use crate::backend::{Chunk, CompletionRequest, FinishReason, LlmError, Usage};
 use crate::stop::{StopMatcher, Utf8Assembler};
@@ -120,6 +122,8 @@ pub(super) fn run_worker(
         ctx,
         template,
         cached: Vec::new(),
+        live_prompt_len: 0,
+        saved: PromptCache::new(config.prompt_cache_bytes()),
         n_ctx,
         n_batch,
         kv_reuse: config.kv_reuse,
@@ -133,6 +137,7 @@ pub(super) fn run_worker(
         if outcome.is_err() {
             error!("the embedded engine panicked while serving a request; its KV cache is reset");
             engine.reset_cache();
+            engine.saved.clear();
         }
     }
     debug!("embedded engine stopped");
@@ -144,6 +149,10 @@ struct Engine<'m> {
     template: LlamaChatTemplate,
     /// The tokens whose KV state is in the context (sequence 0), in order.
     cached: Vec<LlamaToken>,
+    /// How many of `cached` were the last request's prompt (the rest is its reply).
+    live_prompt_len: usize,
+    /// KV states of conversations switched away from.
+    saved: PromptCache<LlamaToken, llama_cpp_2::SeqState>,
     n_ctx: u32,
     n_batch: u32,
     kv_reuse: bool,
@@ -171,6 +180,7 @@ impl Engine<'_> {
             }
             Job::ClearCache { reply } => {
                 self.reset_cache();
+                self.saved.clear();
                 let _ = reply.send(());
             }
         }
@@ -179,6 +189,72 @@ impl Engine<'_> {
     fn reset_cache(&mut self) {
         self.ctx.clear_kv_cache();
         self.cached.clear();
+        self.live_prompt_len = 0;
+    }
+
+    /// Before evaluating `tokens`: if they do not continue the live conversation's last prompt,
+    /// the live KV state is saved (when enough of it would be lost); and a saved state that
+    /// shares enough more of `tokens` than the live one is made live. A saved state that
+    /// `tokens` continue leaves the cache (it goes on live); one they share only a prefix
+    /// with stays, for its own conversation.
+    fn switch_conversation(&mut self, tokens: &[LlamaToken]) {
+        // Fewer tokens than this are not worth a copy of a state (a few MB for a small model,
+        // milliseconds): evaluating them again costs about as much.
+        const WORTH_COPYING: usize = 64;
+        if !self.kv_reuse || !self.saved.is_enabled() {
+            return;
+        }
+        let live_shared = shared_prefix(&self.cached, tokens);
+        let continues = live_shared >= self.live_prompt_len;
+        if !continues && self.cached.len() - live_shared >= WORTH_COPYING {
+            self.save_live();
+        }
+        let Some((index, shared)) = self.saved.best(tokens) else {
+            return;
+        };
+        if shared < live_shared + WORTH_COPYING {
+            return;
+        }
+        let saved = self.saved.get(index);
+        self.ctx.clear_kv_cache();
+        match self.ctx.state_seq_set(&saved.state, 0) {
+            Ok(()) => {
+                debug!(
+                    tokens = saved.tokens.len(),
+                    shared, "restored a saved KV state"
+                );
+                self.cached = saved.tokens.clone();
+                self.live_prompt_len = saved.prompt_len;
+                if shared >= saved.prompt_len {
+                    self.saved.take(index);
+                } else {
+                    self.saved.touch(index);
+                }
+            }
+            Err(e) => {
+                warn!(error = %e, "could not restore a saved KV state");
+                self.reset_cache();
+            }
+        }
+    }
+
+    fn save_live(&mut self) {
+        match self.ctx.state_seq_get(0, LlamaStateSeqFlags::empty()) {
+            Ok(state) => {
+                let bytes = state.byte_len();
+                let kept =
+                    self.saved
+                        .insert(self.cached.clone(), self.live_prompt_len, state, bytes);
+                debug!(
+                    tokens = self.cached.len(),
+                    bytes,
+                    kept,
+                    saved = self.saved.len(),
+                    "saved the live KV state"
+                );
+            }
+            Err(e) => warn!(error = %e, "could not save the live KV state"),
+        }
     }
 
     /// The prompt's tokens. With `continue_final`, the last message is the assistant's
@@ -254,11 +330,7 @@ impl Engine<'_> {
     /// Drops KV state past the longest prefix shared with `tokens`; returns its length.
     fn reuse_prefix(&mut self, tokens: &[LlamaToken]) -> usize {
         let shared = if self.kv_reuse {
-            self.cached
-                .iter()
-                .zip(tokens)
-                .take_while(|(a, b)| a == b)
-                .count()
+            shared_prefix(&self.cached, tokens)
         } else {
             0
         };
@@ -320,6 +392,7 @@ impl Engine<'_> {
             return;
         }
         let t_prompt = Instant::now();
+        self.switch_conversation(&tokens);
         let cached = self.reuse_prefix(&tokens);
         debug!(prompt_tokens = tokens.len(), cached, "evaluating prompt");
         let result = self.run(&request, &tokens, cached, &mut sampler, &chunks, t_prompt);
@@ -358,6 +431,7 @@ impl Engine<'_> {
             self.cached.extend_from_slice(piece);
             last_logits = batch.n_tokens() - 1;
         }
+        self.live_prompt_len = tokens.len();
         let prompt_eval_ms = t_prompt.elapsed().as_secs_f64() * 1e3;
         let t_gen = Instant::now();
 

@@ -6,6 +6,7 @@
 //! the worker abandons the job at the next token.
 
 mod engine;
+mod prompt_cache;
 mod tokenizer;
 
 pub use engine::EngineTimings;
@@ -24,6 +25,10 @@ use tracing::{debug, info};
 
 use crate::backend::{BoxChunkStream, Chunk, CompletionRequest, LlmBackend, LlmError};
 
+/// The default [`EmbeddedConfig::prompt_cache_mib`]: a few long conversations of a small
+/// model (a 0.5B model's KV state takes 12 KiB a token, a 1.5B's 28 KiB).
+pub const DEFAULT_PROMPT_CACHE_MIB: u32 = 1024;
+
 /// How to run a GGUF model in-process.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EmbeddedConfig {
@@ -36,6 +41,10 @@ pub struct EmbeddedConfig {
     pub n_batch: u32,
     /// Keep the KV cache of the previous request and evaluate only a new prompt's new suffix.
     pub kv_reuse: bool,
+    /// Host memory, in MiB, for the KV states of conversations the engine switched away from
+    /// (restored when they come back, instead of evaluating their history again); 0 keeps
+    /// none. Only with `kv_reuse`.
+    pub prompt_cache_mib: u32,
     /// Shown by [`LlmBackend::name`]; defaults to the file stem.
     pub name: Option<String>,
 }
@@ -48,8 +57,14 @@ impl EmbeddedConfig {
             n_threads: None,
             n_batch: 512,
             kv_reuse: true,
+            prompt_cache_mib: DEFAULT_PROMPT_CACHE_MIB,
             name: None,
         }
+    }
+
+    /// The prompt cache's budget in bytes.
+    pub fn prompt_cache_bytes(&self) -> usize {
+        usize::try_from(u64::from(self.prompt_cache_mib) << 20).unwrap_or(usize::MAX)
     }
 
     /// The thread count this configuration resolves to.
