@@ -3,6 +3,7 @@
 //! they resolve to live in `codeact_eval::commands`.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -15,7 +16,8 @@ use crate::progress::interruptible;
 
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
-    /// M³ToolEval: 82 tool-use tasks in five domains, with code, JSON or text actions.
+    /// M³ToolEval: 82 tool-use tasks in five domains, with code, JSON or text actions. A code
+    /// action may run for 30 s, or as long as --timeout says.
     #[command(name = "m3tooleval")]
     M3ToolEval(Box<WithBackends<M3Args>>),
     /// API-Bank level 1: 399 scored API calls from 214 dialogues, with code, JSON or text actions.
@@ -31,7 +33,12 @@ pub enum EvalCommand {
 
 pub async fn run(config: Option<&Path>, command: EvalCommand) -> Result<i32> {
     match command {
-        EvalCommand::M3ToolEval(a) => m3(Config::load(config, &[&*a])?, &a.opts).await,
+        EvalCommand::M3ToolEval(a) => {
+            let config = Config::load(config, &[&*a])?;
+            // Only the flag changes the benchmark's own limit, not the engine's default.
+            let limit = a.engine.timeout.map(|_| config.exec.cell_timeout);
+            m3(config, &a.opts, limit).await
+        }
         EvalCommand::ApiBank(a) => apibank(Config::load(config, &[&*a])?, &a.opts).await,
         EvalCommand::Compare { dirs } => {
             print!("{}", codeact_eval::summary::compare_dirs(&dirs)?);
@@ -40,12 +47,12 @@ pub async fn run(config: Option<&Path>, command: EvalCommand) -> Result<i32> {
     }
 }
 
-async fn m3(config: Config, args: &M3Args) -> Result<i32> {
+async fn m3(config: Config, args: &M3Args, limit: Option<Duration>) -> Result<i32> {
     if let Some(vectors) = &args.check_tools {
         return check_vectors(&config, vectors, Vectors::Tools).await;
     }
     let (llm, sessions) = backends::llm_and_sessions(&config).await?;
-    let options = args.options(&llm.name(), config.llm.temperature);
+    let options = args.options(&llm.name(), config.llm.temperature, limit);
     let (opts, engine) = (&options, sessions.clone());
     let result = interruptible(&sessions, &options.out, |progress| async move {
         m3tooleval::evaluate(llm, engine, opts, &*progress).await

@@ -66,8 +66,9 @@ fn progress_fn(bar: ProgressBar) -> Arc<ProgressFn<'static>> {
         Progress::Finished { correct: ok, .. } => {
             let n = correct.fetch_add(usize::from(ok), std::sync::atomic::Ordering::Relaxed)
                 + usize::from(ok);
-            bar.set_message(format!("{n} correct this time"));
+            // Counted before the message names it, so the bar never shows more correct than done.
             bar.inc(1);
+            bar.set_message(format!("{n} correct this time"));
         }
     })
 }

@@ -108,3 +108,113 @@ fn vectors_are_checked_and_bad_arguments_refused() {
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
     }
 }
+
+/// A run of the tasks `filter` selects with a script whose code action sleeps, in `out`, with
+/// `extra` flags.
+fn sleepy_run(dir: &Path, out: &Path, filter: &str, extra: &[&str]) -> std::process::Output {
+    let script = dir.join("sleep.jsonl");
+    std::fs::write(
+        &script,
+        concat!(
+            r#"{"replies": ["Action:\nimport time\ntime.sleep(30)\nprint('woke')\nEnd Action", "Answer: 1"]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let mut args = vec![
+        "eval",
+        "m3tooleval",
+        "--llm",
+        "script",
+        "--script",
+        script.to_str().unwrap(),
+        "--mode",
+        "code",
+        "--filter",
+        filter,
+        "--turns",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    codeact(&args)
+}
+
+const ONE: &str = "^message_decoder/full_alien_message_decoding$";
+
+#[test]
+fn the_timeout_flag_limits_code_actions_and_failed_starts_bind_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("slow");
+
+    // A run that fails before its first record (no task selected) leaves nothing that
+    // refuses the next run with other settings.
+    let none = sleepy_run(dir.path(), &out, "^nothing$", &["--timeout", "9"]);
+    assert_eq!(none.status.code(), Some(1), "{}", text(&none).1);
+    let unmatched = dir.path().join("unmatched.jsonl");
+    std::fs::write(
+        &unmatched,
+        "{\"first\": \"NEVER SAID\", \"reply\": \"x\"}\n",
+    )
+    .unwrap();
+    let failed = codeact(&[
+        "eval",
+        "m3tooleval",
+        "--llm",
+        "script",
+        "--script",
+        unmatched.to_str().unwrap(),
+        "--mode",
+        "code",
+        "--filter",
+        ONE,
+        "--turns",
+        "2",
+        "--timeout",
+        "9",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed).1);
+    assert!(out.join("m3tooleval-settings.json").exists());
+
+    let done = sleepy_run(dir.path(), &out, ONE, &["--timeout", "1"]);
+    let (_, stderr) = text(&done);
+    assert!(done.status.success(), "{stderr}");
+    let settings = std::fs::read_to_string(out.join("m3tooleval-settings.json")).unwrap();
+    assert!(settings.contains("\"cell_timeout_s\": 1.0"), "{settings}");
+    let record: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(out.join("m3tooleval.jsonl"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    // The observation of the sleeping action: the model's action, then what it got back.
+    let observation = record["messages"][2]["content"].as_str().unwrap();
+    assert!(
+        !observation.contains("woke"),
+        "ran past its limit: {observation}"
+    );
+    assert!(observation.contains("the 1 s limit"), "{observation}");
+
+    // Now the directory holds a result: other settings are refused.
+    let refused = sleepy_run(dir.path(), &out, ONE, &[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).1.contains("cell_timeout_s 30.0 (was 1.0)"),
+        "{}",
+        text(&refused).1
+    );
+
+    let file = dir.path().join("afile");
+    std::fs::write(&file, "keep").unwrap();
+    let on_file = sleepy_run(dir.path(), &file, ONE, &[]);
+    assert_eq!(on_file.status.code(), Some(1));
+    assert!(
+        text(&on_file).1.contains("is not a directory"),
+        "{}",
+        text(&on_file).1
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep");
+}

@@ -67,8 +67,15 @@ pub struct M3Args {
 
 impl M3Args {
     /// The run these options select for `model`, sampling at `temperature` when one is
-    /// configured (else greedily, or at 0.8 for several samples).
-    pub fn options(&self, model: &str, temperature: Option<f32>) -> M3Options {
+    /// configured (else greedily, or at 0.8 for several samples), with `cell_timeout` as the
+    /// limit of one code action when one is asked for (else [`M3Settings`]' 30 s).
+    pub fn options(
+        &self,
+        model: &str,
+        temperature: Option<f32>,
+        cell_timeout: Option<std::time::Duration>,
+    ) -> M3Options {
+        let defaults = M3Settings::default();
         let greedy = if self.samples > 1 { 0.8 } else { 0.0 };
         M3Options {
             modes: self.mode.modes(),
@@ -81,7 +88,7 @@ impl M3Args {
                 turns: self.turns,
                 max_tokens: self.max_tokens,
                 temperature: temperature.unwrap_or(greedy),
-                ..M3Settings::default()
+                cell_timeout: cell_timeout.unwrap_or(defaults.cell_timeout),
             },
         }
     }

@@ -26,6 +26,7 @@ impl RecordLog {
             cause,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            not_a_file(dir)?;
             std::fs::create_dir_all(dir).map_err(write_err)?;
         }
         let text = match std::fs::read_to_string(path) {
@@ -125,19 +126,41 @@ pub fn check_model<'a>(
     }
 }
 
+/// A results directory that exists as something else is refused before anything is written.
+fn not_a_file(dir: &Path) -> Result<(), EvalError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(EvalError::Resume(format!(
+            "{} is not a directory; --out names the directory the results go into",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that `dir` holds results made with `settings` (recorded in `<name>` on the first
 /// run): resuming with other settings would mix runs the summary could not tell apart.
+/// While `records` (the results file in `dir`) is missing or empty, the recorded settings bind
+/// nothing and are replaced.
 pub fn check_settings(
     dir: &Path,
     name: &str,
     settings: &serde_json::Value,
+    records: &str,
 ) -> Result<(), EvalError> {
     let path = dir.join(name);
     let write_err = |cause| EvalError::Write {
         path: path.display().to_string(),
         cause,
     };
+    not_a_file(dir)?;
+    // Settings without a single result behind them (a run that failed before its first
+    // record) bind nothing: they are replaced.
+    let holds_results = std::fs::metadata(dir.join(records)).is_ok_and(|m| m.len() > 0);
     match std::fs::read_to_string(&path) {
+        Ok(_) if !holds_results => {
+            let text = serde_json::to_string_pretty(settings).unwrap_or_default();
+            std::fs::write(&path, text).map_err(write_err)
+        }
         Ok(text) => {
             let old: serde_json::Value =
                 serde_json::from_str(&text).map_err(|cause| EvalError::Parse { line: 1, cause })?;
@@ -205,12 +228,34 @@ mod tests {
     fn results_resume_only_with_the_same_settings() {
         let dir = tempfile::tempdir().unwrap();
         let a = json!({"model": "m", "turns": 10});
-        check_settings(dir.path(), "s.json", &a).unwrap();
-        check_settings(dir.path(), "s.json", &a).unwrap();
-        let err = check_settings(dir.path(), "s.json", &json!({"model": "m", "turns": 3}))
+        let b = json!({"model": "m", "turns": 3});
+        check_settings(dir.path(), "s.json", &a, "runs.jsonl").unwrap();
+        check_settings(dir.path(), "s.json", &a, "runs.jsonl").unwrap();
+        // No result yet (an empty or missing records file): other settings replace these.
+        std::fs::write(dir.path().join("runs.jsonl"), "").unwrap();
+        check_settings(dir.path(), "s.json", &b, "runs.jsonl").unwrap();
+        check_settings(dir.path(), "s.json", &a, "runs.jsonl").unwrap();
+        let written: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap())
+                .unwrap();
+        assert_eq!(written, a);
+        std::fs::write(dir.path().join("runs.jsonl"), "{\"a\": 1}\n").unwrap();
+        let err = check_settings(dir.path(), "s.json", &b, "runs.jsonl")
             .err()
             .unwrap();
         assert!(err.to_string().contains("turns 3 (was 10)"), "{err}");
+    }
+
+    #[test]
+    fn an_out_that_is_a_file_is_refused_plainly() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("afile");
+        std::fs::write(&file, "keep me").unwrap();
+        let err = check_settings(&file, "s.json", &json!({}), "runs.jsonl")
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("is not a directory"), "{err}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
     }
 
     #[test]
