@@ -11,25 +11,34 @@ fn gold_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../eval/tests/data/m3tooleval_gold_script.jsonl")
 }
 
-#[test]
-fn an_evaluation_runs_resumes_summarises_and_compares() {
-    let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("m3");
-    let script = gold_script();
-    let args = [
+/// `codeact eval m3tooleval` in code mode with a script, over the tasks `filter` selects.
+fn m3_code_args<'a>(script: &'a str, filter: &'a str, out: &'a str) -> Vec<&'a str> {
+    vec![
         "eval",
         "m3tooleval",
         "--llm",
         "script",
         "--script",
-        script.to_str().unwrap(),
+        script,
         "--mode",
         "code",
         "--filter",
-        "^message_decoder/",
+        filter,
         "--out",
+        out,
+    ]
+}
+
+#[test]
+fn an_evaluation_runs_resumes_summarises_and_compares() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("m3");
+    let script = gold_script();
+    let args = m3_code_args(
+        script.to_str().unwrap(),
+        "^message_decoder/",
         out_dir.to_str().unwrap(),
-    ];
+    );
     let first = codeact(&args);
     let (stdout, stderr) = text(&first);
     assert!(first.status.success(), "{stderr}");
@@ -121,22 +130,8 @@ fn sleepy_run(dir: &Path, out: &Path, filter: &str, extra: &[&str]) -> std::proc
         ),
     )
     .unwrap();
-    let mut args = vec![
-        "eval",
-        "m3tooleval",
-        "--llm",
-        "script",
-        "--script",
-        script.to_str().unwrap(),
-        "--mode",
-        "code",
-        "--filter",
-        filter,
-        "--turns",
-        "2",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let mut args = m3_code_args(script.to_str().unwrap(), filter, out.to_str().unwrap());
+    args.extend(["--turns", "2"]);
     args.extend_from_slice(extra);
     codeact(&args)
 }
@@ -158,24 +153,9 @@ fn the_timeout_flag_limits_code_actions_and_failed_starts_bind_nothing() {
         "{\"first\": \"NEVER SAID\", \"reply\": \"x\"}\n",
     )
     .unwrap();
-    let failed = codeact(&[
-        "eval",
-        "m3tooleval",
-        "--llm",
-        "script",
-        "--script",
-        unmatched.to_str().unwrap(),
-        "--mode",
-        "code",
-        "--filter",
-        ONE,
-        "--turns",
-        "2",
-        "--timeout",
-        "9",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let mut args = m3_code_args(unmatched.to_str().unwrap(), ONE, out.to_str().unwrap());
+    args.extend(["--turns", "2", "--timeout", "9"]);
+    let failed = codeact(&args);
     assert_eq!(failed.status.code(), Some(1), "{}", text(&failed).1);
     assert!(out.join("m3tooleval-settings.json").exists());
 
