@@ -126,6 +126,25 @@ pub fn check_model<'a>(
     }
 }
 
+/// A setting's value as written: an `f32` by its shortest decimal form (0.8, not the
+/// 0.800000011920929 its widening to `f64` gives).
+pub fn f32_setting(x: f32) -> serde_json::Value {
+    format!("{x}")
+        .parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
+/// Two recorded settings agree; numbers that are the same `f32` do (files written before
+/// [`f32_setting`] hold the widened form).
+fn same_setting(new: &serde_json::Value, old: Option<&serde_json::Value>) -> bool {
+    match (new.as_f64(), old.and_then(serde_json::Value::as_f64)) {
+        (Some(a), Some(b)) => a as f32 == b as f32,
+        _ => old == Some(new),
+    }
+}
+
 /// A results directory that exists as something else is refused before anything is written.
 fn not_a_file(dir: &Path) -> Result<(), EvalError> {
     if dir.exists() && !dir.is_dir() {
@@ -168,7 +187,7 @@ pub fn check_settings(
                 .as_object()
                 .into_iter()
                 .flatten()
-                .filter(|(k, v)| old.get(k.as_str()) != Some(v))
+                .filter(|(k, v)| !same_setting(v, old.get(k.as_str())))
                 .map(|(k, v)| {
                     format!(
                         "{k} {} (was {})",
@@ -244,6 +263,31 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("turns 3 (was 10)"), "{err}");
+    }
+
+    #[test]
+    fn temperatures_are_written_short_and_compared_as_f32() {
+        assert_eq!(f32_setting(0.8).to_string(), "0.8");
+        assert_eq!(f32_setting(0.0).to_string(), "0.0");
+        let dir = tempfile::tempdir().unwrap();
+        // A file from before: the widened f32.
+        std::fs::write(
+            dir.path().join("s.json"),
+            r#"{"temperature": 0.800000011920929}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("runs.jsonl"), "{}\n").unwrap();
+        let same = json!({"temperature": f32_setting(0.8)});
+        check_settings(dir.path(), "s.json", &same, "runs.jsonl").unwrap();
+        let other = json!({"temperature": f32_setting(0.7)});
+        let err = check_settings(dir.path(), "s.json", &other, "runs.jsonl")
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("temperature 0.7 (was 0.800000011920929)"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -147,7 +147,7 @@ pub async fn evaluate(
     let settings = serde_json::json!({
         "model": model,
         "max_tokens": options.max_tokens,
-        "temperature": options.temperature,
+        "temperature": crate::records::f32_setting(options.temperature),
     });
     // The log first: its lock keeps a second evaluation from rewriting the settings.
     let (log, old) = RecordLog::open::<ApiBankRecord>(&options.out.join(RECORDS_FILE))?;

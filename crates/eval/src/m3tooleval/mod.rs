@@ -73,7 +73,7 @@ pub async fn evaluate(
         "model": model,
         "turns": s.turns,
         "max_tokens": s.max_tokens,
-        "temperature": s.temperature,
+        "temperature": crate::records::f32_setting(s.temperature),
         "cell_timeout_s": s.cell_timeout.as_secs_f64(),
     });
     // The log first: its lock keeps a second evaluation from rewriting the settings.
