@@ -193,8 +193,9 @@ pub fn compare_dirs(dirs: &[PathBuf]) -> Result<String, EvalError> {
 }
 
 /// Several results directories side by side: one row per benchmark (a scoring of its own, such
-/// as API-Bank's corrected one, counts as one), group and mode; one column per directory,
-/// headed by its label, as a Markdown table.
+/// as API-Bank's corrected one, counts as one), group and mode, each benchmark's "all" rows
+/// last; one column per directory, headed by its label, as a Markdown table. Under it, a line
+/// for each benchmark whose columns summarise different selections (`--filter`).
 pub fn compare(columns: &[(String, Vec<Summary>)]) -> String {
     let mut header = vec!["benchmark".to_string(), "group".into(), "mode".into()];
     header.extend(columns.iter().map(|(label, _)| label.clone()));
@@ -209,6 +210,14 @@ pub fn compare(columns: &[(String, Vec<Summary>)]) -> String {
             }
         }
     }
+    let benches: Vec<String> = keys.iter().fold(Vec::new(), |mut seen, (b, _, _)| {
+        if !seen.contains(b) {
+            seen.push(b.clone());
+        }
+        seen
+    });
+    // Stable: groups and modes keep their order, "all" moves below every group.
+    keys.sort_by_key(|(b, g, _)| (benches.iter().position(|x| x == b), g == "all"));
     let mut t = table(header);
     for (bench, group, mode) in &keys {
         let mut line = vec![bench.clone(), group.clone(), mode.clone()];
@@ -224,7 +233,32 @@ pub fn compare(columns: &[(String, Vec<Summary>)]) -> String {
         }
         t.add_row(line);
     }
-    format!("{t}\n")
+    let mut out = format!("{t}\n");
+    for bench in &benches {
+        let selections: Vec<(&str, &str)> = columns
+            .iter()
+            .filter_map(|(label, summaries)| {
+                let s = summaries.iter().find(|s| &s.benchmark == bench)?;
+                // "Selection: 8 tasks matching "^m"; the results file may hold more."
+                let selection = s.notes.iter().find_map(|n| {
+                    let rest = n.strip_prefix("Selection: ")?;
+                    rest.split(';').next().map(|x| x.trim_end_matches('.'))
+                });
+                Some((label.as_str(), selection.unwrap_or("everything")))
+            })
+            .collect();
+        if selections.windows(2).any(|w| w[0].1 != w[1].1) {
+            let each: Vec<String> = selections
+                .iter()
+                .map(|(label, selection)| format!("{label}: {selection}"))
+                .collect();
+            out.push_str(&format!(
+                "\n{bench}: the columns summarise different selections ({}).\n",
+                each.join("; ")
+            ));
+        }
+    }
+    out
 }
 
 fn cells<'a>(
@@ -293,6 +327,37 @@ mod tests {
             item: item.into(),
             correct,
         }
+    }
+
+    #[test]
+    fn compare_puts_all_last_and_flags_different_selections() {
+        let modes = vec!["code".to_string()];
+        let narrow = Summary {
+            notes: vec!["Selection: 1 task matching \"^d1/\".".into()],
+            ..Summary::new("b", "m1", &modes, 1, &[o("d1", "code", "t1", true)])
+        };
+        let wide = Summary::new(
+            "b",
+            "m2",
+            &modes,
+            1,
+            &[o("d1", "code", "t1", true), o("d2", "code", "t2", false)],
+        );
+        let table = compare(&[
+            ("m1".into(), vec![narrow]),
+            ("m2".into(), vec![wide.clone()]),
+        ]);
+        let rows: Vec<&str> = table.lines().filter(|l| l.contains("| b ")).collect();
+        assert_eq!(rows.len(), 3, "{table}");
+        assert!(rows[2].contains("all"), "{table}");
+        assert!(
+            table.contains(
+                "b: the columns summarise different selections (m1: 1 task matching \"^d1/\"; m2: everything)"
+            ),
+            "{table}"
+        );
+        let same = compare(&[("x".into(), vec![wide.clone()]), ("y".into(), vec![wide])]);
+        assert!(!same.contains("different selections"), "{same}");
     }
 
     #[test]
