@@ -158,23 +158,20 @@ fn not_a_file(dir: &Path) -> Result<(), EvalError> {
 
 /// Checks that `dir` holds results made with `settings` (recorded in `<name>` on the first
 /// run): resuming with other settings would mix runs the summary could not tell apart.
-/// While `records` (the results file in `dir`) is missing or empty, the recorded settings bind
-/// nothing and are replaced.
+/// Call it with the directory's [`RecordLog`] open (its lock keeps a second evaluation from
+/// rewriting the settings): while that log holds no result (`holds_results` false: a run that
+/// failed before its first record), the recorded settings bind nothing and are replaced.
 pub fn check_settings(
     dir: &Path,
     name: &str,
     settings: &serde_json::Value,
-    records: &str,
+    holds_results: bool,
 ) -> Result<(), EvalError> {
     let path = dir.join(name);
     let write_err = |cause| EvalError::Write {
         path: path.display().to_string(),
         cause,
     };
-    not_a_file(dir)?;
-    // Settings without a single result behind them (a run that failed before its first
-    // record) bind nothing: they are replaced.
-    let holds_results = std::fs::metadata(dir.join(records)).is_ok_and(|m| m.len() > 0);
     match std::fs::read_to_string(&path) {
         Ok(_) if !holds_results => {
             let text = serde_json::to_string_pretty(settings).unwrap_or_default();
@@ -248,18 +245,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = json!({"model": "m", "turns": 10});
         let b = json!({"model": "m", "turns": 3});
-        check_settings(dir.path(), "s.json", &a, "runs.jsonl").unwrap();
-        check_settings(dir.path(), "s.json", &a, "runs.jsonl").unwrap();
-        // No result yet (an empty or missing records file): other settings replace these.
-        std::fs::write(dir.path().join("runs.jsonl"), "").unwrap();
-        check_settings(dir.path(), "s.json", &b, "runs.jsonl").unwrap();
-        check_settings(dir.path(), "s.json", &a, "runs.jsonl").unwrap();
+        check_settings(dir.path(), "s.json", &a, true).unwrap();
+        check_settings(dir.path(), "s.json", &a, true).unwrap();
+        // No result yet: other settings replace these.
+        check_settings(dir.path(), "s.json", &b, false).unwrap();
+        check_settings(dir.path(), "s.json", &a, false).unwrap();
         let written: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).unwrap())
                 .unwrap();
         assert_eq!(written, a);
-        std::fs::write(dir.path().join("runs.jsonl"), "{\"a\": 1}\n").unwrap();
-        let err = check_settings(dir.path(), "s.json", &b, "runs.jsonl")
+        let err = check_settings(dir.path(), "s.json", &b, true)
             .err()
             .unwrap();
         assert!(err.to_string().contains("turns 3 (was 10)"), "{err}");
@@ -276,11 +271,10 @@ mod tests {
             r#"{"temperature": 0.800000011920929}"#,
         )
         .unwrap();
-        std::fs::write(dir.path().join("runs.jsonl"), "{}\n").unwrap();
         let same = json!({"temperature": f32_setting(0.8)});
-        check_settings(dir.path(), "s.json", &same, "runs.jsonl").unwrap();
+        check_settings(dir.path(), "s.json", &same, true).unwrap();
         let other = json!({"temperature": f32_setting(0.7)});
-        let err = check_settings(dir.path(), "s.json", &other, "runs.jsonl")
+        let err = check_settings(dir.path(), "s.json", &other, true)
             .err()
             .unwrap();
         assert!(
@@ -295,7 +289,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("afile");
         std::fs::write(&file, "keep me").unwrap();
-        let err = check_settings(&file, "s.json", &json!({}), "runs.jsonl")
+        let err = RecordLog::open::<Value>(&file.join("runs.jsonl"))
             .err()
             .unwrap();
         assert!(err.to_string().contains("is not a directory"), "{err}");

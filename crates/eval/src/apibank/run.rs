@@ -149,9 +149,8 @@ pub async fn evaluate(
         "max_tokens": options.max_tokens,
         "temperature": crate::records::f32_setting(options.temperature),
     });
-    // The log first: its lock keeps a second evaluation from rewriting the settings.
     let (log, old) = RecordLog::open::<ApiBankRecord>(&options.out.join(RECORDS_FILE))?;
-    check_settings(&options.out, SETTINGS_FILE, &settings, RECORDS_FILE)?;
+    check_settings(&options.out, SETTINGS_FILE, &settings, !old.is_empty())?;
     check_model(&log, old.iter().map(|r| r.model.as_str()), &model)?;
     let scorer = format!("apibank-{}-{}", std::process::id(), pypkg::next_id());
     sessions.create(&scorer).await?;

@@ -76,9 +76,8 @@ pub async fn evaluate(
         "temperature": crate::records::f32_setting(s.temperature),
         "cell_timeout_s": s.cell_timeout.as_secs_f64(),
     });
-    // The log first: its lock keeps a second evaluation from rewriting the settings.
     let (log, old) = RecordLog::open::<M3Record>(&options.out.join(RECORDS_FILE))?;
-    check_settings(&options.out, SETTINGS_FILE, &settings, RECORDS_FILE)?;
+    check_settings(&options.out, SETTINGS_FILE, &settings, !old.is_empty())?;
     check_model(&log, old.iter().map(|r| r.model.as_str()), &model)?;
     let done: HashSet<(String, ActionMode, u32)> = old
         .iter()

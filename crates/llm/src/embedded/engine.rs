@@ -223,13 +223,13 @@ impl Engine<'_> {
                     tokens = saved.tokens.len(),
                     shared, "restored a saved KV state"
                 );
-                self.cached = saved.tokens.clone();
                 self.live_prompt_len = saved.prompt_len;
-                if shared >= saved.prompt_len {
-                    self.saved.take(index);
+                self.cached = if shared >= saved.prompt_len {
+                    self.saved.take(index).tokens
                 } else {
                     self.saved.touch(index);
-                }
+                    self.saved.get(index).tokens.clone()
+                };
             }
             Err(e) => {
                 warn!(error = %e, "could not restore a saved KV state");
